@@ -1,0 +1,1 @@
+"""Subcommands of `python -m edge_worker`; each module exposes `register(subparsers)`."""

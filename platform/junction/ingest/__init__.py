@@ -1,0 +1,1 @@
+"""Signed, idempotent ingest of count batches from edge devices."""

@@ -1,0 +1,82 @@
+"""Regions and their policies, transfer rules (control plane), and the data-access audit log
+(region plane: each region keeps its own)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from junction.residency.base import ControlModel, RegionModel
+
+VEHICLE_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+def _default_classes() -> list[str]:
+    return list(VEHICLE_CLASSES)
+
+
+class Region(ControlModel):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    endpoint = models.URLField(
+        blank=True, help_text="Public base URL of this region's node (sent with 421 answers)."
+    )
+    # The region's policy: what it accepts from devices and how long it keeps data.
+    min_bucket_seconds = models.PositiveIntegerField(default=60)
+    raw_retention_days = models.PositiveIntegerField(default=90)
+    rollup_retention_days = models.PositiveIntegerField(default=730)
+    k_threshold = models.PositiveIntegerField(
+        default=5, help_text="Counts below k are suppressed when published."
+    )
+    dp_epsilon = models.FloatField(
+        null=True, blank=True, help_text="Differential-privacy budget for open-data exports."
+    )
+    classes = models.JSONField(default=_default_classes)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        unknown = set(self.classes) - set(VEHICLE_CLASSES)
+        if unknown:
+            raise ValidationError({"classes": f"unknown classes: {', '.join(sorted(unknown))}"})
+
+
+class TransferLevel(models.TextChoices):
+    DAILY_SITE_TOTALS = "daily_site_totals", "Daily site totals"
+    HOURLY_SITE_TOTALS = "hourly_site_totals", "Hourly site totals"
+
+
+class TransferRule(ControlModel):
+    """The only way data crosses regions: source -> destination at an aggregate level, with k."""
+
+    source = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="transfers_out")
+    destination = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="transfers_in")
+    level = models.CharField(max_length=32, choices=TransferLevel.choices)
+    min_count = models.PositiveIntegerField(default=10, help_text="k: smaller cells are withheld")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "destination", "level"],
+                                    name="one_rule_per_transfer"),
+            models.CheckConstraint(condition=~models.Q(source=models.F("destination")),
+                                   name="transfer_crosses_regions"),
+        ]
+
+
+class AuditEvent(RegionModel):
+    """Who read or exported this region's data, from where, and why it was allowed."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=32)  # read | export | transfer | retention | refused
+    destination_region = models.CharField(max_length=32, blank=True)
+    detail = models.JSONField(default=dict)
+
+    class Meta(RegionModel.Meta):
+        ordering = ["-at"]

@@ -1,0 +1,167 @@
+"""Junction platform settings, read from the environment through typed helpers (junction.env).
+
+Defaults give the embedded demo: SQLite files under var/ (one for the control plane, one per
+region) and Celery tasks run in-process. Production sets DATABASE_URL, JUNCTION_REGIONS and
+REDIS_URL, and JUNCTION_PRODUCTION=1, which refuses to start without a real secret key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from junction.env import env_bool, env_int, env_regions, env_str
+from junction.residency.planes import region_alias
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = Path(env_str("JUNCTION_VAR_DIR", str(BASE_DIR / "var")))
+
+PRODUCTION = env_bool("JUNCTION_PRODUCTION", False)
+DEBUG = env_bool("JUNCTION_DEBUG", not PRODUCTION)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "JUNCTION_PRODUCTION=1 but no DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is set"
+        )
+    SECRET_KEY = "junction-development-only-not-secret"
+ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "" if PRODUCTION else "*") or "").split(",")
+
+# --- Databases: the control plane is `default`; each region has its own alias. -------------
+_sqlite = f"sqlite:///{VAR_DIR}"
+DATABASE_URL = env_str("DATABASE_URL", f"{_sqlite}/control.sqlite3")
+_all_regions = env_regions(
+    "JUNCTION_REGIONS",
+    f"eu-west={_sqlite}/region-eu-west.sqlite3,us-east={_sqlite}/region-us-east.sqlite3",
+)
+
+# A node pinned to one region has no connection settings for any other region, so no code path
+# can reach another region's data even by mistake.
+JUNCTION_REGION = env_str("JUNCTION_REGION")
+if JUNCTION_REGION is not None and JUNCTION_REGION not in _all_regions:
+    raise ImproperlyConfigured(
+        f"JUNCTION_REGION={JUNCTION_REGION!r} has no database in JUNCTION_REGIONS "
+        f"(configured: {', '.join(_all_regions)})"
+    )
+JUNCTION_ALL_REGIONS: tuple[str, ...] = tuple(_all_regions)
+SERVED_REGIONS: tuple[str, ...] = (
+    (JUNCTION_REGION,) if JUNCTION_REGION else tuple(_all_regions)
+)
+
+
+def _database(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=env_int("JUNCTION_CONN_MAX_AGE", 60))
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE transactions and a busy timeout let concurrent ingest requests queue for
+        # the write lock instead of failing with "database is locked".
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        config["CONN_MAX_AGE"] = 0
+    return config
+
+
+DATABASES = {"default": _database(DATABASE_URL)}
+for _code in SERVED_REGIONS:
+    DATABASES[region_alias(_code)] = _database(_all_regions[_code])
+DATABASE_ROUTERS = ["junction.residency.router.ResidencyRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker, cache and the replay-nonce store. Absent: in-process. ------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    # A database cache in the control plane, not a per-process memory cache: replay nonces
+    # and ingest locks must be shared by every web worker.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "junction_cache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env_bool("JUNCTION_TASKS_EAGER", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+# Longest task (a year's rollup recompute) must finish before Redis redelivers it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("JUNCTION_TASK_TIMEOUT", 3600) * 2}
+CELERY_TASK_TIME_LIMIT = env_int("JUNCTION_TASK_TIMEOUT", 3600)
+CELERY_TASK_DEFAULT_QUEUE = "control"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- Applications ----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "junction.residency",
+    "junction.sites",
+    "junction.traffic",
+    "junction.ingest",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "junction.residency.middleware.ResidencyMiddleware",
+]
+ROOT_URLCONF = "junction.urls"
+WSGI_APPLICATION = "junction.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Junction API", "VERSION": "1.0.0"}
+
+# --- Ingest ----------------------------------------------------------------------------------
+JUNCTION_INGEST_MAX_BYTES = env_int("JUNCTION_INGEST_MAX_BYTES", 1024 * 1024)
+JUNCTION_INGEST_MAX_SKEW_SECONDS = 300
+# Device secrets are kept encrypted under this key (Fernet); see junction.sites.credentials.
+JUNCTION_CREDENTIALS_KEY = env_str("JUNCTION_CREDENTIALS_KEY")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("JUNCTION_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,1 @@
+"""Sites (intersections), their counters, and the devices that report for them: control plane."""

@@ -1,0 +1,1 @@
+"""Stored traffic aggregates (count buckets and their rows): region plane."""

@@ -14,14 +14,21 @@ from junction.sites import credentials
 from junction.sites.models import Counter, CounterKind, Device, Site
 
 
-def region_add(*, code: str, name: str, endpoint: str = "", min_bucket_seconds: int = 60,
-               raw_retention_days: int = 90, rollup_retention_days: int = 730,
-               k_threshold: int = 5) -> Region:
+def region_code_check(code: str) -> None:
+    """A region is only registered where this deployment has its database (JUNCTION_REGIONS):
+    a region without one would accept sites whose data has nowhere lawful to land."""
     if code not in settings.JUNCTION_ALL_REGIONS:
         raise ValidationError(
             {"code": f"region {code!r} has no database in JUNCTION_REGIONS "
                      f"(configured: {', '.join(settings.JUNCTION_ALL_REGIONS)})"}
         )
+
+
+@transaction.atomic(using="default")
+def region_add(*, code: str, name: str, endpoint: str = "", min_bucket_seconds: int = 60,
+               raw_retention_days: int = 90, rollup_retention_days: int = 730,
+               k_threshold: int = 5) -> Region:
+    region_code_check(code)
     region = Region(code=code, name=name, endpoint=endpoint,
                     min_bucket_seconds=min_bucket_seconds, raw_retention_days=raw_retention_days,
                     rollup_retention_days=rollup_retention_days, k_threshold=k_threshold)
@@ -88,6 +95,13 @@ def device_rotate(*, device_id: str) -> IssuedSecret:
     device = _device(device_id)
     if device.is_revoked:
         raise ValidationError({"device_id": f"device {device_id!r} is revoked"})
+    if device.previous_secret_sealed:
+        # A second rotation would silently retire the secret the device may still be using.
+        raise ValidationError(
+            {"device_id": f"device {device_id!r} is already rotating (since "
+                          f"{device.rotation_started_at:%Y-%m-%d %H:%M} UTC): finish that "
+                          "rotation first"}
+        )
     secret = credentials.generate_secret()
     device.previous_secret_sealed = device.secret_sealed
     device.secret_sealed = credentials.seal(secret)

@@ -1,0 +1,41 @@
+"""DRF permission that applies the region scoping rule (see junction.accounts.scoping)."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from junction.accounts.models import Role
+from junction.accounts.scoping import member_regions, region_denial, region_of
+
+
+class RegionMember(BasePermission):
+    """Staff read only their regions' records; `view.required_role` raises the floor.
+
+    Lists are narrowed by `restrict()` (views get it through `RegionScopedMixin`); a single
+    record of another region is refused here with 403 and the reason, not hidden as a 404,
+    so a member of staff learns why and whom to ask.
+    """
+
+    message = "you are not a member of this record's region"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if user.is_superuser:
+            return True
+        if not member_regions(user, self._role(view)):
+            self.message = "you hold no region role that allows this; ask an administrator"
+            return False
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        reason = region_denial(request.user, region_of(obj), self._role(view))
+        if reason:
+            self.message = reason
+            return False
+        return True
+
+    @staticmethod
+    def _role(view) -> str:
+        return getattr(view, "required_role", Role.ANALYST)

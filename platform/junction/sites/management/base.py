@@ -1,0 +1,93 @@
+"""The shape every operator command shares: `--json` output and one-line errors.
+
+A command calls a service (the single write path) inside `self.run()`; validation errors come
+back as one `CommandError` line and a non-zero exit, and the service's transaction means
+nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+
+from junction.residency.models import Region
+from junction.sites.models import Device, Site
+
+T = TypeVar("T")
+
+SECRET_WARNING = (
+    "Store this secret in the device's configuration now: it is shown once and cannot be "
+    "shown again (only its sealed form is kept)."
+)
+
+
+def one_line(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+            for field, messages in error.message_dict.items()
+        )
+    return " ".join(error.messages)
+
+
+class JunctionCommand(BaseCommand):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        return parser
+
+    def run(self, service: Callable[..., T], **kwargs: Any) -> T:
+        try:
+            return service(**kwargs)
+        except ValidationError as exc:
+            raise CommandError(one_line(exc)) from exc
+        except IntegrityError as exc:
+            # A concurrent command won the race for the same unique name.
+            raise CommandError(f"conflicting record: {exc}") from exc
+
+    def emit(self, options: dict[str, Any], payload: dict[str, Any], line: str) -> None:
+        if options["json"]:
+            self.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=str))
+        else:
+            self.stdout.write(line)
+
+
+def region_payload(region: Region) -> dict[str, Any]:
+    return {
+        "code": region.code,
+        "name": region.name,
+        "endpoint": region.endpoint,
+        "min_bucket_seconds": region.min_bucket_seconds,
+        "raw_retention_days": region.raw_retention_days,
+        "rollup_retention_days": region.rollup_retention_days,
+        "k_threshold": region.k_threshold,
+    }
+
+
+def site_payload(site: Site) -> dict[str, Any]:
+    return {
+        "slug": site.slug,
+        "name": site.name,
+        "region": site.region.code,
+        "counters": [
+            {"name": c.name, "kind": c.kind, "geometry": c.geometry}
+            for c in site.counters.all()
+        ],
+    }
+
+
+def device_payload(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "site": device.site.slug,
+        "region": device.site.region.code,
+        "secret_fingerprint": device.secret_fingerprint,
+        "rotation_in_progress": bool(device.previous_secret_sealed),
+        "revoked": device.is_revoked,
+        "revoked_at": device.revoked_at.isoformat() if device.revoked_at else None,
+    }

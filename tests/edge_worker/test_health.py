@@ -1,0 +1,112 @@
+"""Health: /healthz JSON and Prometheus /metrics from camera reports, spool and uplink state."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from edge_worker import privacy
+from edge_worker.buckets import Bucket
+from edge_worker.health import CameraReport, EdgeHealth, HealthServer
+from edge_worker.spool import BatchIdentity, Spool
+from edge_worker.uplink import UplinkStatus
+
+T0 = 1_800_000_000
+IDENTITY = BatchIdentity("dev-1", "main-and-5th", "eu-west", "yolox_nano", "ab" * 32)
+
+
+@pytest.fixture
+def served(tmp_path):
+    spool = Spool(tmp_path / "spool.db", max_bytes=10_000_000)
+    status = UplinkStatus(endpoint="https://eu-west.junction.example", last_success=T0 + 50)
+    health = EdgeHealth(
+        device_id="dev-1",
+        cameras=["north"],
+        spool=spool,
+        uplink_status=lambda: status,
+        clock=lambda: T0 + 100,
+    )
+    server = HealthServer(health, "127.0.0.1", 0).start()
+    yield health, spool, status, f"http://127.0.0.1:{server.port}"
+    server.stop()
+    spool.close()
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def running(**extra) -> CameraReport:
+    values = dict(
+        camera="north",
+        state="running",
+        frames_read=500,
+        frames_analysed=100,
+        frames_skipped=400,
+        analysed_fps=5.0,
+        inference_ms=14.5,
+        last_frame_at=T0 + 99,
+    )
+    return CameraReport(**{**values, **extra})
+
+
+def test_it_reports_ok_when_cameras_run_and_nothing_is_stuck(served):
+    health, _, _, url = served
+    health.report(running())
+    status, body = get(url + "/healthz")
+    data = json.loads(body)
+    assert (status, data["status"], data["problems"]) == (200, "ok", [])
+    assert data["cameras"]["north"]["analysed_fps"] == 5.0
+
+
+def test_it_answers_503_for_a_stalled_camera(served):
+    health, _, _, url = served
+    health.report(running(last_frame_at=T0 + 10))
+    status, body = get(url + "/healthz")
+    assert status == 503 and "camera north" in json.loads(body)["problems"][0]
+
+
+def test_it_shows_dead_letters_and_refused_credentials_as_degraded_without_503(served):
+    health, spool, uplink, url = served
+    health.report(running())
+    spool.put("north", [privacy.bucket_record(Bucket(T0, 10, 1.0))])
+    batch = spool.next_batch(IDENTITY, cameras=["north"], now=T0 + 20)
+    spool.dead_letter(batch.batch_id, status=422, reason="seconds below 60", now=T0 + 21)
+    uplink.credentials_refused = True
+    status, body = get(url + "/healthz")
+    data = json.loads(body)
+    assert (status, data["status"]) == (200, "degraded")
+    assert data["spool"]["dead_letters"] == 1
+    assert data["spool"]["last_dead_letter_reason"] == "seconds below 60"
+    assert len(data["problems"]) == 2
+
+
+def test_it_exports_the_operator_metrics(served):
+    health, spool, _, url = served
+    health.report(running())
+    spool.put("north", [privacy.bucket_record(Bucket(T0, 10, 1.0))])
+    status, body = get(url + "/metrics")
+    text = body.decode()
+    assert status == 200
+    for line in [
+        'junction_edge_analysed_fps{camera="north"} 5.0',
+        'junction_edge_inference_ms{camera="north"} 14.5',
+        'junction_edge_frames_skipped_total{camera="north"} 400.0',
+        "junction_edge_spool_buckets 1.0",
+        "junction_edge_oldest_unsent_bucket_age_seconds 100.0",
+        "junction_edge_dead_letters 0.0",
+        "junction_edge_dropped_buckets_total 0.0",
+        "junction_edge_last_successful_upload_timestamp_seconds 1.80000005e+09",
+    ]:
+        assert line in text, line
+
+
+def test_it_answers_404_elsewhere(served):
+    assert get(served[3] + "/admin")[0] == 404

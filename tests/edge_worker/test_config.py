@@ -152,3 +152,18 @@ def test_it_reports_unreadable_site_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_validate_config_prints_ok_for_a_good_file(tmp_path, site, capsys):
+    from edge_worker.__main__ import main
+
+    assert main(["validate-config", "--config", write(tmp_path, site)]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+def test_validate_config_prints_the_path_of_the_error(tmp_path, site, capsys):
+    from edge_worker.__main__ import main
+
+    bad = change(site, "cameras.0.lines.0.nmae", "x")
+    assert main(["validate-config", "--config", write(tmp_path, bad)]) == 1
+    assert "cameras.0.lines.0.nmae: Extra inputs are not permitted" in capsys.readouterr().err

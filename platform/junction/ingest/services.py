@@ -1,0 +1,190 @@
+"""Writes of the ingest path: store a verified batch in its region, record the device's health.
+
+A bucket sent again (same site, device, start and length) in a NEW batch replaces the stored
+one, rows and histograms included: the edge re-sends a bucket only when it knows better (a
+restart re-analysed it, a late camera's data was merged in), so the latest delivery wins and no
+count is ever doubled. The same batch sent again is not a new delivery and changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from junction.ingest.errors import InProgress, Invalid
+from junction.ingest.models import IngestBatch
+from junction.ingest.policy import batch_policy_check
+from junction.ingest.replay import batch_lock
+from junction.ingest.schema import BatchIn, BucketIn
+from junction.ingest.selectors import DeviceContext, ingest_batch_get
+from junction.ingest.signals import batch_stored
+from junction.residency.planes import served_alias
+from junction.sites.models import Device
+from junction.traffic.models import (
+    CountBucket,
+    CountRow,
+    DwellHistogram,
+    OccupancySummary,
+    SpeedHistogram,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    created: bool  # False: this batch was already stored, nothing was written
+    batch_id: UUID
+    buckets: int
+    no_data_buckets: int
+    count_rows: int
+    buckets_replaced: int
+    rows_not_stored: int = 0  # entries of uptime-0 buckets, which are stored as "no data"
+
+    def as_json(self) -> dict:
+        return {"batch_id": str(self.batch_id),
+                "status": "stored" if self.created else "already_stored",
+                "buckets": self.buckets, "no_data_buckets": self.no_data_buckets,
+                "count_rows": self.count_rows, "buckets_replaced": self.buckets_replaced,
+                "rows_not_stored": self.rows_not_stored}
+
+
+def batch_ingest(*, device: DeviceContext, batch: BatchIn, body_sha256: str, now: datetime,
+                 max_skew: int) -> IngestOutcome:
+    """Store `batch` once in the device's region (one transaction), or say it already is there.
+
+    The caller has verified the signature and that the body speaks for this device and site.
+    """
+    with batch_lock(device.region, str(batch.batch_id)):
+        stored = _already_stored(device, batch, body_sha256)
+        if stored is not None:
+            return stored
+        batch_policy_check(batch, device, now=now, max_skew=max_skew)
+        try:
+            outcome = _batch_store(device=device, batch=batch, body_sha256=body_sha256, now=now)
+        except IntegrityError as exc:
+            # Lost a race the lock did not cover: the lock expired, or another batch is storing
+            # one of these buckets right now. Re-read to answer as if we had come second.
+            stored = _already_stored(device, batch, body_sha256)
+            if stored is not None:
+                return stored
+            log.info("batch %s conflicted while storing: %s", batch.batch_id, exc)
+            raise InProgress("bucket_in_progress", "buckets",
+                             "another batch is storing some of these buckets; retry") from exc
+    device_health_record(device_pk=device.device_pk, at=now, model_name=batch.model.name,
+                         model_sha256=batch.model.sha256)
+    return outcome
+
+
+def _already_stored(device: DeviceContext, batch: BatchIn,
+                    body_sha256: str) -> IngestOutcome | None:
+    record = ingest_batch_get(region=device.region, batch_id=batch.batch_id)
+    if record is None:
+        return None
+    if record.body_sha256 != body_sha256:
+        raise Invalid("batch_id_reused", "batch_id",
+                      f"batch {batch.batch_id} was already stored with a different body; "
+                      "a batch id names one body forever")
+    return IngestOutcome(created=False, batch_id=batch.batch_id, buckets=record.buckets,
+                         no_data_buckets=record.no_data_buckets, count_rows=record.count_rows,
+                         buckets_replaced=record.buckets_replaced)
+
+
+def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
+                 now: datetime) -> IngestOutcome:
+    region, alias = device.region, served_alias(device.region)
+    with transaction.atomic(using=alias):
+        replaced = _buckets_replace(device, batch.buckets)
+        buckets = [
+            CountBucket(region=region, site_id=device.site_id, device_id=device.device_id,
+                        batch_id=batch.batch_id, start=b.start, seconds=b.seconds,
+                        uptime=b.uptime, received_at=now)
+            for b in batch.buckets
+        ]
+        CountBucket.objects.in_region(region).bulk_create(buckets)
+        with_data = [(b, row) for b, row in zip(batch.buckets, buckets, strict=True)
+                     if b.uptime > 0]
+        count_rows = _rows_store(device, with_data)
+        no_data = len(buckets) - len(with_data)
+        rows_not_stored = sum(_entries(b) for b in batch.buckets if b.uptime == 0)
+        IngestBatch.objects.in_region(region).bulk_create([IngestBatch(
+            region=region, batch_id=batch.batch_id, device_id=device.device_id,
+            site_id=device.site_id, body_sha256=body_sha256, model_name=batch.model.name,
+            model_sha256=batch.model.sha256, received_at=now, buckets=len(buckets),
+            no_data_buckets=no_data, count_rows=count_rows, buckets_replaced=replaced,
+        )])
+        windows = [(b.start, b.seconds) for b in batch.buckets]
+        transaction.on_commit(functools.partial(
+            _batch_stored_send, region=region, site_id=device.site_id,
+            device_id=device.device_id, batch_id=str(batch.batch_id),
+            starts=[start for start, _ in windows], windows=windows,
+        ), using=alias)
+    if rows_not_stored:
+        log.warning("batch %s from %s: %s entries of uptime-0 buckets not stored (no data)",
+                    batch.batch_id, device.device_id, rows_not_stored)
+    return IngestOutcome(created=True, batch_id=batch.batch_id, buckets=len(buckets),
+                         no_data_buckets=no_data, count_rows=count_rows,
+                         buckets_replaced=replaced, rows_not_stored=rows_not_stored)
+
+
+def _entries(bucket: BucketIn) -> int:
+    return len(bucket.counts) + len(bucket.speeds) + len(bucket.occupancy) + len(bucket.dwell)
+
+
+def _buckets_replace(device: DeviceContext, buckets: list[BucketIn]) -> int:
+    """Delete this device's stored buckets that the batch sends again; their rows cascade."""
+    wanted = {(b.start, b.seconds) for b in buckets}
+    candidates = (
+        CountBucket.objects.in_region(device.region)
+        .filter(site_id=device.site_id, device_id=device.device_id,
+                start__in={start for start, _ in wanted})
+        .values_list("pk", "start", "seconds")
+    )
+    stale = [pk for pk, start, seconds in candidates if (start, seconds) in wanted]
+    if stale:
+        CountBucket.objects.in_region(device.region).filter(pk__in=stale).delete()
+    return len(stale)
+
+
+def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, CountBucket]]) -> int:
+    region, site_id = device.region, device.site_id
+    counts, speeds, occupancy, dwell = [], [], [], []
+    for b, row in buckets:
+        common = {"region": region, "bucket_id": row.pk, "site_id": site_id, "start": b.start}
+        counts += [CountRow(**common, counter=c.counter, direction=c.direction,
+                            road_user=c.road_user, count=c.count) for c in b.counts]
+        speeds += [SpeedHistogram(**common, counter=s.counter, road_user=s.road_user,
+                                  edges_kmh=s.edges_kmh, counts=s.counts) for s in b.speeds]
+        occupancy += [OccupancySummary(**common, zone=o.zone, road_user=o.road_user,
+                                       mean=o.mean, max=o.max) for o in b.occupancy]
+        dwell += [DwellHistogram(**common, zone=d.zone, road_user=d.road_user,
+                                 edges_s=d.edges_s, counts=d.counts) for d in b.dwell]
+    for model, rows in ((CountRow, counts), (SpeedHistogram, speeds),
+                        (OccupancySummary, occupancy), (DwellHistogram, dwell)):
+        if rows:
+            model.objects.in_region(region).bulk_create(rows)
+    return len(counts)
+
+
+def _batch_stored_send(**kwargs) -> None:
+    # Robust: a failing subscriber must not turn a committed batch into an error for the device.
+    for receiver, result in batch_stored.send_robust(sender=IngestBatch, **kwargs):
+        if isinstance(result, Exception):
+            log.error("batch_stored receiver %r failed for batch %s: %r",
+                      receiver, kwargs["batch_id"], result, exc_info=result)
+
+
+@transaction.atomic(using="default")
+def device_health_record(*, device_pk: int, at: datetime, model_name: str,
+                         model_sha256: str) -> None:
+    """Delivery metadata only (control plane): when, how many, which model."""
+    Device.objects.filter(pk=device_pk).update(
+        last_batch_at=at, batches_received=F("batches_received") + 1,
+        last_model_name=model_name, last_model_sha256=model_sha256,
+    )

@@ -1,0 +1,22 @@
+"""Hooks other apps subscribe to, so ingest never has to know who follows up on a batch.
+
+`batch_stored` is sent after the region transaction commits (never for a batch that rolled
+back), with keyword arguments:
+
+- `region`: region code whose database holds the batch
+- `site_id`: control-plane id of the site
+- `device_id`: the sending device
+- `batch_id`: the batch's UUID (as str)
+- `starts`: list of bucket starts (aware UTC datetimes) of every bucket stored, no-data ones
+  included
+- `windows`: the same buckets as (start, seconds) pairs
+
+Example (analytics): `@receiver(batch_stored) def enqueue(sender, *, region, site_id, windows,
+**kwargs): rollup.delay(region=region, ...)`.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+batch_stored = Signal()

@@ -129,11 +129,11 @@ class BucketAggregator:
         t = result.t
         closed: list[Bucket] = []
         previous = self._last_t
-        if previous is not None and t <= previous:
+        if previous is not None and t < previous:
             # Time went backwards (clock step, broken stream timestamps): keep no span, and
             # count the frame only if it still falls in the open bucket.
             self.late_results += 1
-        elif previous is not None and t - previous <= self.max_gap_s:
+        elif previous is not None and 0 < t - previous <= self.max_gap_s:
             closed += self._add_span(previous, t)
         closed += self.close_until(t)
         self._last_t = t if previous is None else max(previous, t)

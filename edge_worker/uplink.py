@@ -120,7 +120,14 @@ class Uplink:
     def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
         """Send until `stop` is set; waits between attempts as the last answer asked."""
         while not stop.is_set():
-            wait = self.send_next()
+            try:
+                wait = self.send_next()
+            except Exception:
+                # The one place a broad catch is right: this thread is the site's only way out,
+                # and an unreadable secret file or a locked spool must not end it for good.
+                log.exception("uplink attempt failed; retrying in %.0f s", self.credentials_retry_s)
+                self.status.last_error = "uplink attempt failed; see the worker log"
+                wait = self.credentials_retry_s
             stop.wait(idle_s if wait is None else wait)
 
     def send_next(self) -> float | None:

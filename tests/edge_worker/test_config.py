@@ -167,3 +167,9 @@ def test_validate_config_prints_the_path_of_the_error(tmp_path, site, capsys):
     bad = change(site, "cameras.0.lines.0.nmae", "x")
     assert main(["validate-config", "--config", write(tmp_path, bad)]) == 1
     assert "cameras.0.lines.0.nmae: Extra inputs are not permitted" in capsys.readouterr().err
+
+
+def test_the_documented_example_site_file_is_valid():
+    config = load_config("examples/site.yaml")
+    assert [c.name for c in config.cameras] == ["north"]
+    assert config.cameras[0].movements[0].name == "N>E"

@@ -1,0 +1,257 @@
+"""One camera's process: video -> analyser -> buckets -> privacy -> spool, and nothing else.
+
+Each camera runs in its own process so a stuck decoder or a crash stays with its camera. It
+writes closed buckets straight into the spool (one durable transaction per close), so killing
+the worker loses at most the bucket still open, and a restart resumes where the spool says.
+
+Bucket time: a live stream uses the wall clock at the grab; a file uses its own timeline
+(`timeline_start` + frame position), so a recording analysed at any speed, or replayed after a
+crash, gives exactly the same buckets.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from edge_worker import privacy
+from edge_worker.buckets import Bucket, BucketAggregator
+from edge_worker.config import CameraConfig, SiteConfig, load_config
+from edge_worker.events import FrameResult
+from edge_worker.health import CameraReport
+from edge_worker.spool import Spool
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY_S = 2.0
+# A live frame may still be in the analyser this long after it was grabbed; buckets are closed
+# by the clock only this much later, so that frame's events still land in their own bucket.
+LIVE_LATENESS_S = 2.0
+
+
+class Analyser(Protocol):
+    def analyse(self, frame: Any, t: float) -> FrameResult: ...
+
+
+@dataclass(frozen=True)
+class TimedFrame:
+    t: float
+    image: Any
+
+
+_END = object()
+
+
+class CameraLoop:
+    """Reads frames on a thread, analyses every `stride`-th one, and spools closed buckets."""
+
+    def __init__(
+        self,
+        *,
+        camera: CameraConfig,
+        analyser: Analyser,
+        spool: Spool,
+        bucket_seconds: int,
+        classes: frozenset[str],
+        report: Callable[[CameraReport], None],
+        clock: Callable[[], float] = time.time,
+    ):
+        self.camera = camera
+        self.analyser = analyser
+        self.spool = spool
+        self.classes = classes
+        self.report = report
+        self.clock = clock
+        self.live = not camera.is_file
+        self.bucket_seconds = bucket_seconds
+        self._status = CameraReport(camera=camera.name, state="starting")
+        self._frames: queue.Queue = queue.Queue(maxsize=2 if self.live else 8)
+        self._inference_s = 0.0
+        self._last_report = 0.0
+        self._analysed_at_report = 0
+
+    def aggregator(self, first_t: float) -> BucketAggregator:
+        """Take over where the spool says this camera stopped, or at its first frame."""
+        resume = self.spool.resume_point(self.camera.name)
+        return BucketAggregator(
+            seconds=self.bucket_seconds,
+            start=first_t if resume is None else resume,
+            max_gap_s=self.camera.max_frame_gap_s,
+        )
+
+    def run(self, frames: Iterable[TimedFrame], stop: Callable[[], bool]) -> None:
+        reader = threading.Thread(target=self._read, args=(frames, stop), daemon=True)
+        reader.start()
+        # A live camera's buckets run on the clock from the start, even if no frame ever comes;
+        # a file's start at its first frame's place on its timeline.
+        aggregator = self.aggregator(self.clock()) if self.live else None
+        last_t: float | None = None
+        self._status.state = "running"
+        while not stop():
+            try:
+                item = self._frames.get(timeout=0.5)
+            except queue.Empty:
+                if self.live and aggregator is not None:
+                    # No frames (stream down): buckets still close, with the uptime they had.
+                    self._spool(aggregator.close_until(self.clock() - LIVE_LATENESS_S))
+                self._maybe_report()
+                continue
+            if item is _END:
+                break
+            if aggregator is None:
+                aggregator = self.aggregator(item.t)
+            self._spool(aggregator.add(self._analyse(item)))
+            last_t = item.t
+            self._maybe_report()
+        if self.live and aggregator is not None:
+            # Shutting down (or the stream gave up): keep what the open bucket saw, its uptime
+            # says how much. A file is not flushed on shutdown: replaying it after the restart
+            # rebuilds that bucket whole.
+            self._spool(self._finish(aggregator, self.clock()))
+        elif aggregator is not None and last_t is not None and not stop():
+            # The file ran out: its last, partial bucket is complete as far as it goes.
+            self._spool(self._finish(aggregator, last_t))
+            self._status.state = "finished"
+        self._maybe_report(force=True)
+
+    def _finish(self, aggregator: BucketAggregator, end: float) -> list[Bucket]:
+        closing = getattr(self.analyser, "finish", None)
+        closed = aggregator.add(closing(end)) if callable(closing) else []
+        return closed + aggregator.finish(end)
+
+    def _analyse(self, frame: TimedFrame) -> FrameResult:
+        began = time.perf_counter()
+        result = self.analyser.analyse(frame.image, frame.t)
+        self._inference_s += time.perf_counter() - began
+        self._status.frames_analysed += 1
+        self._status.last_frame_at = self.clock()
+        return result
+
+    def _spool(self, buckets: list[Bucket]) -> None:
+        if buckets:
+            records = [privacy.bucket_record(b, classes=self.classes) for b in buckets]
+            self.spool.put(self.camera.name, records)
+
+    def _read(self, frames: Iterable[TimedFrame], stop: Callable[[], bool]) -> None:
+        stride = self.camera.stride
+        try:
+            for index, frame in enumerate(frames):
+                if stop():
+                    return
+                self._status.frames_read += 1
+                if index % stride:
+                    self._status.frames_skipped += 1
+                    continue
+                if self.live and self._frames.full():
+                    # Behind a live stream: drop the oldest waiting frame, never fall behind.
+                    try:
+                        self._frames.get_nowait()
+                        self._status.frames_skipped += 1
+                    except queue.Empty:
+                        pass
+                self._put(frame, stop)
+        finally:
+            self._put(_END, stop)
+
+    def _put(self, item: object, stop: Callable[[], bool]) -> None:
+        while not stop():
+            try:
+                self._frames.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _maybe_report(self, force: bool = False) -> None:
+        now = self.clock()
+        elapsed = now - self._last_report
+        if not force and elapsed < REPORT_EVERY_S:
+            return
+        analysed = self._status.frames_analysed
+        if elapsed > 0 and self._last_report:
+            self._status.analysed_fps = round((analysed - self._analysed_at_report) / elapsed, 2)
+        if analysed:
+            self._status.inference_ms = round(1000 * self._inference_s / analysed, 2)
+        self._status.reported_at = now
+        self._last_report, self._analysed_at_report = now, analysed
+        self.report(replace(self._status))
+
+
+def file_timeline(camera: CameraConfig, started: float) -> Callable[[float], float]:
+    """Bucket time of a file position in seconds: the configured anchor, else start-up time."""
+    anchor = camera.timeline_start.timestamp() if camera.timeline_start else started
+    return lambda position_s: anchor + position_s
+
+
+def open_frames(camera: CameraConfig, stop: Callable[[], bool]) -> Iterator[TimedFrame]:
+    """Frames of the camera's source with their bucket time (see the module docstring)."""
+    from edge_worker import video  # the vision stage's decoder; imported in the camera process
+
+    if camera.is_file:
+        to_time = file_timeline(camera, time.time())
+        for position_s, image in video.read_file(camera.source):
+            if stop():
+                return
+            yield TimedFrame(to_time(position_s), image)
+    else:
+        for image in video.read_stream(camera.source, stop=stop):
+            yield TimedFrame(time.time(), image)
+
+
+def build_camera_analyser(config: SiteConfig, camera: CameraConfig) -> Analyser:
+    from edge_worker.analyser import build_analyser  # heavy (ONNX Runtime): camera process only
+
+    return build_analyser(model_path=config.model.path, counters=camera, stride=camera.stride)
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM when the worker dies, even by kill -9, so no orphan keeps counting
+    into the spool next to the restarted worker's own camera process."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        log.warning("cannot ask to die with the worker; relying on the parent-pid check")
+
+
+def camera_main(config_path: str, camera_name: str, reports: Any, stop_event: Any) -> None:
+    """Entry point of a camera process (multiprocessing, spawn)."""
+    parent = os.getppid()
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
+    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s camera {camera_name}: %(message)s"
+    )
+    config = load_config(config_path)
+    camera = next(c for c in config.cameras if c.name == camera_name)
+    spool = Spool(config.spool.path, max_bytes=config.spool.max_bytes)
+
+    def stop() -> bool:
+        return stop_event.is_set() or os.getppid() != parent
+
+    def report(status: CameraReport) -> None:
+        try:
+            reports.put_nowait(status)
+        except queue.Full:
+            log.debug("report queue full; the worker is busy, next report will follow")
+
+    try:
+        loop = CameraLoop(
+            camera=camera,
+            analyser=build_camera_analyser(config, camera),
+            spool=spool,
+            bucket_seconds=config.bucket_seconds,
+            classes=frozenset(config.classes),
+            report=report,
+        )
+        loop.run(open_frames(camera, stop), stop)
+    finally:
+        spool.close()

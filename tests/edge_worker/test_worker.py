@@ -1,0 +1,172 @@
+"""The camera loop (frames -> analyser -> buckets -> spool) and the worker's start-up checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+
+from edge_worker.camera import CameraLoop, TimedFrame, file_timeline
+from edge_worker.config import CameraConfig, ConfigError
+from edge_worker.events import CountEvent, FrameResult
+from edge_worker.spool import BatchIdentity, Spool
+from edge_worker.worker import EdgeWorker
+
+T0 = 1_800_000_000
+IDENTITY = BatchIdentity("dev-1", "main-and-5th", "eu-west", "yolox_nano", "ab" * 32)
+ALL = frozenset({"person", "bicycle", "car", "motorcycle", "bus", "truck"})
+
+
+class EveryTwoSeconds:
+    """Counts one car whenever an analysed frame's time passes an even second."""
+
+    def __init__(self):
+        self.seen: list[float] = []
+
+    def analyse(self, frame, t: float) -> FrameResult:
+        self.seen.append(t)
+        crossed = len(self.seen) > 1 and int(t) // 2 != int(self.seen[-2]) // 2
+        events = (CountEvent("stop", "in", "car", t),) if crossed else ()
+        return FrameResult(t, events)
+
+
+def camera(tmp_path, **extra) -> CameraConfig:
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00")
+    values = {"name": "north", "source": str(clip), "stride": 3, **extra}
+    return CameraConfig.model_validate(values)
+
+
+def file_frames(seconds: float, fps: float = 24.0):
+    return [TimedFrame(T0 + i / fps, None) for i in range(int(seconds * fps))]
+
+
+def spooled(spool: Spool) -> list[dict]:
+    batch = spool.next_batch(IDENTITY, cameras=["north"], now=T0 + 10_000)
+    return json.loads(batch.body)["buckets"] if batch else []
+
+
+def run_loop(cam, spool, frames, analyser=None, stop=lambda: False):
+    reports = []
+    loop = CameraLoop(
+        camera=cam,
+        analyser=analyser or EveryTwoSeconds(),
+        spool=spool,
+        bucket_seconds=10,
+        classes=ALL,
+        report=reports.append,
+    )
+    loop.run(frames, stop)
+    return reports
+
+
+def test_a_file_gives_buckets_on_its_own_timeline_with_a_partial_last_bucket(tmp_path):
+    spool = Spool(tmp_path / "spool.db", max_bytes=10**7)
+    reports = run_loop(camera(tmp_path), spool, file_frames(25))
+    buckets = spooled(spool)
+    assert [(b["start"][-10:], b["uptime"]) for b in buckets] == [
+        ("T08:00:00Z", 1.0),
+        ("T08:00:10Z", 1.0),
+        ("T08:00:20Z", 0.4875),  # analysed up to the last analysed frame at 24.875 s
+    ]
+    assert [sum(c["count"] for c in b["counts"]) for b in buckets] == [4, 5, 3]
+    final = reports[-1]
+    assert (final.state, final.frames_read, final.frames_analysed) == ("finished", 600, 200)
+    assert final.frames_skipped == 400
+
+
+def test_a_replayed_file_after_a_crash_adds_nothing_twice(tmp_path):
+    path = tmp_path / "spool.db"
+    cam = camera(tmp_path)
+    # The first run dies 14 s into the recording: the bucket up to 10 s is spooled, the open
+    # one is lost with the process.
+    first = Spool(path, max_bytes=10**7)
+    analyser = EveryTwoSeconds()
+    run_loop(cam, first, file_frames(25), analyser, stop=lambda: analyser.seen[-1:] >= [T0 + 14])
+    assert first.resume_point("north") == T0 + 10
+    first.close()
+    again = Spool(path, max_bytes=10**7)
+    run_loop(cam, again, file_frames(25))
+    reference = Spool(tmp_path / "reference.db", max_bytes=10**7)
+    run_loop(cam, reference, file_frames(25))
+    assert spooled(again) == spooled(reference)
+
+
+def test_a_live_outage_gives_uptime_zero_buckets(tmp_path):
+    spool = Spool(tmp_path / "spool.db", max_bytes=10**7)
+    cam = CameraConfig.model_validate(
+        {"name": "north", "source": "rtsp://cam.invalid/1", "stride": 1, "max_frame_gap_s": 0.5}
+    )
+    stop = threading.Event()
+
+    def stream():
+        for _ in range(10):  # one second of frames, then the stream hangs
+            yield TimedFrame(time.time(), None)
+            time.sleep(0.1)
+        stop.wait(10)
+
+    loop = CameraLoop(
+        camera=cam,
+        analyser=EveryTwoSeconds(),
+        spool=spool,
+        bucket_seconds=1,
+        classes=ALL,
+        report=lambda r: None,
+    )
+    timer = threading.Timer(3.5, stop.set)
+    timer.start()
+    loop.run(stream(), stop.is_set)
+    uptimes = [b["uptime"] for b in spooled(spool)]
+    assert len(uptimes) >= 4
+    assert uptimes.count(0.0) >= 2  # the hang shows as explicit no-data buckets
+    assert max(uptimes) > 0
+
+
+def test_a_file_timeline_starts_at_its_anchor_or_at_start_up(tmp_path):
+    anchored = camera(tmp_path, timeline_start="2026-11-27T06:00:00Z")
+    start = datetime(2026, 11, 27, 6, tzinfo=UTC).timestamp()
+    assert file_timeline(anchored, started=123.0)(2.5) == start + 2.5
+    assert file_timeline(camera(tmp_path), started=123.0)(2.5) == 125.5
+
+
+def site_file(tmp_path, **changes) -> str:
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"model")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00")
+    (tmp_path / "secret").write_text("s3cret")
+    data = {
+        "device_id": "dev-1",
+        "site": "main-and-5th",
+        "region": "eu-west",
+        "endpoint": "http://127.0.0.1:9",
+        "secret_file": "secret",
+        "model": {"path": "model.onnx", "sha256": hashlib.sha256(b"model").hexdigest()},
+        "bucket_seconds": 1,
+        "spool": {"path": "spool.db"},
+        "health": {"port": 0},
+        "cameras": [{"name": "north", "source": "clip.mp4"}],
+        **changes,
+    }
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"model": {"path": "model.onnx", "sha256": "0" * 64}}, "model.sha256"),
+        ({"secret_file": "missing-secret"}, "secret_file"),
+    ],
+)
+def test_the_worker_refuses_to_start_before_any_camera_runs(tmp_path, changes, message):
+    worker = EdgeWorker(site_file(tmp_path, **changes))
+    with pytest.raises(ConfigError, match=message):
+        worker.start()
+    assert worker._cameras == {}
+    assert not (tmp_path / "spool.db").exists()

@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,7 @@ REPORT_EVERY_S = 2.0
 # A live frame may still be in the analyser this long after it was grabbed; buckets are closed
 # by the clock only this much later, so that frame's events still land in their own bucket.
 LIVE_LATENESS_S = 2.0
+EXIT_STOPPED = 3
 
 
 class Analyser(Protocol):
@@ -77,6 +79,10 @@ class CameraLoop:
         self._inference_s = 0.0
         self._last_report = 0.0
         self._analysed_at_report = 0
+
+    @property
+    def state(self) -> str:
+        return self._status.state
 
     def aggregator(self, first_t: float) -> BucketAggregator:
         """Take over where the spool says this camera stopped, or at its first frame."""
@@ -255,3 +261,7 @@ def camera_main(config_path: str, camera_name: str, reports: Any, stop_event: An
         loop.run(open_frames(camera, stop), stop)
     finally:
         spool.close()
+    if camera.is_file and loop.state != "finished":
+        # Stopped before the file's end: not "done", so a supervisor that is still running
+        # restarts it instead of taking the recording as analysed.
+        sys.exit(EXIT_STOPPED)

@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
     worker = EdgeWorker(args.config)
     try:
         worker.start()
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
+        # A bad site file, model, secret, spool folder or a health port in use: all are fixed
+        # by an operator, so say which and exit instead of retrying.
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2
     try:

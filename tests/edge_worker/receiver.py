@@ -39,6 +39,9 @@ class Receiver:
         self.buckets: dict[str, list[dict]] = {}  # bucket start -> every stored copy
         self.seen_signatures: set[str] = set()
         self.answers: list[int] = []
+        # When set to an Event, a newly stored batch's answer waits for it: the batch is stored
+        # but the sender does not learn it (a lost answer, a sender killed while waiting).
+        self.hold_after_store: threading.Event | None = None
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -110,6 +113,9 @@ class Receiver:
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, payload, extra = receiver.handle(self.path, headers, body)
+                hold = receiver.hold_after_store
+                if status == 201 and hold is not None:
+                    hold.wait(60)
                 receiver.answers.append(status)
                 data = json.dumps(payload).encode()
                 self.send_response(status)

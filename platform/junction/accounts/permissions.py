@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from junction.accounts.models import Role
-from junction.accounts.scoping import member_regions, region_denial, region_of
+from junction.accounts.scoping import member_regions, region_denial, region_of, restrict
 
 
 class RegionMember(BasePermission):
@@ -39,3 +39,17 @@ class RegionMember(BasePermission):
     @staticmethod
     def _role(view) -> str:
         return getattr(view, "required_role", Role.ANALYST)
+
+
+class RegionScopedMixin:
+    """For API views: lists show only the user's regions; one record of another region is
+    fetched and then refused by `RegionMember` with the reason (403)."""
+
+    permission_classes = [RegionMember]
+    required_role: str = Role.ANALYST
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if getattr(self, "action", None) == "list":
+            return restrict(queryset, self.request.user, self.required_role)
+        return queryset

@@ -1,0 +1,65 @@
+"""Presentation helpers: device health rows and the geometry of the inline SVG bar chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils.timesince import timesince
+
+from junction.dashboard.selectors import LATE_AFTER, HourBar
+from junction.sites.models import Device
+
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP, LABEL_SPACE = 720, 160, 4, 18
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    device: Device
+    last_batch_age: str
+    state: str  # ok | late | never | revoked
+
+
+def device_health(device: Device, now: datetime) -> DeviceHealth:
+    if device.is_revoked:
+        state = "revoked"
+    elif device.last_batch_at is None:
+        state = "never"
+    elif now - device.last_batch_at > LATE_AFTER:
+        state = "late"
+    else:
+        state = "ok"
+    age = f"{timesince(device.last_batch_at, now)} ago" if device.last_batch_at else "never"
+    return DeviceHealth(device=device, last_batch_age=age, state=state)
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    count: int
+    no_data: bool
+    title: str
+
+
+def hour_bars(hours: list[HourBar]) -> list[Bar]:
+    """One bar per hour, scaled to the busiest; hours without data get a full-height grey
+    bar so an outage never reads as an hour of zero traffic."""
+    plot = CHART_HEIGHT - LABEL_SPACE
+    peak = max((h.count for h in hours), default=0) or 1
+    slot = CHART_WIDTH / max(len(hours), 1)
+    bars = []
+    for i, hour in enumerate(hours):
+        no_data = hour.coverage is None or hour.coverage == 0
+        height = plot if no_data else plot * hour.count / peak
+        label = f"{hour.start:%H}"
+        coverage = "" if no_data else f", {hour.coverage:.0%} analysed"
+        title = (f"{hour.start:%Y-%m-%d %H:00}: no data" if no_data
+                 else f"{hour.start:%Y-%m-%d %H:00}: {hour.count}{coverage}")
+        bars.append(Bar(x=i * slot + BAR_GAP / 2, y=plot - height, width=slot - BAR_GAP,
+                        height=height, label=label, count=hour.count, no_data=no_data,
+                        title=title))
+    return bars

@@ -1,0 +1,68 @@
+"""Admin for regions (with their policy) and transfer rules: control-plane records only.
+
+Region-plane records (audit events, count buckets) have no admin here: Django's admin reads
+one database per model, and region data may only be read by naming its region
+(`in_region(code)`), which the admin's changelists, filters and search cannot do. Staff see
+counts through the dashboard and the API, which name the region of every read.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from junction.accounts.admin import RegionScopedAdmin, superuser_only
+from junction.residency.models import Region, TransferRule
+from junction.sites.services import region_code_check
+
+
+class RegionForm(forms.ModelForm):
+    endpoint = forms.URLField(required=False, assume_scheme="https",
+                              help_text=Region._meta.get_field("endpoint").help_text)
+
+    class Meta:
+        model = Region
+        fields = "__all__"
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"]
+        try:
+            region_code_check(code)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["code"]) from exc
+        return code
+
+
+@admin.register(Region)
+class RegionAdmin(RegionScopedAdmin):
+    form = RegionForm
+    list_display = ["code", "name", "endpoint", "min_bucket_seconds", "raw_retention_days",
+                    "rollup_retention_days", "k_threshold"]
+    search_fields = ["code", "name"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "endpoint"]}),
+        ("Policy", {"fields": ["min_bucket_seconds", "raw_retention_days",
+                               "rollup_retention_days", "k_threshold", "dp_epsilon",
+                               "classes"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A region's code names its database; renaming it would orphan the region's data.
+        return ["code"] if obj else []
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(TransferRule)
+class TransferRuleAdmin(admin.ModelAdmin):
+    list_display = ["source", "destination", "level", "min_count", "active", "created_at"]
+    list_filter = ["active", "level", "source", "destination"]
+
+    # Letting data cross regions is a deployment-wide decision.
+    has_module_permission = superuser_only
+    has_view_permission = has_add_permission = superuser_only
+    has_change_permission = has_delete_permission = superuser_only

@@ -1,0 +1,7 @@
+from tests.platform.staff import (  # noqa: F401  (fixtures)
+    admin_user,
+    eu_analyst,
+    eu_operator,
+    outsider,
+    us_analyst,
+)

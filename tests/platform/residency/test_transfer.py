@@ -1,0 +1,88 @@
+"""transfer_authorise is the only way data crosses regions, and it writes every decision to the
+source region's audit log."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.test import override_settings
+
+from junction.residency.errors import MisdirectedRegion, TransferRefused
+from junction.residency.models import AuditEvent, TransferLevel, TransferRule
+from junction.residency.services import transfer_authorise
+
+DAILY = TransferLevel.DAILY_SITE_TOTALS
+
+
+@pytest.fixture
+def eu_to_us_daily(eu_west, us_east):
+    return TransferRule.objects.create(source=eu_west, destination=us_east, level=DAILY,
+                                       min_count=10)
+
+
+def audit(region: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.in_region(region).all())
+
+
+def authorise(source="eu-west", destination="us-east", level=DAILY):
+    return transfer_authorise(source=source, destination=destination, level=level,
+                              actor="analyst@us-east")
+
+
+def test_it_refuses_a_transfer_without_a_rule_and_audits_the_refusal(eu_west, us_east):
+    with pytest.raises(TransferRefused, match="no active transfer rule lets daily_site_totals "
+                                              "data go from eu-west to us-east"):
+        authorise()
+    [event] = audit("eu-west")
+    assert (event.action, event.actor, event.destination_region) == (
+        "refused", "analyst@us-east", "us-east")
+    assert event.detail == {"level": DAILY, "reason": "no transfer rule"}
+    assert audit("us-east") == []
+
+
+def test_it_allows_a_transfer_with_a_rule_and_audits_it(eu_to_us_daily):
+    assert authorise() == eu_to_us_daily
+    [event] = audit("eu-west")
+    assert (event.action, event.destination_region) == ("transfer", "us-east")
+    assert event.detail == {"level": DAILY, "rule": eu_to_us_daily.pk, "min_count": 10}
+    assert audit("us-east") == []
+
+
+@pytest.mark.parametrize("source, destination, level", [
+    ("us-east", "eu-west", DAILY),
+    ("eu-west", "us-east", TransferLevel.HOURLY_SITE_TOTALS),
+], ids=["the other direction", "a finer level"])
+def test_it_refuses_what_the_rule_does_not_cover(eu_to_us_daily, source, destination, level):
+    with pytest.raises(TransferRefused):
+        authorise(source, destination, level)
+    assert [e.action for e in audit(source)] == ["refused"]
+
+
+def test_it_refuses_an_inactive_rule(eu_to_us_daily):
+    eu_to_us_daily.active = False
+    eu_to_us_daily.save()
+    with pytest.raises(TransferRefused):
+        authorise()
+    assert [e.action for e in audit("eu-west")] == ["refused"]
+
+
+def test_it_refuses_a_transfer_within_one_region_without_auditing(eu_west):
+    with pytest.raises(TransferRefused, match="same region"):
+        authorise("eu-west", "eu-west")
+    assert audit("eu-west") == []
+
+
+def test_it_refuses_a_rule_from_a_region_to_itself(eu_west):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TransferRule.objects.create(source=eu_west, destination=eu_west, level=DAILY)
+
+
+def test_it_cannot_authorise_a_transfer_it_cannot_audit(eu_west, us_east):
+    # A node serving only the destination cannot write the source's audit log, so it cannot
+    # let the source's data out either: it sends the caller to the source region.
+    TransferRule.objects.create(source=us_east, destination=eu_west, level=DAILY)
+    with override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGION="eu-west"), \
+            pytest.raises(MisdirectedRegion) as caught:
+        authorise("us-east", "eu-west")
+    assert caught.value.endpoint == "https://us-east.junction.example"
+    assert audit("us-east") == [] and audit("eu-west") == []

@@ -21,6 +21,25 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(databases=ALL_DATABASES))
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix,
+                                 tmp_path_factory) -> None:
+    """SQLite test databases as files of this run, not shared in-memory ones.
+
+    With in-memory databases a live server hands every request thread the test's own
+    connection, so "concurrent" requests would interleave on one transaction; as files each
+    thread has its own connection, and WAL plus the busy timeout queue writers as in the demo.
+    The files live in this run's pytest temp dir, so two runs never share one.
+    """
+    folder = None
+    for alias, config in settings.DATABASES.items():
+        if config["ENGINE"] == "django.db.backends.sqlite3":
+            test = config.setdefault("TEST", {})
+            if not test.get("NAME"):
+                folder = folder or tmp_path_factory.mktemp("sqlite")
+                test["NAME"] = str(folder / f"{alias}.sqlite3")
+
+
 @dataclass(frozen=True)
 class DevicePersona:
     device: Device

@@ -99,8 +99,24 @@ def _already_stored(device: DeviceContext, batch: BatchIn,
 def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
                  now: datetime) -> IngestOutcome:
     region, alias = device.region, served_alias(device.region)
+    with_data = [b for b in batch.buckets if b.uptime > 0]
+    count_rows = sum(len(b.counts) for b in with_data)
+    no_data = len(batch.buckets) - len(with_data)
+    rows_not_stored = sum(_entries(b) for b in batch.buckets if b.uptime == 0)
     with transaction.atomic(using=alias):
+        # The idempotency record goes first: a concurrent copy of this batch fails on its unique
+        # batch_id here (PostgreSQL makes it wait for ours to commit) before doing any work.
+        record = IngestBatch(
+            region=region, batch_id=batch.batch_id, device_id=device.device_id,
+            site_id=device.site_id, body_sha256=body_sha256, model_name=batch.model.name,
+            model_sha256=batch.model.sha256, received_at=now, buckets=len(batch.buckets),
+            no_data_buckets=no_data, count_rows=count_rows,
+        )
+        IngestBatch.objects.in_region(region).bulk_create([record])
         replaced = _buckets_replace(device, batch.buckets)
+        if replaced:
+            IngestBatch.objects.in_region(region).filter(pk=record.pk).update(
+                buckets_replaced=replaced)
         buckets = [
             CountBucket(region=region, site_id=device.site_id, device_id=device.device_id,
                         batch_id=batch.batch_id, start=b.start, seconds=b.seconds,
@@ -108,17 +124,8 @@ def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
             for b in batch.buckets
         ]
         CountBucket.objects.in_region(region).bulk_create(buckets)
-        with_data = [(b, row) for b, row in zip(batch.buckets, buckets, strict=True)
-                     if b.uptime > 0]
-        count_rows = _rows_store(device, with_data)
-        no_data = len(buckets) - len(with_data)
-        rows_not_stored = sum(_entries(b) for b in batch.buckets if b.uptime == 0)
-        IngestBatch.objects.in_region(region).bulk_create([IngestBatch(
-            region=region, batch_id=batch.batch_id, device_id=device.device_id,
-            site_id=device.site_id, body_sha256=body_sha256, model_name=batch.model.name,
-            model_sha256=batch.model.sha256, received_at=now, buckets=len(buckets),
-            no_data_buckets=no_data, count_rows=count_rows, buckets_replaced=replaced,
-        )])
+        _rows_store(device, [(b, row) for b, row in zip(batch.buckets, buckets, strict=True)
+                             if b.uptime > 0])
         windows = [(b.start, b.seconds) for b in batch.buckets]
         transaction.on_commit(functools.partial(
             _batch_stored_send, region=region, site_id=device.site_id,
@@ -152,7 +159,7 @@ def _buckets_replace(device: DeviceContext, buckets: list[BucketIn]) -> int:
     return len(stale)
 
 
-def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, CountBucket]]) -> int:
+def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, CountBucket]]) -> None:
     region, site_id = device.region, device.site_id
     counts, speeds, occupancy, dwell = [], [], [], []
     for b, row in buckets:
@@ -169,7 +176,6 @@ def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, CountBucket
                         (OccupancySummary, occupancy), (DwellHistogram, dwell)):
         if rows:
             model.objects.in_region(region).bulk_create(rows)
-    return len(counts)
 
 
 def _batch_stored_send(**kwargs) -> None:

@@ -1,0 +1,90 @@
+"""Identical batches sent at the same moment by several threads, against a live server, are
+stored once: one 201, the others 200 (already stored) or 409 (still being stored)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
+import pytest
+import requests
+
+from tests.platform.ingest.device import (
+    INGEST_URL,
+    encode,
+    example_batch,
+    example_bucket,
+    fresh_stamp,
+    headers,
+    minute_start,
+    stored_counts,
+)
+
+THREADS = 4
+ROUNDS = 5
+live = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def _post_together(url: str, persona, body: dict, *, retry_409: bool = False) -> list[int]:
+    # Each thread signs afresh (its own timestamp), as a device retrying would; the barrier
+    # releases them together so the requests really overlap in the server.
+    raw = encode(body)
+    barrier = threading.Barrier(THREADS)
+
+    def post(_: int) -> int:
+        barrier.wait(timeout=10)
+        for _attempt in range(20):
+            sent = headers(persona, raw, batch_id=body["batch_id"], stamp=fresh_stamp())
+            response = requests.post(url + INGEST_URL, data=raw, timeout=30,
+                                     headers=sent | {"Content-Type": "application/json"})
+            if not (retry_409 and response.status_code == 409):
+                break
+            time.sleep(0.05)
+        return response.status_code
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(post, range(THREADS)))
+
+
+def _rounds(url: str, persona, *, retry_409: bool = False) -> list[list[int]]:
+    answers = []
+    for minutes_ago in range(2, 2 + ROUNDS):
+        body = example_batch(persona, buckets=[example_bucket(minute_start(minutes_ago))])
+        answers.append(_post_together(url, persona, body, retry_409=retry_409))
+    return answers
+
+
+def _assert_stored_once() -> None:
+    counts = stored_counts()
+    assert counts["eu-west:IngestBatch"] == ROUNDS
+    assert counts["eu-west:CountBucket"] == ROUNDS
+    assert counts["eu-west:CountRow"] == 2 * ROUNDS
+    assert counts["control:batches_received"] == ROUNDS
+
+
+@live
+def test_it_stores_identical_concurrent_batches_once(live_server, eu_device):
+    for statuses in _rounds(live_server.url, eu_device):
+        assert statuses.count(201) == 1, statuses
+        assert set(statuses) <= {200, 201, 409}, statuses
+    _assert_stored_once()
+
+
+@live
+def test_it_tells_every_retrying_copy_that_the_batch_is_stored(live_server, eu_device):
+    for statuses in _rounds(live_server.url, eu_device, retry_409=True):
+        assert sorted(statuses) == [200] * (THREADS - 1) + [201], statuses
+    _assert_stored_once()
+
+
+@live
+def test_it_stores_concurrent_copies_once_even_without_the_cache_lock(
+        live_server, eu_device, monkeypatch):
+    # The lock only spares work; the unique batch id in the region database is the guarantee.
+    monkeypatch.setattr("junction.ingest.services.batch_lock", lambda *args: nullcontext())
+    for statuses in _rounds(live_server.url, eu_device):
+        assert statuses.count(201) == 1, statuses
+        assert set(statuses) <= {200, 201, 409}, statuses
+    _assert_stored_once()

@@ -1,0 +1,56 @@
+"""One camera's analysis: detect -> track -> count, one frame at a time.
+
+This is the interface the rest of the worker consumes: `Analyser.analyse(frame, t)` returns a
+FrameResult of anonymous events, and `build_analyser` is the composition root for one camera.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_worker.count import CounterSet, Counting, LineSettings
+from edge_worker.detect import Detector, DetectorSettings, OnnxDetector
+from edge_worker.events import FrameResult
+from edge_worker.track import ByteTracker, TrackerSettings
+
+
+class Analyser:
+    """Turns timestamped frames of one camera into count, occupancy and dwell events."""
+
+    def __init__(self, detector: Detector, tracker: ByteTracker, counting: Counting) -> None:
+        self.detector = detector
+        self.tracker = tracker
+        self.counting = counting
+
+    def analyse(self, frame: np.ndarray, t: float) -> FrameResult:
+        """Frames must come in time order; t is in seconds (unix time or into a recording)."""
+        detections = self.detector.detect(frame)
+        tracks = self.tracker.update(detections, t)
+        return self.counting.update(tracks, t)
+
+    def finish(self, t: float) -> FrameResult:
+        """End of the recording or shutdown: close the dwell times of road users still in zones."""
+        return self.counting.finish(t)
+
+
+def build_analyser(
+    *,
+    model_path: str | Path,
+    counters: CounterSet,
+    stride: int = 1,
+    detector_settings: DetectorSettings | None = None,
+    tracker_settings: TrackerSettings | None = None,
+    line_settings: LineSettings | None = None,
+) -> Analyser:
+    """Load the model (and warm it up), then wire the tracker and the camera's counters.
+
+    `stride` is how many frames the caller advances between analysed ones. Tracking and counting
+    work from timestamps, so nothing needs retuning for it; it is checked here so that a bad
+    value fails at start-up rather than deep in a camera loop.
+    """
+    if stride < 1:
+        raise ValueError("stride must be at least 1")
+    detector = OnnxDetector(model_path, detector_settings)
+    return Analyser(detector, ByteTracker(tracker_settings), Counting(counters, line_settings))

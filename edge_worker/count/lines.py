@@ -1,0 +1,126 @@
+"""Line counters with hysteresis: each road user counts at most once per line and direction.
+
+A crossing counts only when the road user has settled on the new side: its centre is beyond a
+band around the line on consecutive analysed frames. Box jitter on the line, a car stopped on the
+line for a red light, and a few missed detections therefore never add counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_worker.count.geometry import LineGeometry
+from edge_worker.count.road_users import RoadUser, Sightings
+from edge_worker.count.schema import LineSpec
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    # Half-width of the undecided band, as a fraction of how far the box reaches across the
+    # line, with a floor in pixels: detector jitter grows with the size of the box.
+    band_fraction: float = 0.1
+    band_min_px: float = 3.0
+    settle_observations: int = 2  # consecutive frames beyond the band that make a side certain
+    # ... or one frame this far past the line (same yardstick as the band): box jitter does not
+    # move a centre by a quarter of a box, so a vehicle this far over has crossed for good. This
+    # is what lets a vehicle crossing just before a recording ends, or between two sparsely
+    # analysed frames, still count.
+    settle_fraction: float = 0.25
+    end_margin: float = 0.05  # of the line's length: crossings just past either end still count
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A road user settled on the other side of a line."""
+
+    line: str
+    direction: str  # "in" | "out"
+    user: RoadUser
+    t: float
+    counted: bool  # False when this road user already counted in this direction here
+
+
+@dataclass
+class _Side:
+    settled: int = 0  # -1 / +1 once known
+    candidate: int = 0
+    streak: int = 0
+    last_settled_point: np.ndarray | None = None
+    counted: set[str] = field(default_factory=set)
+
+
+class LineCounter:
+    """`trigger(sightings)` returns the crossings completed on this frame."""
+
+    def __init__(self, spec: LineSpec, settings: LineSettings | None = None) -> None:
+        self.name = spec.name
+        self.settings = settings or LineSettings()
+        self._line = LineGeometry(spec)
+        self._sides: dict[int, _Side] = {}
+        self._totals: dict[tuple[str, str], int] = {}
+
+    @property
+    def totals(self) -> dict[tuple[str, str], int]:
+        """Counts so far by (direction, class)."""
+        return dict(self._totals)
+
+    def trigger(self, sightings: Sightings) -> list[Crossing]:
+        s = self.settings
+        distance = self._line.signed_distance(sightings.centres)
+        extent = self._line.extent_across(sightings.sizes)
+        band = np.maximum(s.band_min_px, s.band_fraction * extent)
+        sides = np.where(np.abs(distance) < band, 0, np.sign(distance)).astype(int)
+        far = np.abs(distance) >= np.maximum(band, s.settle_fraction * extent)
+        crossings = []
+        for user, side, is_far, point in zip(
+            sightings.users, sides.tolist(), far.tolist(), sightings.centres, strict=True
+        ):
+            state = self._sides.setdefault(user.key, _Side())
+            if side == 0:
+                # On the line: neither side is confirmed, and the streak has to start again.
+                state.candidate, state.streak = 0, 0
+                continue
+            if side == state.candidate:
+                state.streak += 1
+            else:
+                state.candidate, state.streak = side, 1
+            if state.settled == side:
+                state.last_settled_point = point
+                continue
+            if state.settled == 0:
+                # The first side needs no hysteresis: there is nothing yet to be jittering from.
+                state.settled, state.last_settled_point = side, point
+                continue
+            if state.streak < s.settle_observations and not is_far:
+                continue
+            if not user.confirmed:
+                # Possibly a false detection: the crossing waits until the road user is confirmed
+                # and is then counted if it is still on the new side.
+                continue
+            before = state.last_settled_point
+            state.settled, state.last_settled_point = side, point
+            if self._within_ends(before, point):
+                crossings.append(self._cross(user, side, sightings.t, state))
+        return crossings
+
+    def forget(self, users: list[RoadUser]) -> None:
+        for user in users:
+            self._sides.pop(user.key, None)
+
+    def _within_ends(self, before: np.ndarray, after: np.ndarray) -> bool:
+        # Where the path meets the line, roughly: the mid-point of the two settled positions.
+        along = float(self._line.position_along(((before + after) / 2)[None])[0])
+        margin = self.settings.end_margin
+        return -margin <= along <= 1 + margin
+
+    def _cross(self, user: RoadUser, side: int, t: float, state: _Side) -> Crossing:
+        # DESIGN.md section 5: `in` goes from the negative side to the positive side.
+        direction = "in" if side > 0 else "out"
+        counted = direction not in state.counted
+        if counted:
+            state.counted.add(direction)
+            key = (direction, user.cls)
+            self._totals[key] = self._totals.get(key, 0) + 1
+        return Crossing(self.name, direction, user, t, counted)

@@ -1,0 +1,173 @@
+"""Road users: the counting stages' view of tracked objects, one record per real object.
+
+Tracker ids are not identities. A tracker may hand a new id to the same vehicle (an id switch,
+often right at a line where boxes merge) or give an old id to a new vehicle. This register turns
+tracks into road users that are never mixed: a reused id after a long gap or an impossible jump
+starts a new road user, and a fresh id that appears where a road user just vanished takes over
+that road user, so its line sides, movement history and class votes carry on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import count
+
+import numpy as np
+
+from edge_worker.detections import CLASS_NAMES, Detections
+
+# Classes that a detector may confuse with each other for one object; votes never cross groups.
+_VEHICLE = frozenset({2, 3, 5, 7})
+
+
+def _family(class_id: int) -> object:
+    return "vehicle" if class_id in _VEHICLE else class_id
+
+
+@dataclass
+class RoadUser:
+    key: int
+    first_seen: float
+    last_seen: float
+    centre: np.ndarray
+    size: np.ndarray
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    sightings: int = 0
+    confirmed: bool = False
+    votes: dict[int, float] = field(default_factory=dict)
+    # (t, x, y) of the ground contact point (bottom centre), kept briefly for speed estimates.
+    trail: deque = field(default_factory=lambda: deque(maxlen=64))
+
+    @property
+    def class_id(self) -> int:
+        # Score-weighted vote over the whole life so far: one car called truck on a few frames
+        # stays a car, and its count is never split between two classes.
+        return max(self.votes.items(), key=lambda item: (item[1], -item[0]))[0]
+
+    @property
+    def cls(self) -> str:
+        return CLASS_NAMES[self.class_id]
+
+    def predicted_centre(self, t: float) -> np.ndarray:
+        return self.centre + self.velocity * (t - self.last_seen)
+
+
+@dataclass(frozen=True)
+class Sightings:
+    """The road users seen on one analysed frame, as parallel arrays plus their records."""
+
+    t: float
+    users: tuple[RoadUser, ...]
+    centres: np.ndarray
+    feet: np.ndarray
+    sizes: np.ndarray
+
+    @property
+    def keys(self) -> list[int]:
+        return [user.key for user in self.users]
+
+
+@dataclass(frozen=True)
+class RoadUserSettings:
+    reuse_gap_seconds: float = 2.0  # an id silent for longer than this is a new road user
+    handover_seconds: float = 1.0  # how recently a road user may have vanished to be taken over
+    handover_radius: float = 0.5  # of the box diagonal, around the road user's predicted centre
+    jump_diagonals: float = 2.0  # a move farther than this many diagonals is another object
+    forget_seconds: float = 3.0  # a road user unseen this long has left the scene
+    # Sightings before a road user may count: a one-frame false detection never does.
+    min_sightings: int = 3
+
+
+class RoadUserRegister:
+    """`update(tracks, t)` returns the sightings of this frame and the road users who left."""
+
+    def __init__(self, settings: RoadUserSettings | None = None) -> None:
+        self.settings = settings or RoadUserSettings()
+        self._keys = count(1)
+        self._by_track: dict[int, RoadUser] = {}
+        self._active: dict[int, RoadUser] = {}
+
+    def update(self, tracks: Detections, t: float) -> tuple[Sightings, list[RoadUser]]:
+        centres = tracks.centres.astype(np.float64)
+        sizes = (tracks.xyxy[:, 2:] - tracks.xyxy[:, :2]).astype(np.float64)
+        feet = np.column_stack((centres[:, 0], tracks.xyxy[:, 3]))
+        seen: list[RoadUser] = []
+        for i, track_id in enumerate(tracks.tracker_ids.tolist()):
+            class_id = int(tracks.class_ids[i])
+            user = self._by_track.get(track_id)
+            if user is not None and not self._same_object(user, centres[i], sizes[i], t):
+                user = None
+            if user is None:
+                user = self._take_over(centres[i], sizes[i], class_id, t, seen)
+            if user is None:
+                user = RoadUser(next(self._keys), t, t, centres[i], sizes[i])
+                self._active[user.key] = user
+            self._by_track[track_id] = user
+            self._observe(user, centres[i], sizes[i], feet[i], class_id, float(tracks.scores[i]), t)
+            user.confirmed = user.sightings >= self.settings.min_sightings
+            seen.append(user)
+        left = [u for u in self._active.values() if t - u.last_seen > self.settings.forget_seconds]
+        for user in left:
+            del self._active[user.key]
+        gone = {user.key for user in left}
+        self._by_track = {k: u for k, u in self._by_track.items() if u.key not in gone}
+        return Sightings(t, tuple(seen), centres, feet, sizes), left
+
+    def finish(self) -> list[RoadUser]:
+        """Every road user still present, at the end of a recording or a shutdown."""
+        left = list(self._active.values())
+        self._active.clear()
+        self._by_track.clear()
+        return left
+
+    def _same_object(self, user: RoadUser, centre: np.ndarray, size: np.ndarray, t: float) -> bool:
+        if t - user.last_seen > self.settings.reuse_gap_seconds:
+            return False
+        jump = np.hypot(*(centre - user.predicted_centre(t)))
+        return jump <= self.settings.jump_diagonals * np.hypot(*np.maximum(size, user.size))
+
+    def _take_over(
+        self, centre: np.ndarray, size: np.ndarray, class_id: int, t: float, seen: list[RoadUser]
+    ) -> RoadUser | None:
+        """The road user that vanished where this new track appears, if there is exactly one."""
+        taken = {user.key for user in seen}
+        radius = self.settings.handover_radius * np.hypot(*size)
+        candidates = []
+        for user in self._active.values():
+            # Only a confirmed road user has a history worth carrying on; a fragment of a box
+            # that flickered for a frame or two must not lend its side of the line to a newcomer.
+            if user.key in taken or user.last_seen >= t or not user.confirmed:
+                continue
+            if t - user.last_seen > self.settings.handover_seconds:
+                continue
+            if _family(user.class_id) != _family(class_id):
+                continue
+            distance = np.hypot(*(centre - user.predicted_centre(t)))
+            if distance <= radius:
+                candidates.append((distance, user.key, user))
+        if not candidates:
+            return None
+        # The old id no longer speaks for this road user; if it comes back it is someone new.
+        user = min(candidates)[2]
+        self._by_track = {k: u for k, u in self._by_track.items() if u is not user}
+        return user
+
+    @staticmethod
+    def _observe(
+        user: RoadUser,
+        centre: np.ndarray,
+        size: np.ndarray,
+        foot: np.ndarray,
+        class_id: int,
+        score: float,
+        t: float,
+    ) -> None:
+        if t > user.last_seen:
+            # Smoothed so one jittery box does not throw the hand-over prediction off.
+            step = (centre - user.centre) / (t - user.last_seen)
+            user.velocity = step if not user.trail else 0.5 * user.velocity + 0.5 * step
+        user.centre, user.size, user.last_seen = centre, size, t
+        user.sightings += 1
+        user.votes[class_id] = user.votes.get(class_id, 0.0) + max(score, 1e-3)
+        user.trail.append((t, float(foot[0]), float(foot[1])))

@@ -1,0 +1,130 @@
+"""The ONNX Runtime detector: frame in, Detections of the collected classes out."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from edge_worker.detect.decode import decoder_for
+from edge_worker.detect.settings import DetectorSettings
+from edge_worker.detections import CLASS_NAMES, Detections
+
+log = logging.getLogger(__name__)
+
+COLLECTED = np.array(sorted(CLASS_NAMES), dtype=np.int64)
+# NMS runs per group: a car also scored as truck must collapse into one box (the tracker's vote
+# settles the class later), but a cyclist is both a person and a bicycle and keeps both boxes.
+NMS_GROUP = {0: 0, 1: 1, 2: 2, 3: 2, 5: 2, 7: 2}
+_PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+}
+PAD_VALUE = 114
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable, or not a detector this worker understands."""
+
+
+class OnnxDetector:
+    """A YOLO-family detector on ONNX Runtime; `detect(frame)` is its one verb."""
+
+    def __init__(self, model_path: str | Path, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self._session = _open_session(Path(model_path), self.settings)
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        _, _, self.input_height, self.input_width = model_input.shape
+        if not all(isinstance(v, int) for v in (self.input_height, self.input_width)):
+            raise ModelError(f"{model_path}: the model needs a fixed input size")
+        output_shape = tuple(self._session.get_outputs()[0].shape)
+        try:
+            self.layout, self._decode = decoder_for(
+                output_shape, self.input_height, self.input_width
+            )
+        except ValueError as exc:
+            raise ModelError(f"{model_path}: {exc}") from exc
+        # YOLOX was trained on raw BGR 0-255; Ultralytics exports expect RGB scaled to 0-1.
+        self._ultralytics = self.layout != "yolox"
+        # The first runs allocate memory and pick kernels; do it now, not on the first vehicle.
+        blank = np.full((self.input_height, self.input_width, 3), PAD_VALUE, np.uint8)
+        for _ in range(2):
+            self.detect(blank)
+
+    def detect(self, frame: np.ndarray) -> Detections:
+        x0, y0, view = self._region(frame)
+        blob, scale = self._letterbox(view)
+        raw = self._session.run(None, {self._input_name: blob})[0][0]
+        cxcywh, class_scores = self._decode(raw)
+        class_scores = class_scores[:, COLLECTED]
+        best = class_scores.argmax(axis=1)
+        scores = class_scores[np.arange(len(best)), best]
+        keep = scores >= self.settings.score_threshold
+        if not keep.any():
+            return Detections.empty()
+        cxcywh, scores, class_ids = cxcywh[keep], scores[keep], COLLECTED[best[keep]]
+        xywh = cxcywh.copy()
+        xywh[:, :2] -= cxcywh[:, 2:] / 2
+        xywh /= scale
+        kept = self._nms(xywh, scores, class_ids)
+        xywh, scores, class_ids = xywh[kept], scores[kept], class_ids[kept]
+        xyxy = np.concatenate((xywh[:, :2], xywh[:, :2] + xywh[:, 2:]), axis=1)
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]] + x0, x0, x0 + view.shape[1])
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]] + y0, y0, y0 + view.shape[0])
+        return Detections(xyxy, scores, class_ids)
+
+    def _region(self, frame: np.ndarray) -> tuple[int, int, np.ndarray]:
+        if self.settings.roi is None:
+            return 0, 0, frame
+        x1, y1, x2, y2 = self.settings.roi
+        return x1, y1, frame[y1:y2, x1:x2]
+
+    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """Resize keeping the aspect ratio into the top-left corner of a padded input."""
+        height, width = image.shape[:2]
+        scale = min(self.input_height / height, self.input_width / width)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        padded = np.full((self.input_height, self.input_width, 3), PAD_VALUE, np.uint8)
+        padded[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if self._ultralytics:
+            padded = padded[:, :, ::-1]
+        blob = padded.transpose(2, 0, 1)[np.newaxis].astype(np.float32)
+        if self._ultralytics:
+            blob /= 255.0
+        return np.ascontiguousarray(blob), scale
+
+    def _nms(self, xywh: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
+        # Shifting each group far apart makes one class-agnostic NMS call act per group.
+        groups = np.vectorize(NMS_GROUP.get)(class_ids).astype(np.float32)
+        shifted = xywh.copy()
+        shifted[:, 0] += groups * 100_000.0
+        kept = cv2.dnn.NMSBoxes(
+            shifted.tolist(), scores.tolist(), self.settings.score_threshold, self.settings.nms_iou
+        )
+        return np.asarray(kept, dtype=np.int64).reshape(-1)
+
+
+def _open_session(model_path: Path, settings: DetectorSettings) -> ort.InferenceSession:
+    if not model_path.is_file():
+        raise ModelError(f"model file not found: {model_path}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.intra_op_threads
+    options.inter_op_num_threads = settings.inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    wanted = _PROVIDERS[settings.provider]
+    available = ort.get_available_providers()
+    if wanted not in available:
+        # Falling back is right for a camera that must keep counting, but never silently.
+        log.warning("%s is not available (have %s); using the CPU", wanted, ", ".join(available))
+        wanted = _PROVIDERS["cpu"]
+    providers = [wanted] if wanted == _PROVIDERS["cpu"] else [wanted, _PROVIDERS["cpu"]]
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
+        raise ModelError(f"cannot load model {model_path}: {str(exc).splitlines()[0]}") from exc

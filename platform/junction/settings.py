@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from junction.analytics.schedule import beat_schedule
 from junction.env import env_bool, env_int, env_regions, env_str
 from junction.residency.planes import region_alias
 
@@ -92,6 +93,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("JUNCTION_TASK_
 CELERY_TASK_TIME_LIMIT = env_int("JUNCTION_TASK_TIMEOUT", 3600)
 CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Beat enqueues every analytics job once per served region, each to that region's queue.
+CELERY_BEAT_SCHEDULE = beat_schedule(SERVED_REGIONS)
 
 # --- Applications ----------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -108,6 +111,7 @@ INSTALLED_APPS = [
     "junction.sites",
     "junction.traffic",
     "junction.ingest",
+    "junction.analytics",
     "junction.accounts",
     "junction.api",
     "junction.dashboard",

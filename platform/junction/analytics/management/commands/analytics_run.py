@@ -1,0 +1,49 @@
+"""Run rollups and anomaly detection for one region now, in this process (no worker needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from junction.analytics import detection, rollups
+from junction.residency.errors import MisdirectedRegion
+from junction.residency.planes import served_alias
+
+
+def parse_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"{value!r} is not an ISO 8601 date or time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Command(BaseCommand):
+    help = ("Recompute rollups for [--since, --until) (default: the last day) plus any pending "
+            "dirty windows, then detect anomalies over the same span.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--region", required=True)
+        parser.add_argument("--since", type=parse_moment)
+        parser.add_argument("--until", type=parse_moment)
+
+    def handle(self, *args, region: str, since: datetime | None, until: datetime | None,
+               **options):
+        try:
+            served_alias(region)
+        except MisdirectedRegion as exc:
+            raise CommandError(str(exc)) from exc
+        until = until or timezone.now()
+        since = since or until - timedelta(days=1)
+        if since >= until:
+            raise CommandError("--since must be before --until")
+        recomputed = rollups.rollups_recompute_range(region=region, since=since, until=until)
+        pending = rollups.dirty_windows_rollup(region=region)
+        found = detection.anomalies_detect_region(region=region, since=since, until=until)
+        self.stdout.write(
+            f"{region}: {sum(r.rollups for r in recomputed)} rollups over "
+            f"{len(recomputed)} site(s) for {since.isoformat()}..{until.isoformat()}, "
+            f"{len(pending)} dirty range(s) recomputed, {len(found)} anomalies recorded"
+        )

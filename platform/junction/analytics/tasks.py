@@ -1,0 +1,45 @@
+"""Analytics tasks: transport only. Each takes a region (and ids), calls a service, and lets
+region_task route it to `region.<code>` and refuse it anywhere else."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import OperationalError
+from django.utils import timezone
+
+from junction.analytics import alerts, detection, retention, rollups
+from junction.analytics.schedule import ROLLUP_EVERY_SECONDS
+from junction.residency.tasks import region_task
+
+log = logging.getLogger(__name__)
+
+
+@region_task(idempotent=True, transient=(OperationalError,), expires=ROLLUP_EVERY_SECONDS * 2)
+def rollup_dirty_windows(*, region: str) -> int:
+    # Two sweep intervals back, so a run that was late or skipped leaves no bucket unmarked.
+    since = timezone.now() - timedelta(seconds=ROLLUP_EVERY_SECONDS * 2)
+    rollups.dirty_windows_sweep(region=region, received_since=since)
+    return len(rollups.dirty_windows_rollup(region=region))
+
+
+@region_task(idempotent=True, transient=(OperationalError,))
+def detect_anomalies(*, region: str, since: str | None = None, until: str | None = None) -> int:
+    found = detection.anomalies_detect_region(
+        region=region,
+        since=datetime.fromisoformat(since) if since else None,
+        until=datetime.fromisoformat(until) if until else None,
+    )
+    return len(found)
+
+
+@region_task(idempotent=True, transient=(OperationalError,), expires=86400)
+def apply_retention(*, region: str) -> dict:
+    return retention.retention_apply(region=region)
+
+
+@region_task(idempotent=True, transient=(alerts.DeliveryFailed, OperationalError),
+             max_retries=8, expires=86400)
+def deliver_alert(*, region: str, delivery_id: int) -> str:
+    return alerts.alert_delivery_send(region=region, delivery_id=delivery_id)

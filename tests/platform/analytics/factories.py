@@ -1,0 +1,54 @@
+"""Bulk traffic for analytics tests: one-minute buckets and their count rows, written the way
+ingest stores them (one bucket per device and minute, rows repeating site and start)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from junction.traffic.models import CountBucket, CountRow, SpeedHistogram
+
+MINUTE = timedelta(minutes=1)
+Counts = dict[tuple[str, str | None, str], int]  # (counter, direction, road user) -> count
+
+
+def store_buckets(*, region: str, site_id: int, start: datetime, minutes: int,
+                  counts: Callable[[datetime], Counts] | Counts,
+                  uptime: Callable[[datetime], float] | float = 1.0,
+                  device_id: str = "dev-1", seconds: int = 60) -> list[CountBucket]:
+    """One bucket per `seconds` from `start`; counts and uptime may vary with the bucket start."""
+    batch_id = uuid.uuid4()
+    step = timedelta(seconds=seconds)
+    starts = [start + i * step for i in range(minutes * 60 // seconds)]
+    buckets = [
+        CountBucket(region=region, site_id=site_id, device_id=device_id, batch_id=batch_id,
+                    start=moment, seconds=seconds,
+                    uptime=uptime(moment) if callable(uptime) else uptime)
+        for moment in starts
+    ]
+    CountBucket.objects.in_region(region).bulk_create(buckets, batch_size=2000)
+    saved = {b.start: b for b in CountBucket.objects.in_region(region).filter(
+        site_id=site_id, device_id=device_id, start__in=starts)}
+    rows = []
+    for moment in starts:
+        bucket = saved[moment]
+        if bucket.uptime == 0:
+            continue
+        table = counts(moment) if callable(counts) else counts
+        rows.extend(
+            CountRow(region=region, bucket=bucket, site_id=site_id, start=moment,
+                     counter=counter, direction=direction, road_user=road_user, count=n)
+            for (counter, direction, road_user), n in table.items() if n
+        )
+    CountRow.objects.in_region(region).bulk_create(rows, batch_size=5000)
+    return [saved[m] for m in starts]
+
+
+def store_speeds(*, region: str, bucket: CountBucket, counter: str, road_user: str,
+                 edges_kmh: Iterable[float], counts: Iterable[int]) -> SpeedHistogram:
+    histogram = SpeedHistogram(region=region, bucket=bucket, site_id=bucket.site_id,
+                               start=bucket.start, counter=counter, road_user=road_user,
+                               edges_kmh=list(edges_kmh), counts=list(counts))
+    histogram.save()
+    return histogram

@@ -53,7 +53,11 @@ _END = object()
 
 
 class CameraLoop:
-    """Reads frames on a thread, analyses every `stride`-th one, and spools closed buckets."""
+    """Reads frames on a thread, analyses them, and spools the buckets they close.
+
+    The source already delivers only every `stride`-th frame (it skips the others without
+    converting them), so the frames read and skipped in reports are reckoned from the stride.
+    """
 
     def __init__(
         self,
@@ -149,13 +153,11 @@ class CameraLoop:
     def _read(self, frames: Iterable[TimedFrame], stop: Callable[[], bool]) -> None:
         stride = self.camera.stride
         try:
-            for index, frame in enumerate(frames):
+            for frame in frames:
                 if stop():
                     return
-                self._status.frames_read += 1
-                if index % stride:
-                    self._status.frames_skipped += 1
-                    continue
+                self._status.frames_read += stride
+                self._status.frames_skipped += stride - 1
                 if self.live and self._frames.full():
                     # Behind a live stream: drop the oldest waiting frame, never fall behind.
                     try:
@@ -202,12 +204,12 @@ def open_frames(camera: CameraConfig, stop: Callable[[], bool]) -> Iterator[Time
 
     if camera.is_file:
         to_time = file_timeline(camera, time.time())
-        for position_s, image in video.read_file(camera.source):
+        for position_s, image in video.read_file(camera.source, stride=camera.stride):
             if stop():
                 return
             yield TimedFrame(to_time(position_s), image)
     else:
-        for image in video.read_stream(camera.source, stop=stop):
+        for image in video.read_stream(camera.source, stop=stop, stride=camera.stride):
             yield TimedFrame(time.time(), image)
 
 

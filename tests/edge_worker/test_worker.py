@@ -42,8 +42,9 @@ def camera(tmp_path, **extra) -> CameraConfig:
     return CameraConfig.model_validate(values)
 
 
-def file_frames(seconds: float, fps: float = 24.0):
-    return [TimedFrame(T0 + i / fps, None) for i in range(int(seconds * fps))]
+def file_frames(seconds: float, fps: float = 24.0, stride: int = 3):
+    """What the video source yields for a file: every stride-th frame, on its timeline."""
+    return [TimedFrame(T0 + i / fps, None) for i in range(0, int(seconds * fps), stride)]
 
 
 def spooled(spool: Spool) -> list[dict]:

@@ -1,0 +1,235 @@
+"""Durability end to end: real `python -m edge_worker run` processes on real footage with the real
+model, killed with SIGKILL (once while the platform is down, once while a batch is in flight),
+restarted, against a strict receiver that is down for a while. Every bucket must end up stored
+exactly once, equal to what an undisturbed run delivers.
+
+File sources put bucket time on the video's own timeline (cameras[].timeline_start), so the
+buckets do not depend on how fast the machine analyses, and a replay after a crash is exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import require
+from tests.edge_worker.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+DEVICE, SECRET = "dev-durability", "durability-secret"
+CLIP = "suburban_street_ahmetozlu.mp4"  # 905 frames at 24 fps: 37.7 s of video
+BUCKET_S = 2
+EXPECTED_BUCKETS = 19  # 06:00:00 .. 06:00:36, the last one partial
+
+
+@pytest.fixture(scope="module")
+def footage() -> tuple[Path, Path]:
+    model = os.environ.get("JUNCTION_TEST_MODEL", "")
+    videos = os.environ.get("JUNCTION_TEST_VIDEOS", "")
+    require(bool(model) and Path(model).is_file(), "JUNCTION_TEST_MODEL names no model file")
+    require(bool(videos) and (Path(videos) / CLIP).is_file(), f"JUNCTION_TEST_VIDEOS lacks {CLIP}")
+    return Path(model), Path(videos) / CLIP
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def site_file(folder: Path, model: Path, clip: Path, endpoint: str) -> tuple[Path, int]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "secret").write_text(SECRET)
+    port = free_port()
+    site = {
+        "device_id": DEVICE,
+        "site": "main-and-5th",
+        "region": "eu-west",
+        "endpoint": endpoint,
+        "secret_file": "secret",
+        "model": {"path": str(model), "sha256": hashlib.sha256(model.read_bytes()).hexdigest()},
+        "bucket_seconds": BUCKET_S,
+        "spool": {"path": "spool.db"},
+        "uplink": {"batch_buckets": 4, "backoff_base_s": 0.2, "backoff_cap_s": 1.0},
+        "health": {"port": port},
+        "cameras": [
+            {
+                "name": "north",
+                "source": str(clip),
+                "stride": 3,
+                "timeline_start": "2026-11-27T06:00:00Z",
+                "lines": [{"name": "stop", "points": [[150, 200], [600, 200]]}],
+            }
+        ],
+    }
+    path = folder / "site.yaml"
+    path.write_text(yaml.safe_dump(site))
+    return path, port
+
+
+def start_worker(config: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge_worker", "run", "--config", str(config)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def healthz(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return json.load(response)
+    except OSError:
+        return None
+    except json.JSONDecodeError:
+        return None
+
+
+def wait_for(condition, timeout_s: float, what: str, worker: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if worker.poll() is not None:
+            pytest.fail(
+                f"worker exited with {worker.returncode} waiting for {what}:\n"
+                f"{worker.stderr.read()}"
+            )
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def spooled_buckets(port: int) -> int:
+    health = healthz(port)
+    if health is None:
+        return 0
+    return health["spool"]["unsent_buckets"] + health["spool"]["delivered_buckets"]
+
+
+def finished_and_sent(port: int) -> bool:
+    health = healthz(port)
+    return bool(
+        health
+        and health["cameras"]["north"]["state"] == "finished"
+        and health["spool"]["unsent_buckets"] == 0
+    )
+
+
+def stop_gracefully(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, worker.stderr.read()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever inherited it to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def kill_hard(worker: subprocess.Popen) -> None:
+    children = children_of(worker.pid)
+    assert children, "the worker should run a camera process"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    # Its camera processes must die with it: an orphan would keep counting into the spool.
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in children):
+        assert time.monotonic() < deadline, f"orphaned camera processes {children}"
+        time.sleep(0.1)
+
+
+def delivered(receiver: Receiver) -> dict[str, dict]:
+    copies = {start: len(stored) for start, stored in receiver.buckets.items()}
+    assert all(n == 1 for n in copies.values()), f"buckets stored twice: {copies}"
+    return {start: stored[0] for start, stored in receiver.buckets.items()}
+
+
+@pytest.fixture(scope="module")
+def undisturbed(footage, tmp_path_factory) -> dict[str, dict]:
+    """What the platform gets when nothing goes wrong: the reference."""
+    model, clip = footage
+    with Receiver({DEVICE: [SECRET]}) as receiver:
+        config, port = site_file(tmp_path_factory.mktemp("reference"), model, clip, receiver.url)
+        worker = start_worker(config)
+        try:
+            wait_for(lambda: finished_and_sent(port), 120, "the reference run", worker)
+        finally:
+            stop_gracefully(worker)
+        return delivered(receiver)
+
+
+def test_the_undisturbed_run_delivers_every_bucket_of_the_clip(undisturbed):
+    assert len(undisturbed) == EXPECTED_BUCKETS
+    starts = sorted(undisturbed)
+    assert starts[0] == "2026-11-27T06:00:00Z" and starts[-1] == "2026-11-27T06:00:36Z"
+    assert all(b["uptime"] == 1.0 for s, b in undisturbed.items() if s != starts[-1])
+    cars_in = sum(
+        c["count"]
+        for b in undisturbed.values()
+        for c in b["counts"]
+        if c["direction"] == "in" and c["class"] in ("car", "truck")
+    )
+    assert cars_in == 8  # the clip's hand count (DESIGN.md test data, tolerance exact)
+
+
+def test_kills_and_a_platform_outage_lose_and_duplicate_nothing(footage, tmp_path, undisturbed):
+    model, clip = footage
+    with Receiver({DEVICE: [SECRET]}) as receiver:
+        config, port = site_file(tmp_path, model, clip, receiver.url)
+
+        # 1. The platform is down; the worker spools a few buckets and is killed with -9.
+        receiver.down = True
+        worker = start_worker(config)
+        wait_for(lambda: spooled_buckets(port) >= 4, 120, "buckets in the spool", worker)
+        kill_hard(worker)
+
+        # 2. The platform is back but the first batch's answer never arrives: the receiver
+        # stores it and then hangs, and the worker is killed while waiting for the answer.
+        receiver.down = False
+        release = threading.Event()
+        receiver.hold_after_store = release
+        worker = start_worker(config)
+        wait_for(lambda: receiver.batches, 120, "the first stored batch", worker)
+        kill_hard(worker)
+        release.set()
+        receiver.hold_after_store = None
+        first_batch = next(iter(receiver.batches))
+
+        # 3. A clean run resends the batch in flight (same id, same body: 200), then the rest.
+        worker = start_worker(config)
+        wait_for(lambda: finished_and_sent(port), 120, "every bucket delivered", worker)
+        stop_gracefully(worker)
+
+    assert delivered(receiver) == undisturbed
+    assert 200 in receiver.answers
+    assert sum(1 for r in receiver.requests if first_batch.encode() in r["body"]) >= 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils.timesince import timesince
 
@@ -29,7 +29,12 @@ def device_health(device: Device, now: datetime) -> DeviceHealth:
         state = "late"
     else:
         state = "ok"
-    age = f"{timesince(device.last_batch_at, now)} ago" if device.last_batch_at else "never"
+    if device.last_batch_at is None:
+        age = "never"
+    elif now - device.last_batch_at < timedelta(minutes=1):
+        age = "just now"  # timesince would say "0 minutes ago"
+    else:
+        age = f"{timesince(device.last_batch_at, now)} ago"
     return DeviceHealth(device=device, last_batch_age=age, state=state)
 
 

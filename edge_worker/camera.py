@@ -216,7 +216,12 @@ def open_frames(camera: CameraConfig, stop: Callable[[], bool]) -> Iterator[Time
 def build_camera_analyser(config: SiteConfig, camera: CameraConfig) -> Analyser:
     from edge_worker.analyser import build_analyser  # heavy (ONNX Runtime): camera process only
 
-    return build_analyser(model_path=config.model.path, counters=camera, stride=camera.stride)
+    return build_analyser(
+        model_path=config.model.path,
+        counters=camera,
+        stride=camera.stride,
+        detector_settings=camera.detector,
+    )
 
 
 def _die_with_parent() -> None:

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from edge_worker.count.schema import CounterSet, Name
+from edge_worker.detect.settings import DetectorSettings
 
 RoadUserClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -98,6 +99,8 @@ class CameraConfig(CounterSet):
     timeline_start: AwareDatetime | None = None
     # Frames further apart than this mean the camera was not analysed in between (an outage).
     max_frame_gap_s: float = Field(default=2.0, gt=0)
+    # Execution provider, thread counts, thresholds and region of interest for this camera.
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
 
     @field_validator("source")
     @classmethod

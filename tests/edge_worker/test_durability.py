@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -36,12 +35,9 @@ EXPECTED_BUCKETS = 19  # 06:00:00 .. 06:00:36, the last one partial
 
 
 @pytest.fixture(scope="module")
-def footage() -> tuple[Path, Path]:
-    model = os.environ.get("JUNCTION_TEST_MODEL", "")
-    videos = os.environ.get("JUNCTION_TEST_VIDEOS", "")
-    require(bool(model) and Path(model).is_file(), "JUNCTION_TEST_MODEL names no model file")
-    require(bool(videos) and (Path(videos) / CLIP).is_file(), f"JUNCTION_TEST_VIDEOS lacks {CLIP}")
-    return Path(model), Path(videos) / CLIP
+def footage(model_path: Path, videos_dir: Path) -> tuple[Path, Path]:
+    require((videos_dir / CLIP).is_file(), f"JUNCTION_TEST_VIDEOS lacks {CLIP}")
+    return model_path, videos_dir / CLIP
 
 
 def free_port() -> int:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from rest_framework.permissions import BasePermission
 
 from junction.accounts.models import Role
-from junction.accounts.scoping import member_regions, region_denial, region_of, restrict
+from junction.accounts.scoping import (
+    member_regions,
+    region_denial,
+    region_of,
+    restrict,
+    transfer_for,
+)
+from junction.residency.errors import TransferRefused
 
 
 class RegionMember(BasePermission):
@@ -39,6 +46,26 @@ class RegionMember(BasePermission):
     @staticmethod
     def _role(view) -> str:
         return getattr(view, "required_role", Role.ANALYST)
+
+
+class RegionMemberOrTransfer(RegionMember):
+    """Members of the record's region, or staff of a region that an active transfer rule at
+    `view.transfer_level` lets the data reach. The rule used (None for members) is left on
+    `request.transfer_rule` so the view applies its minimum count; every cross-region grant
+    or refusal is audited by `transfer_for`."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        region = region_of(obj)
+        request.transfer_rule = None
+        if region_denial(request.user, region, self._role(view)) is None:
+            return True
+        try:
+            request.transfer_rule = transfer_for(request.user, source=region,
+                                                 level=view.transfer_level)
+        except TransferRefused as exc:
+            self.message = f"{region_denial(request.user, region)}. {exc}"
+            return False
+        return True
 
 
 class RegionScopedMixin:

@@ -12,7 +12,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from junction.accounts.models import ROLE_RANK, RegionMembership, Role
-from junction.residency.models import Region
+from junction.residency.errors import TransferRefused
+from junction.residency.models import Region, TransferRule
+from junction.residency.services import transfer_authorise
 from junction.sites.models import Counter, Device, Site
 
 # How each scoped model reaches its region's code.
@@ -79,3 +81,18 @@ def region_of(obj: models.Model) -> str:
     for part in REGION_LOOKUPS[type(obj)].split("__"):
         value = getattr(value, part)
     return str(value)
+
+
+def transfer_for(user: User | AnonymousUser, *, source: str, level: str) -> TransferRule:
+    """Let `source` region data reach `user` at `level` through a transfer rule to one of the
+    user's regions, or raise TransferRefused. Either way transfer_authorise writes the decision
+    to the source region's audit log (MisdirectedRegion if this node cannot write it there)."""
+    regions = sorted(member_regions(user))
+    if not regions:
+        raise TransferRefused("you are not a member of any region, so nothing can reach you")
+    rule = (TransferRule.objects.filter(source__code=source, destination__code__in=regions,
+                                        level=level, active=True)
+            .select_related("destination").order_by("destination__code").first())
+    destination = rule.destination.code if rule else regions[0]
+    return transfer_authorise(source=source, destination=destination, level=level,
+                              actor=user.get_username())

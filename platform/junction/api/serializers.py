@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -109,3 +110,48 @@ class SiteCountsSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     interval = serializers.CharField()
     results = CountTotalSerializer(many=True)
+
+
+class SiteTotalsQuerySerializer(serializers.Serializer):
+    """Whole local days only: a transfer at daily level must not be cut finer by the range."""
+
+    start = serializers.DateField(required=False, help_text="first local day; default: 30 "
+                                                            "days before `end`")
+    end = serializers.DateField(required=False, help_text="day after the last; default: "
+                                                          "tomorrow in the site's zone")
+
+    def validate(self, attrs: dict) -> dict:
+        site: Site = self.context["site"]
+        today = timezone.now().astimezone(ZoneInfo(site.timezone)).date()
+        end = attrs.setdefault("end", today + timedelta(days=1))
+        start = attrs.setdefault("start", end - timedelta(days=30))
+        if start >= end:
+            raise serializers.ValidationError({"start": "must be before end"})
+        if (end - start).days > 366:
+            raise serializers.ValidationError({"end": "a range of at most 366 days"})
+        return attrs
+
+
+class SiteTotalSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    count = serializers.IntegerField(allow_null=True,
+                                     help_text="null when withheld (below the rule's k)")
+    withheld = serializers.BooleanField()
+
+
+class TransferSerializer(serializers.Serializer):
+    rule = serializers.IntegerField(source="pk")
+    destination = serializers.CharField(source="destination.code")
+    level = serializers.CharField()
+    min_count = serializers.IntegerField()
+
+
+class SiteTotalsSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    region = serializers.CharField()
+    timezone = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    transfer = TransferSerializer(allow_null=True,
+                                  help_text="the transfer rule this answer crossed under")
+    results = SiteTotalSerializer(many=True)

@@ -15,5 +15,7 @@ router.register("devices", views.DeviceViewSet, basename="device")
 app_name = "api"
 urlpatterns = [
     path("sites/<slug:slug>/counts", views.SiteCountsView.as_view(), name="site-counts"),
+    path("sites/<slug:slug>/daily-totals", views.SiteTotalsView.as_view(),
+         name="site-daily-totals"),
     *router.urls,
 ]

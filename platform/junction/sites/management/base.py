@@ -48,7 +48,8 @@ class JunctionCommand(BaseCommand):
             raise CommandError(one_line(exc)) from exc
         except IntegrityError as exc:
             # A concurrent command won the race for the same unique name.
-            raise CommandError(f"conflicting record: {exc}") from exc
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CommandError(f"conflicting record: {first_line}") from exc
 
     def emit(self, options: dict[str, Any], payload: dict[str, Any], line: str) -> None:
         if options["json"]:

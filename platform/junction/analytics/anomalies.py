@@ -29,10 +29,11 @@ Z_SPIKE = 5.0
 MIN_SPIKE = 0.5
 MIN_EXPECTED = 8.0  # vehicles per window: quieter windows carry too little evidence to flag
 FLATLINE_LOG10 = -6.0  # a run of identical counts this improbable is a stuck device
-ERRATIC_BLOCK = 8  # windows (two hours at 15 minutes)
+ERRATIC_BLOCK = 12  # windows (three hours at 15 minutes)
 Z_ERRATIC = 3.0
 LEVEL_WINDOWS = 16  # four hours of 15-minute windows
 LEVEL_BOUNDS = (0.85, 1.15)
+LEVEL_PLAUSIBLE = (0.6, 1.6)
 MERGE_GAP = 1  # a single calm window inside an incident does not split it in two
 
 
@@ -117,6 +118,9 @@ def day_level(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(expected >= MIN_EXPECTED, observed / expected, np.nan)
+        # Windows far off the baseline are incidents, not the day's level: leave them out, or
+        # a closure would lower the bar for the windows after it.
+        ratio[(ratio < LEVEL_PLAUSIBLE[0]) | (ratio > LEVEL_PLAUSIBLE[1])] = np.nan
     padded = np.concatenate([np.full(LEVEL_WINDOWS, np.nan), ratio[:-1] if ratio.size else ratio])
     recent = np.lib.stride_tricks.sliding_window_view(padded, LEVEL_WINDOWS)[:ratio.size]
     enough = np.isfinite(recent).sum(axis=1) >= LEVEL_WINDOWS // 2

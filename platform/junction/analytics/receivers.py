@@ -1,14 +1,16 @@
-"""Listens to ingest's `batch_stored` signal: marks the batch's hours dirty and asks the
-region's worker to roll them up once the marks are committed."""
+"""Listens to ingest's `batch_stored` signal (sent after the region commit): marks the hours
+the batch's buckets cover as dirty and asks the region's worker to roll them up."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+
+from junction.analytics.windows import HOUR, floor_hour
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +24,26 @@ def connect() -> None:
     batch_stored.connect(on_batch_stored, dispatch_uid="analytics.on_batch_stored")
 
 
-def on_batch_stored(sender: Any, *, region: str, site_id: int, starts: Iterable[datetime],
-                    **kwargs: Any) -> None:
+def hours_covered(windows: Iterable[tuple[datetime, int]]) -> set[datetime]:
+    """Every hour a bucket overlaps: an hour-long bucket starting at :30 touches two."""
+    hours = set()
+    for start, seconds in windows:
+        hour = floor_hour(start)
+        end = start + timedelta(seconds=seconds)
+        while hour < end:
+            hours.add(hour)
+            hour += HOUR
+    return hours
+
+
+def on_batch_stored(sender: Any, *, region: str, site_id: int,
+                    windows: Iterable[tuple[datetime, int]], **kwargs: Any) -> None:
     from junction.analytics import tasks
     from junction.analytics.rollups import dirty_windows_mark
     from junction.residency.planes import served_alias
 
-    dirty_windows_mark(region=region, site_id=site_id, starts=starts)
+    dirty_windows_mark(region=region, site_id=site_id, starts=hours_covered(windows))
+    # The signal comes after ingest's commit, so this usually runs at once; inside someone
+    # else's transaction it waits, and the worker never looks for marks not yet committed.
     transaction.on_commit(lambda: tasks.rollup_dirty_windows.delay(region=region),
                           using=served_alias(region))

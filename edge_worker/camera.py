@@ -224,25 +224,33 @@ def build_camera_analyser(config: SiteConfig, camera: CameraConfig) -> Analyser:
     )
 
 
-def _die_with_parent() -> None:
-    """Linux: get SIGTERM when the worker dies, even by kill -9, so no orphan keeps counting
-    into the spool next to the restarted worker's own camera process."""
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed outright when the worker dies, even by kill -9, so no orphan keeps
+    counting into the spool next to the restarted worker's own camera process. SIGKILL, not
+    SIGTERM: everything worth keeping is already committed, and an orphan busy loading the
+    model would otherwise linger for seconds."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         log.warning("cannot ask to die with the worker; relying on the parent-pid check")
+    if os.getppid() != parent:
+        # The worker died before the request above was in place.
+        os._exit(EXIT_STOPPED)
 
 
-def camera_main(config_path: str, camera_name: str, reports: Any, stop_event: Any) -> None:
+def camera_main(
+    config_path: str, camera_name: str, reports: Any, stop_event: Any, parent: int
+) -> None:
     """Entry point of a camera process (multiprocessing, spawn)."""
-    parent = os.getppid()
-    _die_with_parent()
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's to handle
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s %(levelname)s camera {camera_name}: %(message)s"
     )
+    # Reports are advisory: a full pipe to a busy (or stopping) worker must never hold up exit.
+    reports.cancel_join_thread()
     config = load_config(config_path)
     camera = next(c for c in config.cameras if c.name == camera_name)
     spool = Spool(config.spool.path, max_bytes=config.spool.max_bytes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -128,7 +129,7 @@ class EdgeWorker:
     def _start_camera(self, name: str) -> multiprocessing.process.BaseProcess:
         process = self._mp.Process(
             target=camera_main,
-            args=(self.config_path, name, self._reports, self._camera_stop),
+            args=(self.config_path, name, self._reports, self._camera_stop, os.getpid()),
             name=f"camera-{name}",
         )
         process.start()

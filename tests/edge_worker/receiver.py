@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import requests
+
 BATCH_FIELDS = {"schema", "batch_id", "device_id", "site", "region", "model", "buckets"}
 BUCKET_FIELDS = {"start", "seconds", "uptime", "counts", "speeds", "occupancy", "dwell"}
 CLASSES = {"person", "bicycle", "car", "motorcycle", "bus", "truck"}
@@ -30,7 +32,10 @@ class Scripted:
 
 
 class Receiver:
-    def __init__(self, secrets: dict[str, list[str]]):
+    def __init__(self, secrets: dict[str, list[str]], upstream: str | None = None):
+        # With an upstream (the real platform) the receiver only forwards, and can still be
+        # switched down or hold answers; it keeps a copy of what the upstream stored.
+        self.upstream = upstream
         self.secrets = secrets
         self.down = False
         self.script: list[Scripted] = []
@@ -67,7 +72,30 @@ class Receiver:
                 return step.status, step.body, step.headers
             if path != "/api/v1/ingest/batches":
                 return 404, {"error": "no such endpoint"}, {}
+            if self.upstream:
+                return self._forward(path, headers, body)
             return self._ingest(headers, body)
+
+    def _forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, dict]:
+        names = (
+            "x-junction-device",
+            "x-junction-timestamp",
+            "x-junction-signature",
+            "idempotency-key",
+            "content-type",
+        )
+        response = requests.post(
+            self.upstream + path,
+            data=body,
+            headers={name: headers[name] for name in names if name in headers},
+            timeout=30,
+        )
+        if response.status_code == 201:
+            batch = json.loads(body)
+            self.batches[batch["batch_id"]] = body
+            for bucket in batch["buckets"]:
+                self.buckets.setdefault(bucket["start"], []).append(bucket)
+        return response.status_code, response.json(), {}
 
     def _ingest(self, headers: dict[str, str], body: bytes) -> tuple[int, dict, dict]:
         device = headers.get("x-junction-device", "")

@@ -126,7 +126,9 @@ class EdgeHealth:
             "junction_edge_analysed_fps", "Frames analysed per second", labels=["camera"]
         )
         inference = GaugeMetricFamily(
-            "junction_edge_inference_ms", "Mean detector time per analysed frame", labels=["camera"]
+            "junction_edge_inference_ms",
+            "Mean analysis time per analysed frame (detector, tracker and counting)",
+            labels=["camera"],
         )
         skipped = CounterMetricFamily(
             "junction_edge_frames_skipped",

@@ -80,9 +80,7 @@ def alerts_dispatch(*, region: str, anomaly_id: int) -> list[AlertDelivery]:
             if new:
                 created.append(delivery)
         for delivery in created:
-            transaction.on_commit(
-                lambda pk=delivery.pk: deliver_alert.delay(region=region, delivery_id=pk),
-                using=alias)
+            deliver_alert.delay_on_commit(region=region, delivery_id=delivery.pk)
     return created
 
 

@@ -182,9 +182,10 @@ def _erratic_mask(scores: Scores) -> np.ndarray:
     high = judged & (scores.z >= Z_ERRATIC)
     low = judged & (scores.z <= -Z_ERRATIC)
     mask = np.zeros(scores.z.size, dtype=bool)
-    kernel = np.ones(ERRATIC_BLOCK, dtype=int)
-    highs = np.convolve(high, kernel, mode="valid")
-    lows = np.convolve(low, kernel, mode="valid")
+    if scores.z.size < ERRATIC_BLOCK:
+        return mask
+    highs = np.lib.stride_tricks.sliding_window_view(high, ERRATIC_BLOCK).sum(axis=1)
+    lows = np.lib.stride_tricks.sliding_window_view(low, ERRATIC_BLOCK).sum(axis=1)
     # Two of each: one high window right after a drop is traffic catching up, not a fault.
     for block in np.flatnonzero((highs >= 2) & (lows >= 2)):
         extremes = np.flatnonzero((high | low)[block:block + ERRATIC_BLOCK]) + block
@@ -207,6 +208,15 @@ def _strong_runs(candidate: np.ndarray, z: np.ndarray, threshold: float) -> np.n
         if z[run].sum() / np.sqrt(run.size) >= threshold:
             keep[run] = True
     return keep
+
+
+def _dilate(mask: np.ndarray, reach: int) -> np.ndarray:
+    """Windows within `reach` windows of a flagged one."""
+    near = mask.copy()
+    for shift in range(1, reach + 1):
+        near[shift:] |= mask[:-shift]
+        near[:-shift] |= mask[shift:]
+    return near
 
 
 def classify(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
@@ -232,8 +242,7 @@ def classify(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
     # An erratic stretch explains the lone highs and lows at its edges too, and a stuck count
     # the odd windows where it began or ended part way through.
     for kind, mask, reach in ((ERRATIC, erratic, ERRATIC_BLOCK), (FLATLINE, flat, 2)):
-        near = np.convolve(mask, np.ones(2 * reach + 1), mode="same") > 0
-        kinds[near & ((kinds == DROP) | (kinds == SPIKE))] = kind
+        kinds[_dilate(mask, reach) & ((kinds == DROP) | (kinds == SPIKE))] = kind
     kinds[outage] = OUTAGE
     severity[outage] = 0.0
     return kinds, severity

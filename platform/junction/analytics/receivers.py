@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-
 from junction.analytics.windows import HOUR, floor_hour
 
 log = logging.getLogger(__name__)
@@ -40,10 +38,6 @@ def on_batch_stored(sender: Any, *, region: str, site_id: int,
                     windows: Iterable[tuple[datetime, int]], **kwargs: Any) -> None:
     from junction.analytics import tasks
     from junction.analytics.rollups import dirty_windows_mark
-    from junction.residency.planes import served_alias
 
     dirty_windows_mark(region=region, site_id=site_id, starts=hours_covered(windows))
-    # The signal comes after ingest's commit, so this usually runs at once; inside someone
-    # else's transaction it waits, and the worker never looks for marks not yet committed.
-    transaction.on_commit(lambda: tasks.rollup_dirty_windows.delay(region=region),
-                          using=served_alias(region))
+    tasks.rollup_dirty_windows.delay_on_commit(region=region)

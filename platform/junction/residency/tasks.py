@@ -63,6 +63,41 @@ class RegionTask(Task):
         options.setdefault("queue", region_queue(region))
         return super().apply_async(args=args, kwargs=kwargs, **options)
 
+    def delay_on_commit(self, *, region: str, **kwargs: Any) -> None:
+        """Enqueue once the region's current transaction commits (at once outside one).
+
+        The worker never sees a message about rows it cannot read yet. In-process (eager)
+        mode behaves like a broker would for the caller: the task runs with its retries, and
+        its failure is logged, never raised into the code that asked for it.
+        """
+        from django.db import transaction
+
+        from junction.residency.planes import served_alias
+
+        def send() -> None:
+            if self.app.conf.task_always_eager:
+                self._run_in_process(region=region, **kwargs)
+            else:
+                self.apply_async(kwargs={"region": region, **kwargs})
+
+        transaction.on_commit(send, using=served_alias(region))
+
+    def _run_in_process(self, **kwargs: Any) -> Any:
+        # Celery's eager retry re-raises into the caller after the first retry whatever
+        # `throw` says, so the broker's isolation is emulated here: transient errors are
+        # retried (without the backoff sleep), anything else is logged like a failed task.
+        transient = tuple(getattr(self, "autoretry_for", ()) or ())
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self.run(**kwargs)
+            except transient as exc:
+                log.info("in-process %s attempt %s failed: %s", self.name, attempt + 1, exc)
+            except Exception:  # noqa: BLE001 - a task's failure must not fail the enqueuer
+                log.exception("in-process %s failed", self.name)
+                return None
+        log.error("in-process %s gave up after %s attempts", self.name, self.max_retries + 1)
+        return None
+
 
 def region_task(*, idempotent: bool, transient: tuple[type[BaseException], ...] = (),
                 max_retries: int = 5, expires: int = 3600) -> Callable:

@@ -52,3 +52,27 @@ def store_speeds(*, region: str, bucket: CountBucket, counter: str, road_user: s
                                edges_kmh=list(edges_kmh), counts=list(counts))
     histogram.save()
     return histogram
+
+
+def store_quarter_series(*, region: str, site_id: int, start: datetime, volumes,
+                         coverage, counter: str = "north-stopline") -> None:
+    """15-minute rollups and coverage as rollups_recompute would leave them, written directly
+    (weeks of one-minute buckets would make detection tests slow for no extra truth).
+    A window with coverage 0 gets no coverage row: no batch ever arrived for it."""
+    from junction.analytics.models import Period, Rollup, WindowCoverage
+
+    quarter = timedelta(minutes=15)
+    rollups, covers = [], []
+    for i, (volume, cover) in enumerate(zip(volumes, coverage, strict=True)):
+        moment = start + i * quarter
+        if cover <= 0:
+            continue
+        covers.append(WindowCoverage(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
+                                     start=moment, analysed_seconds=900 * cover, devices=1,
+                                     coverage=cover))
+        if volume:
+            rollups.append(Rollup(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
+                                  start=moment, counter=counter, direction="in",
+                                  road_user="car", count=int(volume), coverage=cover))
+    Rollup.objects.in_region(region).bulk_create(rollups, batch_size=5000)
+    WindowCoverage.objects.in_region(region).bulk_create(covers, batch_size=5000)

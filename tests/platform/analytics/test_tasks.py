@@ -1,0 +1,96 @@
+"""Analytics tasks are region tasks: routed to `region.<code>`, refused by a worker that does
+not serve the region, and scheduled by beat once per region on that region's queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from celery.beat import Scheduler
+from celery.exceptions import Reject
+from django.conf import settings
+from django.core.management import call_command
+
+from junction.analytics import tasks
+from junction.analytics.models import DirtyWindow, Period, Rollup
+from junction.analytics.schedule import beat_schedule
+from junction.celery import app
+from junction.residency import tasks as region_tasks
+from tests.platform.analytics.factories import store_buckets
+
+COUNTS = {("north-stopline", "in", "car"): 2}
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What would go to the broker: (task name, kwargs, queue) of each message."""
+    messages = []
+
+    def capture(self, args=None, kwargs=None, **options):
+        messages.append((self.name, kwargs, options.get("queue")))
+
+    monkeypatch.setattr("celery.app.task.Task.apply_async", capture)
+    return messages
+
+
+def test_it_builds_every_job_once_per_region_on_that_regions_queue():
+    schedule = beat_schedule(["eu-west", "us-east"])
+    assert sorted(schedule) == [f"analytics-{job}-{region}"
+                                for job in ("detect", "retention", "rollup")
+                                for region in ("eu-west", "us-east")]
+    for name, entry in schedule.items():
+        region = name.split("-", 2)[2]
+        assert entry["kwargs"] == {"region": region}
+        assert entry["options"] == {"queue": f"region.{region}"}
+        assert entry["task"] in app.tasks
+
+
+def test_it_schedules_the_regions_this_deployment_serves():
+    assert app.conf.beat_schedule == beat_schedule(settings.SERVED_REGIONS)
+
+
+def test_it_enqueues_each_beat_entry_to_its_regions_queue(sent):
+    scheduler = Scheduler(app=app, lazy=True)
+    scheduler.merge_inplace(app.conf.beat_schedule)
+    for name in ("analytics-rollup-eu-west", "analytics-detect-us-east"):
+        scheduler.apply_async(scheduler.schedule[name], advance=False)
+    assert sent == [
+        ("junction.analytics.tasks.rollup_dirty_windows", {"region": "eu-west"}, "region.eu-west"),
+        ("junction.analytics.tasks.detect_anomalies", {"region": "us-east"}, "region.us-east"),
+    ]
+
+
+def test_it_routes_a_region_task_to_its_regions_queue(sent):
+    tasks.deliver_alert.delay(region="us-east", delivery_id=7)
+    assert sent == [("junction.analytics.tasks.deliver_alert",
+                     {"region": "us-east", "delivery_id": 7}, "region.us-east")]
+
+
+def test_it_rolls_up_recent_buckets_when_the_task_runs(eu_site):
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    store_buckets(region="eu-west", site_id=eu_site.pk, start=start, minutes=30, counts=COUNTS)
+    assert tasks.rollup_dirty_windows.delay(region="eu-west").get() == 1
+    assert Rollup.objects.in_region("eu-west").get(period=Period.HOUR).count == 60
+
+
+def test_it_refuses_a_task_for_a_region_its_worker_does_not_consume(eu_site, us_site,
+                                                                    monkeypatch):
+    monkeypatch.setattr(region_tasks, "_worker_regions", frozenset({"eu-west"}))
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    store_buckets(region="us-east", site_id=us_site.pk, start=start, minutes=5, counts=COUNTS)
+    DirtyWindow(region="us-east", site_id=us_site.pk, start=start,
+                marked_at=start).save()
+    with pytest.raises(Reject):
+        tasks.rollup_dirty_windows.run(region="us-east")
+    assert DirtyWindow.objects.in_region("us-east").get().state == DirtyWindow.State.PENDING
+    assert not Rollup.objects.in_region("us-east").exists()
+
+
+def test_it_rolls_up_and_detects_from_the_command_line(eu_site, capsys):
+    start = datetime(2026, 11, 24, 6, tzinfo=UTC)
+    store_buckets(region="eu-west", site_id=eu_site.pk, start=start, minutes=120, counts=COUNTS)
+    call_command("analytics_run", "--region", "eu-west", "--since", "2026-11-24T06:00",
+                 "--until", "2026-11-24T08:00")
+    assert "eu-west: " in capsys.readouterr().out
+    assert sorted(Rollup.objects.in_region("eu-west").filter(period=Period.HOUR)
+                  .values_list("count", flat=True)) == [120, 120]

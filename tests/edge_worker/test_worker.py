@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
@@ -171,3 +178,43 @@ def test_the_worker_refuses_to_start_before_any_camera_runs(tmp_path, changes, m
         worker.start()
     assert worker._cameras == {}
     assert not (tmp_path / "spool.db").exists()
+
+
+def test_a_crashing_camera_is_reported_down_and_restarted_and_sigterm_stops_cleanly(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # The model file has the digest the site file names, but is no model: the camera process
+    # fails while building its analyser, every time.
+    config = site_file(tmp_path, health={"port": port})
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "edge_worker", "run", "--config", config],
+        cwd=Path(__file__).resolve().parents[2],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def health() -> tuple[int, dict] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                return r.status, json.load(r)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+        except OSError:
+            return None
+
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline:
+            answer = health()
+            if answer and answer[1]["cameras"]["north"]["state"] == "down":
+                break
+            time.sleep(0.2)
+        assert answer and answer[0] == 503, answer
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=30)
+    log = worker.stderr.read()
+    assert code == 0, log
+    assert "camera north exited with 1; restarting" in log

@@ -180,25 +180,32 @@ class Spool:
             ).fetchone()
             if row:
                 return PendingBatch(row[0], bytes(row[1]), row[2], row[3])
-            by_start: dict[int, list[tuple[str, dict]]] = defaultdict(list)
-            for camera, start, text in self._db.execute(
-                "SELECT camera, start, record FROM camera_bucket"
-                " WHERE batch_id IS NULL ORDER BY start, camera"
-            ):
-                by_start[start].append((camera, json.loads(text)))
+            # Readiness from the index alone; only the chosen buckets' records are read, so a
+            # backlog of days does not make every batch parse the whole spool.
             wanted = set(cameras)
-            ready = [
-                start
-                for start, rows in by_start.items()
-                if wanted <= {camera for camera, _ in rows}
-                or start + rows[0][1]["seconds"] + wait_for_cameras_s <= now
-            ][:max_buckets]
+            ready = []
+            for start, seconds, present in self._db.execute(
+                "SELECT start, MAX(seconds), GROUP_CONCAT(camera, char(31)) FROM camera_bucket"
+                " WHERE batch_id IS NULL GROUP BY start ORDER BY start"
+            ):
+                if (
+                    wanted <= set(present.split("\x1f"))
+                    or start + seconds + wait_for_cameras_s <= now
+                ):
+                    ready.append(start)
+                    if len(ready) == max_buckets:
+                        break
             if not ready:
                 return None
+            by_start: dict[int, list[dict]] = defaultdict(list)
+            for start, text in self._db.execute(
+                "SELECT start, record FROM camera_bucket WHERE batch_id IS NULL"
+                f" AND start IN ({','.join('?' * len(ready))}) ORDER BY start, camera",
+                ready,
+            ):
+                by_start[start].append(json.loads(text))
             batch_id = str(uuid.uuid4())
-            buckets = [
-                privacy.site_bucket([r for _, r in by_start[s]], cameras=len(wanted)) for s in ready
-            ]
+            buckets = [privacy.site_bucket(by_start[s], cameras=len(wanted)) for s in ready]
             body = privacy.batch_body(
                 batch_id=batch_id,
                 device_id=identity.device_id,

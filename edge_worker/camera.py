@@ -81,6 +81,7 @@ class CameraLoop:
         self._status = CameraReport(camera=camera.name, state="starting")
         self._frames: queue.Queue = queue.Queue(maxsize=2 if self.live else 8)
         self._inference_s = 0.0
+        self._reader_error: Exception | None = None
         self._last_report = 0.0
         self._analysed_at_report = 0
 
@@ -115,6 +116,10 @@ class CameraLoop:
                 self._maybe_report()
                 continue
             if item is _END:
+                if self._reader_error is not None:
+                    # A file that breaks off is not a file that ended: nothing is closed as
+                    # complete, and the process fails so the supervisor retries it.
+                    raise self._reader_error
                 break
             if aggregator is None:
                 aggregator = self.aggregator(item.t)
@@ -166,6 +171,10 @@ class CameraLoop:
                     except queue.Empty:
                         pass
                 self._put(frame, stop)
+        except Exception as exc:
+            # Handed to the analysing thread, which raises it: a reader thread's exception
+            # would otherwise only be printed, and the camera would look finished.
+            self._reader_error = exc
         finally:
             self._put(_END, stop)
 

@@ -218,3 +218,16 @@ def test_a_crashing_camera_is_reported_down_and_restarted_and_sigterm_stops_clea
     log = worker.stderr.read()
     assert code == 0, log
     assert "camera north exited with 1; restarting" in log
+
+
+def test_a_file_that_breaks_off_fails_instead_of_looking_finished(tmp_path):
+    spool = Spool(tmp_path / "spool.db", max_bytes=10**7)
+
+    def breaks_off():
+        yield from file_frames(14)
+        raise OSError("decoder error at 14 s")
+
+    with pytest.raises(OSError, match="decoder error"):
+        run_loop(camera(tmp_path), spool, breaks_off())
+    # The complete bucket is kept; the broken-off one is not closed as if the file had ended.
+    assert spool.resume_point("north") == T0 + 10

@@ -106,6 +106,7 @@ class CameraLoop:
         aggregator = self.aggregator(self.clock()) if self.live else None
         last_t: float | None = None
         self._status.state = "running"
+        self._status.running_since = self.clock()
         while not stop():
             try:
                 item = self._frames.get(timeout=0.5)

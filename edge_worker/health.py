@@ -40,6 +40,7 @@ class CameraReport:
     analysed_fps: float = 0.0
     inference_ms: float = 0.0
     last_frame_at: float | None = None
+    running_since: float | None = None
     reported_at: float = 0.0
 
 
@@ -83,9 +84,10 @@ class EdgeHealth:
             cameras = {name: asdict(r) for name, r in self._cameras.items()}
         problems = []
         for name, report in cameras.items():
-            last = report["last_frame_at"]
+            # A camera that just started has until STALLED_AFTER_S for its first frame.
+            last = report["last_frame_at"] or report["running_since"] or now
             if report["state"] == "down" or (
-                report["state"] == "running" and (last is None or now - last > STALLED_AFTER_S)
+                report["state"] == "running" and now - last > STALLED_AFTER_S
             ):
                 problems.append(f"camera {name} is {report['state']} or stalled")
         restart_may_help = bool(problems)

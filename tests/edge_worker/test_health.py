@@ -110,3 +110,11 @@ def test_it_exports_the_operator_metrics(served):
 
 def test_it_answers_404_elsewhere(served):
     assert get(served[3] + "/admin")[0] == 404
+
+
+def test_it_gives_a_camera_that_just_started_time_for_its_first_frame(served):
+    health, _, _, url = served
+    health.report(running(last_frame_at=None, running_since=T0 + 90))
+    assert get(url + "/healthz")[0] == 200
+    health.report(running(last_frame_at=None, running_since=T0 + 10))
+    assert get(url + "/healthz")[0] == 503

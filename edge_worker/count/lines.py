@@ -78,6 +78,8 @@ class LineCounter:
             sightings.users, sides.tolist(), far.tolist(), sightings.centres, strict=True
         ):
             state = self._sides.setdefault(user.key, _Side())
+            if not user.fresh:
+                continue
             if side == 0:
                 # On the line: neither side is confirmed, and the streak has to start again.
                 state.candidate, state.streak = 0, 0

@@ -35,6 +35,9 @@ class RoadUser:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     sightings: int = 0
     confirmed: bool = False
+    # False when this frame showed exactly the previous box: a camera or a recording that
+    # repeats frames gives no new evidence, so it must not speed up confirmation or settling.
+    fresh: bool = True
     votes: dict[int, float] = field(default_factory=dict)
     # (t, x, y) of the ground contact point (bottom centre), kept briefly for speed estimates.
     trail: deque = field(default_factory=lambda: deque(maxlen=64))
@@ -163,6 +166,12 @@ class RoadUserRegister:
         score: float,
         t: float,
     ) -> None:
+        user.fresh = user.sightings == 0 or not (
+            np.array_equal(centre, user.centre) and np.array_equal(size, user.size)
+        )
+        if not user.fresh:
+            user.last_seen = t
+            return
         if t > user.last_seen:
             # Smoothed so one jittery box does not throw the hand-over prediction off.
             step = (centre - user.centre) / (t - user.last_seen)

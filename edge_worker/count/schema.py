@@ -41,10 +41,12 @@ class LineSpec(_Strict):
             if len(given) != 4:
                 raise ValueError("a line needs x1, y1, x2, y2 or points")
             return {**data, "points": ((data["x1"], data["y1"]), (data["x2"], data["y2"]))}
-        if given:
-            raise ValueError("give either x1, y1, x2, y2 or points, not both")
         (x1, y1), (x2, y2) = data["points"]
-        return {**data, "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+        ends = {"x1": x1, "y1": y1, "x2": x2, "y2": y2}
+        # Both spellings at once are accepted only when they agree (a dumped LineSpec has both).
+        if given and any(data.get(k) != ends[k] for k in keys):
+            raise ValueError("give either x1, y1, x2, y2 or points, not both")
+        return {**data, **ends}
 
     @model_validator(mode="after")
     def _not_a_point(self) -> LineSpec:

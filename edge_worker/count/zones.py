@@ -20,10 +20,12 @@ from edge_worker.events import DwellEvent, ZoneOccupancy
 
 @dataclass
 class _Visit:
-    inside: bool = False
-    entered: float = 0.0
-    last_inside: float = 0.0
+    inside: bool
+    entered: float
+    last_inside: float
+    announced: bool = False  # the entry was reported (it waits for the road user's confirmation)
     streak: int = 0
+    streak_began: float = 0.0
 
 
 class ZoneCounter:
@@ -43,26 +45,33 @@ class ZoneCounter:
         occupants: Counter[str] = Counter()
         dwells, entered = [], []
         for user, is_inside in zip(sightings.users, inside.tolist(), strict=True):
-            if not user.confirmed:
-                continue
-            new_visitor = user.key not in self._visits
-            visit = self._visits.setdefault(user.key, _Visit())
-            if is_inside:
+            if is_inside and user.confirmed:
                 occupants[user.cls] += 1
-                visit.last_inside = t
-            if is_inside == visit.inside:
-                visit.streak = 0
-                continue
-            visit.streak += 1
-            # A road user already inside when first confirmed is inside at once, as with lines.
-            if visit.streak < self._settle and not new_visitor:
-                continue
-            visit.inside, visit.streak = is_inside, 0
-            if is_inside:
-                visit.entered = t
-                entered.append(user)
+            visit = self._visits.get(user.key)
+            if visit is None:
+                # The side a road user is first seen on needs no hysteresis.
+                visit = self._visits[user.key] = _Visit(is_inside, t, t)
+            elif not user.fresh:
+                pass  # a repeated frame neither confirms nor breaks a streak
+            elif is_inside != visit.inside:
+                if visit.streak == 0:
+                    visit.streak_began = t
+                visit.streak += 1
+                if visit.streak >= self._settle:
+                    visit.inside, visit.streak = is_inside, 0
+                    if is_inside:
+                        # The visit began when the road user first stood inside, not when
+                        # the hysteresis was satisfied.
+                        visit.entered, visit.announced = visit.streak_began, False
+                    elif visit.announced:
+                        dwells.append(self._dwell(user, visit, t))
             else:
-                dwells.append(self._dwell(user, visit, t))
+                visit.streak = 0
+            if visit.inside and is_inside:
+                visit.last_inside = t
+            if visit.inside and user.confirmed and not visit.announced:
+                visit.announced = True
+                entered.append(user)
         # Only classes present are listed; a class absent on a frame had zero objects there.
         occupancy = [ZoneOccupancy(self.name, cls, n, t) for cls, n in sorted(occupants.items())]
         return occupancy, dwells, entered
@@ -72,7 +81,7 @@ class ZoneCounter:
         dwells = []
         for user in users:
             visit = self._visits.pop(user.key, None)
-            if visit is not None and visit.inside:
+            if visit is not None and visit.inside and visit.announced:
                 dwells.append(self._dwell(user, visit, t))
         return dwells
 

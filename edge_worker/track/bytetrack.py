@@ -105,6 +105,7 @@ class ByteTracker:
         first_frame = self._t is None
         dt = 0.0 if self._t is None else t - self._t
         self._t = t
+        self._drop((self.state == LOST) & (t - self.last_seen > s.lost_seconds))
         self.mean, self.cov = kalman.predict(self.mean, self.cov, dt)
         predicted = _cxcywh_to_xyxy(self.mean[:, :4])
         self._buffer = min(s.max_buffer, s.buffer_per_second * dt)
@@ -128,7 +129,7 @@ class ByteTracker:
             self._associate(self.state == TENTATIVE, predicted, boxes, weak, s.tentative_match_iou)
 
         self._correct(boxes, t)
-        self._forget(t)
+        self._forget()
         self._start(boxes, strong[scores[strong] >= s.new_track_score], t, first_frame)
         # Tentative tracks are reported too: a counter needs a vehicle's first sightings to know
         # which side of a line it came from. Deciding when a track is real enough to count is
@@ -159,13 +160,14 @@ class ByteTracker:
         self.last_seen[matched] = t
         self.state[matched[self.hits[matched] >= self.settings.min_hits]] = TRACKED
 
-    def _forget(self, t: float) -> None:
+    def _forget(self) -> None:
         missed = self.det < 0
-        drop = missed & (self.state == TENTATIVE)
         self.state[missed & (self.state == TRACKED)] = LOST
-        drop |= (self.state == LOST) & (t - self.last_seen > self.settings.lost_seconds)
+        self._drop(missed & (self.state == TENTATIVE))
+
+    def _drop(self, rows: np.ndarray) -> None:
         for name in _FIELDS:
-            setattr(self, name, getattr(self, name)[~drop])
+            setattr(self, name, getattr(self, name)[~rows])
 
     def _start(self, boxes: np.ndarray, new: np.ndarray, t: float, first_frame: bool) -> None:
         if len(new) == 0:

@@ -190,3 +190,12 @@ def test_line_spec_validation(fields, error):
     else:
         with pytest.raises(ValidationError, match=error):
             LineSpec(**fields)
+
+
+def test_repeated_frames_are_no_new_evidence():
+    # A camera that repeats frames (or a slow crawl): one box seen just past the line, delivered
+    # three times, is one observation there and must not settle the crossing.
+    frames = drive(1, 90, 96, 3) + [[(1, 100, 104, "car", 0.8)]] * 3
+    assert count(frames) == Counter()
+    crossing = drive(1, 40, 160, 30)
+    assert count([f for f in crossing for _ in range(3)]) == count(crossing)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
+from junction.ingest.bulk import region_rows_insert
 from junction.ingest.errors import InProgress, Invalid
 from junction.ingest.models import IngestBatch
 from junction.ingest.policy import batch_policy_check
@@ -160,22 +161,24 @@ def _buckets_replace(device: DeviceContext, buckets: list[BucketIn]) -> int:
 
 
 def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, CountBucket]]) -> None:
-    region, site_id = device.region, device.site_id
+    site_id = device.site_id
     counts, speeds, occupancy, dwell = [], [], [], []
     for b, row in buckets:
-        common = {"region": region, "bucket_id": row.pk, "site_id": site_id, "start": b.start}
-        counts += [CountRow(**common, counter=c.counter, direction=c.direction,
-                            road_user=c.road_user, count=c.count) for c in b.counts]
-        speeds += [SpeedHistogram(**common, counter=s.counter, road_user=s.road_user,
-                                  edges_kmh=s.edges_kmh, counts=s.counts) for s in b.speeds]
-        occupancy += [OccupancySummary(**common, zone=o.zone, road_user=o.road_user,
-                                       mean=o.mean, max=o.max) for o in b.occupancy]
-        dwell += [DwellHistogram(**common, zone=d.zone, road_user=d.road_user,
-                                 edges_s=d.edges_s, counts=d.counts) for d in b.dwell]
-    for model, rows in ((CountRow, counts), (SpeedHistogram, speeds),
-                        (OccupancySummary, occupancy), (DwellHistogram, dwell)):
+        head = (row.pk, site_id, b.start)
+        counts += [(*head, c.counter, c.direction, c.road_user, c.count) for c in b.counts]
+        speeds += [(*head, s.counter, s.road_user, s.edges_kmh, s.counts) for s in b.speeds]
+        occupancy += [(*head, o.zone, o.road_user, o.mean, o.max) for o in b.occupancy]
+        dwell += [(*head, d.zone, d.road_user, d.edges_s, d.counts) for d in b.dwell]
+    head_fields = ("bucket_id", "site_id", "start")
+    for model, fields, rows in (
+        (CountRow, ("counter", "direction", "road_user", "count"), counts),
+        (SpeedHistogram, ("counter", "road_user", "edges_kmh", "counts"), speeds),
+        (OccupancySummary, ("zone", "road_user", "mean", "max"), occupancy),
+        (DwellHistogram, ("zone", "road_user", "edges_s", "counts"), dwell),
+    ):
         if rows:
-            model.objects.in_region(region).bulk_create(rows)
+            region_rows_insert(model, region=device.region, fields=head_fields + fields,
+                               rows=rows)
 
 
 def _batch_stored_send(**kwargs) -> None:
@@ -190,6 +193,12 @@ def _batch_stored_send(**kwargs) -> None:
 def device_health_record(*, device_pk: int, at: datetime, model_name: str,
                          model_sha256: str) -> None:
     """Delivery metadata only (control plane): when, how many, which model."""
+    connection = connections["default"]
+    if connection.vendor == "postgresql":
+        # Health is metadata: losing the last updates to a database crash is harmless, so this
+        # commit does not wait for the disk (the batch's own commit, in its region, does).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
     Device.objects.filter(pk=device_pk).update(
         last_batch_at=at, batches_received=F("batches_received") + 1,
         last_model_name=model_name, last_model_sha256=model_sha256,

@@ -1,0 +1,278 @@
+"""Ingest bench: the real HTTP stack (gunicorn, Django, PostgreSQL, Redis) under signed batches.
+
+    .venv/bin/python bench/ingest.py [--workers 3] [--clients 6] [--seconds 20]
+                                     [--pg postgres://postgres@127.0.0.1:5432]
+                                     [--redis redis://127.0.0.1:6379/14]
+
+Creates fresh databases junction_bench_control and junction_bench_eu_west, migrates them,
+registers one device per client thread, starts gunicorn on 127.0.0.1, and sends batches of 15
+one-minute buckets x 24 count rows (the shape of a quarter hour at a busy intersection) from the
+client threads for a bounded time. Prints batches/s, count rows/s, p50/p99 latency, then COPYs
+the very rows that were ingested into the same table with psycopg's COPY, in the same run, and
+prints the ratio. The Redis database given is the bench's own: it is flushed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+CONTROL_DB, REGION_DB = "junction_bench_control", "junction_bench_eu_west"
+REGION = "eu-west"
+BUCKETS, SECONDS = 15, 60
+COUNTERS = ("north-stopline", "south-stopline")
+DIRECTIONS = ("in", "out")
+CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+ROWS_PER_BUCKET = len(COUNTERS) * len(DIRECTIONS) * len(CLASSES)  # 24
+PATH = "/api/v1/ingest/batches"
+
+
+def main() -> None:
+    args = _arguments()
+    args.port = args.port or _free_port()
+    env = _environment(args)
+    _databases_recreate(args.pg)
+    _redis_flush(args.redis)
+    _run([PYTHON, "manage.py", "migrate_all", "-v0"], env)
+    os.environ.update(env)
+    devices = _devices_register(args.clients)
+    server = _gunicorn_start(args, env)
+    try:
+        _wait_ready(args.port)
+        result = _load(args, devices)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    copy_rate, copied = _copy_same_rows()
+    _report(args, result, copy_rate, copied)
+    _redis_flush(args.redis)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--clients", type=int, default=6, help="client threads (one device each)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed run")
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL",
+                                                      "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL",
+                                                         "redis://127.0.0.1:6379/14"))
+    return parser.parse_args()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"{args.pg}/{CONTROL_DB}",
+        "JUNCTION_REGIONS": f"{REGION}={args.pg}/{REGION_DB}",
+        "REDIS_URL": args.redis,
+        "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
+        "JUNCTION_DEBUG": "0",  # DEBUG keeps every query in memory: not what production runs
+        "JUNCTION_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(REPO / "platform"),
+    }
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    subprocess.run(command, cwd=REPO, env=os.environ | env, check=True)
+
+
+def _databases_recreate(pg: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as conn:
+        for name in (CONTROL_DB, REGION_DB):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _redis_flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def _devices_register(clients: int) -> list[tuple[str, str, str]]:
+    """(device_id, secret, site slug) per client thread, registered through the services."""
+    sys.path.insert(0, str(REPO / "platform"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "junction.settings")
+    import django
+
+    django.setup()
+    from junction.sites import services
+
+    services.region_add(code=REGION, name="Bench region")
+    devices = []
+    for i in range(clients):
+        site = services.site_add(slug=f"bench-site-{i}", region=REGION, name=f"Bench {i}",
+                                 counters={name: {} for name in COUNTERS})
+        issued = services.device_add(device_id=f"bench-device-{i}", site=site.slug)
+        devices.append((issued.device.device_id, issued.secret, site.slug))
+    return devices
+
+
+def _gunicorn_start(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    command = [PYTHON, "-m", "gunicorn", "junction.wsgi:application",
+               "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}",
+               "--log-level", "warning"]
+    return subprocess.Popen(command, cwd=REPO, env=os.environ | env)
+
+
+def _wait_ready(port: int) -> None:
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}{PATH}", timeout=10)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not come up")
+
+
+def _batch(device_id: str, site: str, window_end: int) -> tuple[str, bytes]:
+    """One batch: the 15 minutes before `window_end`, 24 count rows per bucket."""
+    buckets = []
+    for minute in range(BUCKETS):
+        start = window_end - (BUCKETS - minute) * SECONDS
+        counts = [{"counter": c, "direction": d, "class": k, "count": (start // 60 + i) % 17}
+                  for i, (c, d, k) in enumerate(
+                      (c, d, k) for c in COUNTERS for d in DIRECTIONS for k in CLASSES)]
+        buckets.append({"start": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "seconds": SECONDS, "uptime": 1.0, "counts": counts})
+    body = {"schema": "junction.batch/v1", "batch_id": str(uuid.uuid4()), "device_id": device_id,
+            "site": site, "region": REGION,
+            "model": {"name": "yolox_nano", "sha256": hashlib.sha256(b"bench").hexdigest()},
+            "buckets": buckets}
+    return body["batch_id"], json.dumps(body, separators=(",", ":")).encode()
+
+
+class _Result:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.elapsed = 0.0
+
+
+def _load(args: argparse.Namespace, devices: list[tuple[str, str, str]]) -> _Result:
+    result = _Result()
+    url = f"http://127.0.0.1:{args.port}{PATH}"
+    now = int(time.time())
+    first_window_end = now - now % (BUCKETS * SECONDS)
+    # Bodies are built before the clock starts, so the client's JSON work is not measured; each
+    # one covers an earlier quarter hour, so no bucket is ever replaced.
+    per_client = int(args.seconds * 200 / args.clients) + 10
+    batches = [[_batch(device_id, site, first_window_end - k * BUCKETS * SECONDS)
+                for k in range(per_client)]
+               for device_id, _secret, site in devices]
+    stop_at = [0.0]
+    start_line = threading.Barrier(len(devices) + 1)
+
+    def client(index: int) -> None:
+        device_id, secret, _site = devices[index]
+        session = requests.Session()
+        latencies, statuses = [], {}
+        start_line.wait()
+        last_stamp = 0
+        for batch_id, body in batches[index]:
+            if time.perf_counter() >= stop_at[0]:
+                break
+            last_stamp = max(int(time.time()), last_stamp + 1)
+            mac = hmac.new(secret.encode(), f"{last_stamp}.".encode() + body, hashlib.sha256)
+            headers = {"Content-Type": "application/json", "X-Junction-Device": device_id,
+                       "X-Junction-Timestamp": str(last_stamp),
+                       "X-Junction-Signature": "v1=" + mac.hexdigest(),
+                       "Idempotency-Key": batch_id}
+            began = time.perf_counter()
+            response = session.post(url, data=body, headers=headers, timeout=60)
+            latencies.append(time.perf_counter() - began)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code != 201:
+                print(f"unexpected {response.status_code}: {response.text[:300]}", file=sys.stderr)
+        with result.lock:
+            result.latencies += latencies
+            for status, n in statuses.items():
+                result.statuses[status] = result.statuses.get(status, 0) + n
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(devices))]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at[0] = began + args.seconds
+    start_line.wait()
+    for thread in threads:
+        thread.join()
+    result.elapsed = time.perf_counter() - began
+    return result
+
+
+def _copy_same_rows() -> tuple[float, int]:
+    """COPY the rows the run stored into the same table again, timed including the commit.
+
+    The rows are read back and rendered as COPY text before the clock starts, as a bulk load
+    from a file would be: the figure is what PostgreSQL itself can take in.
+    """
+    from django.db import connections
+
+    from junction.residency.planes import region_alias
+
+    connection = connections[region_alias(REGION)]
+    connection.ensure_connection()
+    raw = connection.connection  # the psycopg 3 connection under Django's wrapper (autocommit)
+    columns = "region, bucket_id, site_id, start, counter, direction, road_user, count"
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY (SELECT {columns} FROM traffic_countrow) TO STDOUT") as out:
+            data = b"".join(bytes(chunk) for chunk in out)
+    rows = data.count(b"\n")
+    began = time.perf_counter()
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY traffic_countrow ({columns}) FROM STDIN") as copy:
+            for offset in range(0, len(data), 1 << 20):
+                copy.write(data[offset:offset + (1 << 20)])
+    elapsed = time.perf_counter() - began
+    return rows / elapsed, rows
+
+
+def _report(args: argparse.Namespace, result: _Result, copy_rate: float, copied: int) -> None:
+    stored = result.statuses.get(201, 0)
+    latencies = sorted(result.latencies)
+    p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies \
+        else float("nan")
+    rows_per_s = stored * BUCKETS * ROWS_PER_BUCKET / result.elapsed
+    print(f"ingest bench: gunicorn {args.workers} sync workers, {args.clients} client threads, "
+          f"{result.elapsed:.1f} s, {os.cpu_count()} CPUs, PostgreSQL + Redis on 127.0.0.1")
+    print(f"batch: {BUCKETS} one-minute buckets x {ROWS_PER_BUCKET} count rows "
+          f"= {BUCKETS * ROWS_PER_BUCKET} rows; answers {dict(sorted(result.statuses.items()))}")
+    print(f"batches/s      {stored / result.elapsed:10.1f}")
+    print(f"count rows/s   {rows_per_s:10.0f}")
+    print(f"latency p50    {p50:10.1f} ms")
+    print(f"latency p99    {p99:10.1f} ms")
+    print(f"COPY rows/s    {copy_rate:10.0f}   ({copied} rows, same table, same run)")
+    print(f"ingest / COPY  {rows_per_s / copy_rate:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

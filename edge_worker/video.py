@@ -8,9 +8,11 @@ reopened with exponential backoff when it drops, because cameras and their links
 from __future__ import annotations
 
 import logging
+import queue
 import random
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -134,6 +136,50 @@ def frames(
         if stop():
             return
         yield frame, t
+
+
+def prefetched(items: Iterable, depth: int = 4) -> Iterator:
+    """Iterate `items` on a reader thread, `depth` ahead of the consumer.
+
+    OpenCV releases the GIL while decoding and ONNX Runtime while inferring, so on a machine
+    with a spare core the next frames are decoded while the current one is analysed.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            failure.append(exc)
+        finally:
+            while not stop.is_set():
+                try:
+                    ready.put(done, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    reader = threading.Thread(target=read, name="video-prefetch", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not done:
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 def _wait(backoff: float, sleep: Callable[[float], None]) -> float:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from edge_worker.count.schema import CounterSet, LineSpec
-from edge_worker.video import VideoError, VideoFile
+from edge_worker.video import VideoError, VideoFile, prefetched
 
 Totals = Counter[tuple[str, str | None, str]]
 
@@ -89,7 +89,7 @@ def _run(video: str, model: str, counters: CounterSet, stride: int) -> tuple[Tot
     totals: Totals = Counter()
     analysed, t = 0, 0.0
     began = time.perf_counter()
-    for t, frame in recording:
+    for t, frame in prefetched(recording):
         for event in analyser.analyse(frame, t).events:
             totals[(event.counter, event.direction, event.cls)] += 1
         analysed += 1

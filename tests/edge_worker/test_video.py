@@ -105,3 +105,22 @@ def test_backoff_is_capped():
     for _ in range(12):
         backoff = video._wait(backoff, waits.append)
     assert max(waits) <= video.MAX_BACKOFF_S * 1.2
+
+
+def test_prefetching_keeps_order_and_passes_errors_on(clip):
+    assert [t for t, _ in video.prefetched(VideoFile(clip, 3))] == [i / 10 for i in range(0, 20, 3)]
+
+    def broken():
+        yield 1
+        raise VideoError("decoder died")
+
+    items = video.prefetched(broken())
+    assert next(items) == 1
+    with pytest.raises(VideoError, match="decoder died"):
+        next(items)
+
+
+def test_a_consumer_may_stop_early():
+    items = video.prefetched(iter(range(1000)), depth=2)
+    assert next(items) == 0
+    items.close()  # the reader thread is told to stop and is joined

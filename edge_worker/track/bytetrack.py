@@ -80,7 +80,7 @@ def _cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
     return np.hstack((boxes[:, :2] - half, boxes[:, :2] + half))
 
 
-_FIELDS = ("ids", "state", "hits", "last_seen", "det", "mean", "cov")
+_FIELDS = ("_ids", "_state", "_hits", "_last_seen", "_det", "_mean", "_cov")
 
 
 class ByteTracker:
@@ -92,41 +92,41 @@ class ByteTracker:
         self._t: float | None = None
         self._buffer = 0.0
         # One row per track in parallel arrays, so prediction and matching are whole-array work.
-        self.ids = np.zeros(0, np.int64)
-        self.state = np.zeros(0, np.int64)
-        self.hits = np.zeros(0, np.int64)
-        self.last_seen = np.zeros(0)
-        self.det = np.zeros(0, np.int64)  # row of the detection matched on this frame, or -1
-        self.mean = np.zeros((0, 8))
-        self.cov = np.zeros((0, 8, 8))
+        self._ids = np.zeros(0, np.int64)
+        self._state = np.zeros(0, np.int64)
+        self._hits = np.zeros(0, np.int64)
+        self._last_seen = np.zeros(0)
+        self._det = np.zeros(0, np.int64)  # row of the detection matched on this frame, or -1
+        self._mean = np.zeros((0, 8))
+        self._cov = np.zeros((0, 8, 8))
 
     def update(self, detections: Detections, t: float) -> Detections:
         s = self.settings
         first_frame = self._t is None
         dt = 0.0 if self._t is None else t - self._t
         self._t = t
-        self._drop((self.state == LOST) & (t - self.last_seen > s.lost_seconds))
-        self.mean, self.cov = kalman.predict(self.mean, self.cov, dt)
-        predicted = _cxcywh_to_xyxy(self.mean[:, :4])
+        self._drop((self._state == LOST) & (t - self._last_seen > s.lost_seconds))
+        self._mean, self._cov = kalman.predict(self._mean, self._cov, dt)
+        predicted = _cxcywh_to_xyxy(self._mean[:, :4])
         self._buffer = min(s.max_buffer, s.buffer_per_second * dt)
         boxes, scores = detections.xyxy, detections.scores
         strong = np.flatnonzero(scores >= s.high_score)
         weak = np.flatnonzero((scores >= s.low_score) & (scores < s.high_score))
-        self.det = np.full(len(self.ids), -1, np.int64)
+        self._det = np.full(len(self._ids), -1, np.int64)
 
         # Stage 1: strong detections against every confirmed track, live or lost.
         strong = self._associate(
-            self.state != TENTATIVE, predicted, boxes, strong, s.first_match_iou
+            self._state != TENTATIVE, predicted, boxes, strong, s.first_match_iou
         )
         # Stage 2: weak detections only rescue tracks that were live on the previous frame.
-        weak = self._associate(self.state == TRACKED, predicted, boxes, weak, s.second_match_iou)
+        weak = self._associate(self._state == TRACKED, predicted, boxes, weak, s.second_match_iou)
         # Stage 3: tentative tracks take what is left, strong first. A weak detection may keep a
         # new track alive (a dark car at dusk scores low on every frame), but never start one.
         strong = self._associate(
-            self.state == TENTATIVE, predicted, boxes, strong, s.tentative_match_iou
+            self._state == TENTATIVE, predicted, boxes, strong, s.tentative_match_iou
         )
         if s.tentative_takes_weak:
-            self._associate(self.state == TENTATIVE, predicted, boxes, weak, s.tentative_match_iou)
+            self._associate(self._state == TENTATIVE, predicted, boxes, weak, s.tentative_match_iou)
 
         self._correct(boxes, t)
         self._forget()
@@ -134,8 +134,8 @@ class ByteTracker:
         # Tentative tracks are reported too: a counter needs a vehicle's first sightings to know
         # which side of a line it came from. Deciding when a track is real enough to count is
         # the counting stage's job (it applies its own confirmation).
-        shown = np.flatnonzero(self.det >= 0)
-        return detections[self.det[shown]].with_tracker_ids(self.ids[shown])
+        shown = np.flatnonzero(self._det >= 0)
+        return detections[self._det[shown]].with_tracker_ids(self._ids[shown])
 
     def _associate(
         self,
@@ -146,24 +146,24 @@ class ByteTracker:
         min_iou: float,
     ) -> np.ndarray:
         """Match eligible, still unmatched tracks to candidate detections; return the leftovers."""
-        pool = np.flatnonzero(eligible & (self.det < 0))
+        pool = np.flatnonzero(eligible & (self._det < 0))
         rows, cols = _match(iou_matrix(predicted[pool], boxes[candidates], self._buffer), min_iou)
-        self.det[pool[rows]] = candidates[cols]
+        self._det[pool[rows]] = candidates[cols]
         return np.delete(candidates, cols)
 
     def _correct(self, boxes: np.ndarray, t: float) -> None:
-        matched = np.flatnonzero(self.det >= 0)
-        self.mean[matched], self.cov[matched] = kalman.update(
-            self.mean[matched], self.cov[matched], _xyxy_to_cxcywh(boxes[self.det[matched]])
+        matched = np.flatnonzero(self._det >= 0)
+        self._mean[matched], self._cov[matched] = kalman.update(
+            self._mean[matched], self._cov[matched], _xyxy_to_cxcywh(boxes[self._det[matched]])
         )
-        self.hits[matched] += 1
-        self.last_seen[matched] = t
-        self.state[matched[self.hits[matched] >= self.settings.min_hits]] = TRACKED
+        self._hits[matched] += 1
+        self._last_seen[matched] = t
+        self._state[matched[self._hits[matched] >= self.settings.min_hits]] = TRACKED
 
     def _forget(self) -> None:
-        missed = self.det < 0
-        self.state[missed & (self.state == TRACKED)] = LOST
-        self._drop(missed & (self.state == TENTATIVE))
+        missed = self._det < 0
+        self._state[missed & (self._state == TRACKED)] = LOST
+        self._drop(missed & (self._state == TENTATIVE))
 
     def _drop(self, rows: np.ndarray) -> None:
         for name in _FIELDS:
@@ -173,18 +173,18 @@ class ByteTracker:
         if len(new) == 0:
             return
         n = len(new)
-        # As in ByteTrack, objects present when the video starts are confirmed at once: waiting
-        # would hide the first moments of every recording and every restart.
+        # As in ByteTrack, objects present when the video starts are confirmed at once: they have
+        # a history nobody saw, and must not be dropped for one missed detection like a blip.
         state = TRACKED if first_frame or self.settings.min_hits <= 1 else TENTATIVE
         mean, cov = kalman.initiate(_xyxy_to_cxcywh(boxes[new]))
         rows = {
-            "ids": np.arange(self._next_id, self._next_id + n),
-            "state": np.full(n, state),
-            "hits": np.ones(n, np.int64),
-            "last_seen": np.full(n, t),
-            "det": new,
-            "mean": mean,
-            "cov": cov,
+            "_ids": np.arange(self._next_id, self._next_id + n),
+            "_state": np.full(n, state),
+            "_hits": np.ones(n, np.int64),
+            "_last_seen": np.full(n, t),
+            "_det": new,
+            "_mean": mean,
+            "_cov": cov,
         }
         self._next_id += n
         for name in _FIELDS:

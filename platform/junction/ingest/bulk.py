@@ -1,8 +1,10 @@
-"""Many region rows in one statement: COPY on PostgreSQL, bulk_create elsewhere.
+"""Many region rows in one statement: COPY (or one multi-row INSERT) on PostgreSQL, bulk_create
+elsewhere.
 
-The ORM's bulk_create spends most of an ingest request preparing values one by one; COPY streams
-them. Residency still holds: the database is the region's own (checked like every write), and
-the `region` column of every row is written here, from the same region, never by the caller.
+The ORM's bulk_create spent most of an ingest request's CPU preparing values one by one; COPY
+streams them. Residency still holds: the database is the region's own (checked like every
+write), and the `region` column of every row is written here, from the same region, never by
+the caller.
 """
 
 from __future__ import annotations
@@ -16,13 +18,36 @@ from junction.residency.errors import ResidencyViolation
 from junction.residency.planes import served_alias
 
 
-def region_rows_insert(model: type[RegionModel], *, region: str, fields: Sequence[str],
-                       rows: Iterable[Sequence]) -> None:
-    """Insert `rows` (values in the order of `fields`) into `region`'s database."""
+def _region_connection(model: type[RegionModel], region: str):
     alias = served_alias(region)
     if guard_region_alias(model, alias) != region:
         raise ResidencyViolation(f"{model._meta.label} rows of {region!r} cannot go to {alias!r}")
-    connection = connections[alias]
+    return connections[alias]
+
+
+def region_rows_insert_returning(model: type[RegionModel], *, region: str,
+                                 fields: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
+    """Insert a few rows (every non-null field given) and return their new primary keys."""
+    connection = _region_connection(model, region)
+    if connection.vendor != "postgresql":
+        objs = [model(region=region, **dict(zip(fields, row, strict=True))) for row in rows]
+        model.objects.in_region(region).bulk_create(objs)
+        return [obj.pk for obj in objs]
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field("region").column, *(meta.get_field(f).column for f in fields)]
+    one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES {', '.join([one] * len(rows))} RETURNING {quote(meta.pk.column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in (region, *row)])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def region_rows_insert(model: type[RegionModel], *, region: str, fields: Sequence[str],
+                       rows: Iterable[Sequence]) -> None:
+    """Insert `rows` (values in the order of `fields`) into `region`'s database."""
+    connection = _region_connection(model, region)
     if connection.vendor != "postgresql":
         model.objects.in_region(region).bulk_create(
             [model(region=region, **dict(zip(fields, row, strict=True))) for row in rows])

@@ -6,6 +6,7 @@ Each rule refuses with the path of the offending field and a rule code, before a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from junction.ingest.errors import Forbidden, Invalid
 from junction.ingest.schema import BatchIn, BucketIn
@@ -63,25 +64,38 @@ def _bucket_time_check(bucket: BucketIn, device: DeviceContext, path: str, *, no
                       f"days; {start.isoformat()} is older")
 
 
+# table, the field naming a counter or zone, what makes an entry unique within the bucket
+_TABLES = (("counts", "counter", attrgetter("counter", "direction", "road_user")),
+           ("speeds", "counter", attrgetter("counter", "road_user")),
+           ("occupancy", "zone", attrgetter("zone", "road_user")),
+           ("dwell", "zone", attrgetter("zone", "road_user")))
+_ROAD_USER = attrgetter("road_user")
+
+
 def _bucket_entries_check(bucket: BucketIn, device: DeviceContext, path: str) -> None:
-    tables = (("counts", "counter", ("counter", "direction", "road_user")),
-              ("speeds", "counter", ("counter", "road_user")),
-              ("occupancy", "zone", ("zone", "road_user")),
-              ("dwell", "zone", ("zone", "road_user")))
-    for table, name_field, key_fields in tables:
-        seen: set[tuple] = set()
-        for j, entry in enumerate(getattr(bucket, table)):
-            where = f"{path}.{table}[{j}]"
-            name = getattr(entry, name_field)
-            if name not in device.counters:
-                raise Invalid(f"unknown_{name_field}", f"{where}.{name_field}",
-                              f"site {device.site_slug!r} has no counter named {name!r}")
-            if entry.road_user not in device.classes:
-                raise Invalid("class_not_collected", f"{where}.class",
-                              f"region {device.region} does not collect {entry.road_user!r} "
-                              f"(collects: {', '.join(sorted(device.classes))})")
-            key = tuple(getattr(entry, f) for f in key_fields)
-            if key in seen:
-                raise Invalid("duplicate_entry", where,
-                              f"{table} already has an entry for {key}")
-            seen.add(key)
+    # Whole-table set checks first (this runs for every row of every batch); the offending
+    # entry is only searched for once a check has failed.
+    for table, name_field, key_of in _TABLES:
+        entries = getattr(bucket, table)
+        if not entries:
+            continue
+        name_of = attrgetter(name_field)
+        if not set(map(name_of, entries)) <= device.counters:
+            j, entry = next((j, e) for j, e in enumerate(entries)
+                            if name_of(e) not in device.counters)
+            raise Invalid(f"unknown_{name_field}", f"{path}.{table}[{j}].{name_field}",
+                          f"site {device.site_slug!r} has no counter named {name_of(entry)!r}")
+        if not set(map(_ROAD_USER, entries)) <= device.classes:
+            j, entry = next((j, e) for j, e in enumerate(entries)
+                            if e.road_user not in device.classes)
+            raise Invalid("class_not_collected", f"{path}.{table}[{j}].class",
+                          f"region {device.region} does not collect {entry.road_user!r} "
+                          f"(collects: {', '.join(sorted(device.classes))})")
+        keys = list(map(key_of, entries))
+        if len(set(keys)) != len(keys):
+            seen: set[tuple] = set()
+            for j, key in enumerate(keys):
+                if key in seen:
+                    raise Invalid("duplicate_entry", f"{path}.{table}[{j}]",
+                                  f"{table} already has an entry for {key}")
+                seen.add(key)

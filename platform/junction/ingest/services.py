@@ -17,7 +17,7 @@ from uuid import UUID
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
-from junction.ingest.bulk import region_rows_insert
+from junction.ingest.bulk import region_rows_insert, region_rows_insert_returning
 from junction.ingest.errors import InProgress, Invalid
 from junction.ingest.models import IngestBatch
 from junction.ingest.policy import batch_policy_check
@@ -107,25 +107,27 @@ def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
     with transaction.atomic(using=alias):
         # The idempotency record goes first: a concurrent copy of this batch fails on its unique
         # batch_id here (PostgreSQL makes it wait for ours to commit) before doing any work.
-        record = IngestBatch(
-            region=region, batch_id=batch.batch_id, device_id=device.device_id,
-            site_id=device.site_id, body_sha256=body_sha256, model_name=batch.model.name,
-            model_sha256=batch.model.sha256, received_at=now, buckets=len(batch.buckets),
-            no_data_buckets=no_data, count_rows=count_rows,
+        (record_pk,) = region_rows_insert_returning(
+            IngestBatch, region=region,
+            fields=("batch_id", "device_id", "site_id", "body_sha256", "model_name",
+                    "model_sha256", "received_at", "buckets", "no_data_buckets", "count_rows",
+                    "buckets_replaced"),
+            rows=[(batch.batch_id, device.device_id, device.site_id, body_sha256,
+                   batch.model.name, batch.model.sha256, now, len(batch.buckets), no_data,
+                   count_rows, 0)],
         )
-        IngestBatch.objects.in_region(region).bulk_create([record])
         replaced = _buckets_replace(device, batch.buckets)
         if replaced:
-            IngestBatch.objects.in_region(region).filter(pk=record.pk).update(
+            IngestBatch.objects.in_region(region).filter(pk=record_pk).update(
                 buckets_replaced=replaced)
-        buckets = [
-            CountBucket(region=region, site_id=device.site_id, device_id=device.device_id,
-                        batch_id=batch.batch_id, start=b.start, seconds=b.seconds,
-                        uptime=b.uptime, received_at=now)
-            for b in batch.buckets
-        ]
-        CountBucket.objects.in_region(region).bulk_create(buckets)
-        _rows_store(device, [(b, row) for b, row in zip(batch.buckets, buckets, strict=True)
+        bucket_pks = region_rows_insert_returning(
+            CountBucket, region=region,
+            fields=("site_id", "device_id", "batch_id", "start", "seconds", "uptime",
+                    "received_at"),
+            rows=[(device.site_id, device.device_id, batch.batch_id, b.start, b.seconds,
+                   b.uptime, now) for b in batch.buckets],
+        )
+        _rows_store(device, [(b, pk) for b, pk in zip(batch.buckets, bucket_pks, strict=True)
                              if b.uptime > 0])
         windows = [(b.start, b.seconds) for b in batch.buckets]
         transaction.on_commit(functools.partial(
@@ -136,7 +138,7 @@ def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
     if rows_not_stored:
         log.warning("batch %s from %s: %s entries of uptime-0 buckets not stored (no data)",
                     batch.batch_id, device.device_id, rows_not_stored)
-    return IngestOutcome(created=True, batch_id=batch.batch_id, buckets=len(buckets),
+    return IngestOutcome(created=True, batch_id=batch.batch_id, buckets=len(batch.buckets),
                          no_data_buckets=no_data, count_rows=count_rows,
                          buckets_replaced=replaced, rows_not_stored=rows_not_stored)
 
@@ -160,11 +162,11 @@ def _buckets_replace(device: DeviceContext, buckets: list[BucketIn]) -> int:
     return len(stale)
 
 
-def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, CountBucket]]) -> None:
+def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, int]]) -> None:
     site_id = device.site_id
     counts, speeds, occupancy, dwell = [], [], [], []
-    for b, row in buckets:
-        head = (row.pk, site_id, b.start)
+    for b, bucket_pk in buckets:
+        head = (bucket_pk, site_id, b.start)
         counts += [(*head, c.counter, c.direction, c.road_user, c.count) for c in b.counts]
         speeds += [(*head, s.counter, s.road_user, s.edges_kmh, s.counts) for s in b.speeds]
         occupancy += [(*head, o.zone, o.road_user, o.mean, o.max) for o in b.occupancy]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.core.cache import cache
-
+from junction.ingest.replay import batch_lock
 from junction.sites.models import Device
 from junction.traffic.models import CountBucket, CountRow
 from tests.platform.ingest.device import (
@@ -52,11 +51,9 @@ def test_it_refuses_the_same_batch_id_with_a_different_body(client, eu_device):
 
 def test_it_answers_409_while_the_same_batch_is_being_stored(client, eu_device):
     body = example_batch(eu_device)
-    key = f"junction:ingest:lock:eu-west:{body['batch_id']}"
-    cache.add(key, 1, timeout=60)
-    assert_error(send(client, eu_device, body), 409, "batch_in_progress", "batch_id")
-    assert not any(stored_counts().values())
-    cache.delete(key)
+    with batch_lock("eu-west", body["batch_id"]):
+        assert_error(send(client, eu_device, body), 409, "batch_in_progress", "batch_id")
+        assert not any(stored_counts().values())
     assert send(client, eu_device, body).status_code == 201
 
 

@@ -230,6 +230,17 @@ class Spool:
                 )
             return PendingBatch(batch_id, body, len(ready), 0)
 
+    def next_stamp(self, now: float) -> int:
+        """The timestamp to sign the next upload attempt with: now, but always later than any
+        used before, even by a previous run of the worker. The platform refuses a signature it
+        has seen as a replay, and re-signing the same batch in the same second (a quick retry,
+        or a worker restarted within a second of its last attempt) would repeat one."""
+        with self._transaction():
+            row = self._db.execute("SELECT value FROM tally WHERE name = 'last_stamp'").fetchone()
+            stamp = max(int(now), int(row[0]) + 1 if row else 0)
+            self._set("last_stamp", stamp)
+        return stamp
+
     def record_attempt(self, batch_id: str, *, status: int | None, error: str | None) -> None:
         with self._transaction():
             self._db.execute(

@@ -114,7 +114,6 @@ class Uplink:
         self.max_buckets = max_buckets
         self.wait_for_cameras_s = wait_for_cameras_s
         self.status = UplinkStatus(endpoint=endpoint_base(endpoint))
-        self._last_stamp = 0
         self._hops = 0
 
     def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
@@ -177,11 +176,8 @@ class Uplink:
     # -- one rule per answer -------------------------------------------------------------------
 
     def _post(self, batch: PendingBatch) -> requests.Response:
-        # Each attempt is signed afresh, and never twice within one second: the platform refuses
-        # a signature it has already seen as a replay, and a quick retry of the same body in the
-        # same second would otherwise produce exactly that signature.
-        stamp = max(int(self.clock()), self._last_stamp + 1)
-        self._last_stamp = stamp
+        # Each attempt is signed afresh with a timestamp never used before (see next_stamp).
+        stamp = self.spool.next_stamp(self.clock())
         headers = signed_headers(
             device_id=self.identity.device_id,
             secret=self.secret(),

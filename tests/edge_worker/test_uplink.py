@@ -237,3 +237,12 @@ def test_it_splits_a_batch_the_platform_found_too_large(spool, receiver):
 )
 def test_it_compares_endpoints_by_their_base(given, expected):
     assert endpoint_base(given) == expected
+
+
+def test_a_restarted_worker_never_reuses_a_signing_timestamp(spool, receiver, tmp_path):
+    receiver.script = [Scripted(503)]
+    make_uplink(spool, receiver.url, rng=lambda: 0.0).send_next()
+    # A new worker process on the same spool, within the same second: a fresh timestamp.
+    assert make_uplink(spool, receiver.url).send_next() == 0.0
+    stamps = [int(r["headers"]["x-junction-timestamp"]) for r in receiver.requests]
+    assert stamps[1] > stamps[0] and receiver.answers == [503, 201]

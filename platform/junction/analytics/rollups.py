@@ -17,18 +17,18 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, FloatField, IntegerField, Q, Sum, Value
-from django.db.models.functions import Coalesce, ExtractMinute, Floor, Trunc, TruncHour
+from django.db.models import Count, DateTimeField, F, FloatField, Func, Q, Sum, Value
+from django.db.models.functions import Coalesce, Trunc, TruncHour
 from django.utils import timezone
 
 from junction.analytics.models import PERIOD_SECONDS, DirtyWindow, Period, Rollup, WindowCoverage
 from junction.analytics.windows import (
     HOUR,
-    QUARTER,
     days_touching,
     floor_hour,
     hour_ranges,
 )
+from junction.ingest.bulk import region_rows_insert
 from junction.residency.planes import served_alias
 from junction.sites.models import Device, Site
 from junction.traffic.models import CountBucket, CountRow
@@ -36,6 +36,11 @@ from junction.traffic.models import CountBucket, CountRow
 log = logging.getLogger(__name__)
 
 INSERT_BATCH = 5000
+# Rollups are written with COPY on PostgreSQL (bulk_create elsewhere): preparing values one by
+# one in the ORM cost more than the GROUP BY that produced them.
+ROLLUP_FIELDS = ("site_id", "period", "start", "counter", "direction", "road_user", "count",
+                 "coverage", "computed_at")
+COVERAGE_FIELDS = ("site_id", "period", "start", "analysed_seconds", "devices", "coverage")
 Key = tuple[str, str, str]  # counter, direction ("" for movements), road user
 
 
@@ -58,17 +63,34 @@ def _expected_devices(site_id: int) -> int:
     return max(1, Device.objects.filter(site_id=site_id, revoked_at__isnull=True).count())
 
 
-def _quarter_of_hour():
-    return Floor(ExtractMinute("start") / Value(15), output_field=IntegerField())
+class QuarterHour(Func):
+    """The start of the 15-minute window holding a UTC timestamp, as one expression.
+
+    One expression to group by instead of an hour truncation plus a minute extraction: on
+    PostgreSQL `date_bin` halves the cost of the rollup query.
+    """
+
+    output_field = DateTimeField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection,
+                           template="date_bin('15 minutes', %(expressions)s, "
+                                    "TIMESTAMPTZ '2000-01-01 00:00:00+00')", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Stored as 'YYYY-MM-DD HH:MM:SS' text in UTC; rebuild it with the minutes floored.
+        return self.as_sql(compiler, connection,
+                           template="strftime('%%Y-%%m-%%d %%H:', %(expressions)s) || "
+                                    "printf('%%02d', CAST(strftime('%%M', %(expressions)s) "
+                                    "AS INTEGER) / 15 * 15) || ':00'", **extra)
 
 
 def _count_totals(region: str, site_id: int, start: datetime, end: datetime):
     return (
         CountRow.objects.in_region(region)
         .filter(site_id=site_id, start__gte=start, start__lt=end)
-        .annotate(hour=TruncHour("start"), quarter=_quarter_of_hour(),
-                  dir=Coalesce("direction", Value("")))
-        .values("hour", "quarter", "counter", "dir", "road_user")
+        .annotate(quarter=QuarterHour("start"), dir=Coalesce("direction", Value("")))
+        .values("quarter", "counter", "dir", "road_user")
         .annotate(total=Sum("count"))
         .order_by()
     )
@@ -78,8 +100,8 @@ def _analysed_seconds(region: str, site_id: int, start: datetime, end: datetime)
     return (
         CountBucket.objects.in_region(region)
         .filter(site_id=site_id, start__gte=start, start__lt=end)
-        .annotate(hour=TruncHour("start"), quarter=_quarter_of_hour())
-        .values("hour", "quarter")
+        .annotate(quarter=QuarterHour("start"))
+        .values("quarter")
         .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()),
                   devices=Count("device_id", distinct=True))
         .order_by()
@@ -102,28 +124,27 @@ def rollups_recompute(*, region: str, site_id: int, start: datetime,
     hour_totals: dict[datetime, dict[Key, int]] = defaultdict(lambda: defaultdict(int))
     for row in _count_totals(region, site_id, start, end).iterator():
         key = (row["counter"], row["dir"], row["road_user"])
-        quarter_totals[row["hour"] + row["quarter"] * QUARTER][key] = row["total"]
-        hour_totals[row["hour"]][key] += row["total"]
+        quarter_totals[row["quarter"]][key] = row["total"]
+        hour_totals[floor_hour(row["quarter"])][key] += row["total"]
     quarter_seconds: dict[datetime, tuple[float, int]] = {}
     hour_seconds: dict[datetime, list[float]] = defaultdict(lambda: [0.0, 0])
     for row in _analysed_seconds(region, site_id, start, end).iterator():
-        quarter_seconds[row["hour"] + row["quarter"] * QUARTER] = (row["analysed"], row["devices"])
-        hour_seconds[row["hour"]][0] += row["analysed"]
-        hour_seconds[row["hour"]][1] = max(hour_seconds[row["hour"]][1], row["devices"])
+        quarter_seconds[row["quarter"]] = (row["analysed"], row["devices"])
+        hour = hour_seconds[floor_hour(row["quarter"])]
+        hour[0] += row["analysed"]
+        hour[1] = max(hour[1], row["devices"])
 
-    def build(period: str, totals, seconds) -> tuple[list[Rollup], list[WindowCoverage]]:
+    now = timezone.now()
+
+    def build(period: str, totals, seconds) -> tuple[list[tuple], list[tuple]]:
         rollups, coverages = [], []
         window_seconds = PERIOD_SECONDS[period]
         for window in sorted(set(totals) | set(seconds)):
             analysed, seen = seconds.get(window, (0.0, 0))
             cover = _coverage(analysed, window_seconds, max(devices, seen))
-            coverages.append(WindowCoverage(region=region, site_id=site_id, period=period,
-                                            start=window, analysed_seconds=analysed,
-                                            devices=seen, coverage=cover))
+            coverages.append((site_id, period, window, analysed, seen, cover))
             rollups.extend(
-                Rollup(region=region, site_id=site_id, period=period, start=window,
-                       counter=counter, direction=direction, road_user=road_user, count=count,
-                       coverage=cover)
+                (site_id, period, window, counter, direction, road_user, count, cover, now)
                 for (counter, direction, road_user), count in totals.get(window, {}).items()
             )
         return rollups, coverages
@@ -137,10 +158,10 @@ def rollups_recompute(*, region: str, site_id: int, start: datetime,
                    start__gte=start, start__lt=end)
         Rollup.objects.in_region(region).filter(window).delete()
         WindowCoverage.objects.in_region(region).filter(window).delete()
-        Rollup.objects.in_region(region).bulk_create(quarter_rollups + hour_rollups,
-                                                     batch_size=INSERT_BATCH)
-        WindowCoverage.objects.in_region(region).bulk_create(quarter_cover + hour_cover,
-                                                             batch_size=INSERT_BATCH)
+        region_rows_insert(Rollup, region=region, fields=ROLLUP_FIELDS,
+                           rows=quarter_rollups + hour_rollups)
+        region_rows_insert(WindowCoverage, region=region, fields=COVERAGE_FIELDS,
+                           rows=quarter_cover + hour_cover)
         daily = _days_recompute(region=region, site_id=site_id, start=start, end=end, tz=tz,
                                 devices=devices)
     total = len(quarter_rollups) + len(hour_rollups) + daily
@@ -171,23 +192,21 @@ def _days_recompute(*, region: str, site_id: int, start: datetime, end: datetime
     cover = {
         day: _coverage(seconds.get(day, 0.0), length, devices) for day, length in day_length.items()
     }
+    now = timezone.now()
     rollups = [
-        Rollup(region=region, site_id=site_id, period=Period.DAY, start=row["day"],
-               counter=row["counter"], direction=row["direction"], road_user=row["road_user"],
-               count=row["total"], coverage=cover.get(row["day"], 0.0))
+        (site_id, Period.DAY.value, row["day"], row["counter"], row["direction"],
+         row["road_user"], row["total"], cover.get(row["day"], 0.0), now)
         for row in totals
     ]
     coverages = [
-        WindowCoverage(region=region, site_id=site_id, period=Period.DAY, start=day,
-                       analysed_seconds=seconds.get(day, 0.0), devices=devices,
-                       coverage=cover[day])
+        (site_id, Period.DAY.value, day, seconds.get(day, 0.0), devices, cover[day])
         for day in day_length
     ]
     window = Q(site_id=site_id, period=Period.DAY, start__gte=first, start__lt=last)
     Rollup.objects.in_region(region).filter(window).delete()
     WindowCoverage.objects.in_region(region).filter(window).delete()
-    Rollup.objects.in_region(region).bulk_create(rollups, batch_size=INSERT_BATCH)
-    WindowCoverage.objects.in_region(region).bulk_create(coverages, batch_size=INSERT_BATCH)
+    region_rows_insert(Rollup, region=region, fields=ROLLUP_FIELDS, rows=rollups)
+    region_rows_insert(WindowCoverage, region=region, fields=COVERAGE_FIELDS, rows=coverages)
     return len(rollups)
 
 

@@ -296,6 +296,25 @@ class Spool:
             self._db.execute("DELETE FROM batched_start WHERE batch_id = ?", (batch_id,))
             self._db.execute("DELETE FROM batch WHERE batch_id = ?", (batch_id,))
 
+    def discard_dead_letter(self, batch_id: str) -> bool:
+        """An operator's explicit decision to drop a refused batch for good; counted."""
+        with self._transaction():
+            gone = self._db.execute(
+                "DELETE FROM dead_letter WHERE batch_id = ?", (batch_id,)
+            ).rowcount
+            if gone:
+                self._bump("discarded_dead_letters", 1)
+        if gone:
+            log.warning("dead letter %s discarded by the operator", batch_id)
+        return bool(gone)
+
+    def dead_letter_body(self, batch_id: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM dead_letter WHERE batch_id = ?", (batch_id,)
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
     def dead_letters(self) -> list[dict]:
         with self._lock:
             rows = self._db.execute(

@@ -204,3 +204,28 @@ def test_it_loses_no_committed_bucket_when_killed_during_writes(tmp_path):
     assert set(committed) <= stored
     assert spool._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     spool.close()
+
+
+def test_dead_letters_leave_only_by_an_operators_explicit_discard(tmp_path, capsys):
+    from edge_worker.__main__ import main
+
+    (tmp_path / "model.onnx").write_bytes(b"m")
+    (tmp_path / "clip.mp4").write_bytes(b"\x00")
+    (tmp_path / "site.yaml").write_text(
+        "device_id: d\nsite: s\nregion: eu-west\nendpoint: https://eu.example\n"
+        "secret_env: JUNCTION_SECRET\nmodel: {path: model.onnx, sha256: '" + "0" * 64 + "'}\n"
+        "spool: {path: spool.db}\ncameras: [{name: north, source: clip.mp4}]\n"
+    )
+    spool = Spool(tmp_path / "spool.db", max_bytes=10**7)
+    spool.put("north", [record(T0)])
+    batch = spool.next_batch(IDENTITY, cameras=["north"], now=T0 + 100)
+    spool.dead_letter(batch.batch_id, status=422, reason="no counter named 'stop'", now=T0)
+    config = str(tmp_path / "site.yaml")
+    assert main(["dead-letters", "--config", config]) == 0
+    assert "no counter named 'stop'" in capsys.readouterr().out
+    assert main(["dead-letters", "--config", config, "--show", batch.batch_id]) == 0
+    assert json.loads(capsys.readouterr().out)["batch_id"] == batch.batch_id
+    assert main(["dead-letters", "--config", config, "--discard", batch.batch_id]) == 0
+    assert spool.stats().dead_letters == 0
+    assert main(["dead-letters", "--config", config, "--discard", batch.batch_id]) == 1
+    spool.close()

@@ -12,12 +12,14 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from edge_worker.count.schema import CounterSet, LineSpec
+from edge_worker.detect.settings import DetectorSettings
 from edge_worker.video import VideoError, VideoFile, prefetched
 
 Totals = Counter[tuple[str, str | None, str]]
@@ -56,11 +58,11 @@ def count_video(args: argparse.Namespace) -> int:
     try:
         if args.stride < 1:
             raise UsageError("--stride must be at least 1")
-        counters, site_model = _counters(args)
-        model = args.model or site_model
+        counters, site = _counters(args)
+        model = args.model or site.model
         if not model:
             raise UsageError("--model is required (or a site file with a model)")
-        totals, performance = _run(args.video, model, counters, args.stride)
+        totals, performance = _run(args.video, model, counters, args.stride, site.detector)
     except (UsageError, VideoError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -80,12 +82,16 @@ def count_video(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(video: str, model: str, counters: CounterSet, stride: int) -> tuple[Totals, dict]:
+def _run(
+    video: str, model: str, counters: CounterSet, stride: int, detector: DetectorSettings | None
+) -> tuple[Totals, dict]:
     # Imported here so that `--help` and argument errors do not wait for ONNX Runtime.
     from edge_worker.analyser import build_analyser
 
     recording = VideoFile(video, stride)
-    analyser = build_analyser(model_path=model, counters=counters, stride=stride)
+    analyser = build_analyser(
+        model_path=model, counters=counters, stride=stride, detector_settings=detector
+    )
     totals: Totals = Counter()
     analysed, t = 0, 0.0
     began = time.perf_counter()
@@ -121,12 +127,20 @@ def parse_line(text: str) -> LineSpec:
         raise UsageError(f"--line {text!r}: {_first_error(exc)}") from None
 
 
-def _counters(args: argparse.Namespace) -> tuple[CounterSet, str | None]:
+@dataclass(frozen=True)
+class SiteCamera:
+    """What the count command takes from a site file besides the counters."""
+
+    model: str | None = None
+    detector: DetectorSettings | None = None  # the camera's provider, threads and ROI
+
+
+def _counters(args: argparse.Namespace) -> tuple[CounterSet, SiteCamera]:
     lines = [parse_line(text) for text in args.line]
-    site_model = None
+    site = SiteCamera()
     extra = CounterSet()
     if args.config:
-        extra, site_model = _counters_from_file(Path(args.config), args.camera)
+        extra, site = _counters_from_file(Path(args.config), args.camera)
     try:
         counters = CounterSet(
             lines=[*extra.lines, *lines],
@@ -138,10 +152,10 @@ def _counters(args: argparse.Namespace) -> tuple[CounterSet, str | None]:
         raise UsageError(_first_error(exc)) from None
     if not (counters.lines or counters.zones):
         raise UsageError("give at least one --line (or a --config with counters)")
-    return counters, site_model
+    return counters, site
 
 
-def _counters_from_file(path: Path, camera_name: str | None) -> tuple[CounterSet, str | None]:
+def _counters_from_file(path: Path, camera_name: str | None) -> tuple[CounterSet, SiteCamera]:
     """Counters of one camera of a site file, or of a file holding only counters."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -151,7 +165,7 @@ def _counters_from_file(path: Path, camera_name: str | None) -> tuple[CounterSet
         raise UsageError(f"{path} must hold a mapping")
     if "cameras" not in data:
         try:
-            return CounterSet.model_validate(data), None
+            return CounterSet.model_validate(data), SiteCamera()
         except ValidationError as exc:
             raise UsageError(f"{path}: {_first_error(exc)}") from None
     from edge_worker.config import ConfigError, load_config
@@ -175,7 +189,7 @@ def _counters_from_file(path: Path, camera_name: str | None) -> tuple[CounterSet
         movements=camera.movements,
         calibration=camera.calibration,
     )
-    return counters, str(site.model.path)
+    return counters, SiteCamera(str(site.model.path), camera.detector)
 
 
 def _model_errors() -> tuple[type[Exception], ...]:

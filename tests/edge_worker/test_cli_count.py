@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -144,3 +145,22 @@ def test_counters_from_a_file_and_csv_output(model_path, videos_dir, tmp_path, c
     rows = list(csv.DictReader(table.open()))
     assert rows and {r["counter"] for r in rows} == {"mid"}
     assert "analysed" in out  # the human-readable summary
+
+
+SITE_FILE = Path(__file__).resolve().parents[2] / "examples" / "site.yaml"
+
+
+def test_a_camera_missing_from_the_site_file_is_a_clear_error(tiny_video, capsys):
+    code, out, err = run([tiny_video, "--config", SITE_FILE, "--camera", "south"], capsys)
+    assert code != 0 and "has no camera 'south' (it has north)" in err
+
+
+@pytest.mark.slow
+def test_counters_and_detector_settings_come_from_a_site_file(model_path, videos_dir, capsys):
+    args = [videos_dir / "suburban_street_ahmetozlu.mp4", "--model", model_path]
+    code, out, err = run([*args, "--config", SITE_FILE, "--stride", 6, "--json"], capsys)
+    assert code == 0, err
+    # The example site's north stop line is the suburban clip's counting line.
+    assert {(r["counter"], r["direction"]) for r in json.loads(out)["totals"]} == {
+        ("north-stopline", "in")
+    }

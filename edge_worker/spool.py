@@ -4,6 +4,9 @@ SQLite in WAL mode with synchronous=FULL: a bucket is on disk once `put` returns
 power cut loses nothing that was closed. Camera processes `put`; the uplink alone builds batches.
 A batch is stored with its id and exact body when it is built, so a retry (even after a crash)
 sends the same bytes under the same Idempotency-Key and the platform answers 200, not a duplicate.
+
+One class on purpose (a little over 400 lines): every rule about what may be deleted when (acks,
+the size cap, dead letters, the batch in flight) is a transaction on the same tables.
 """
 
 from __future__ import annotations

@@ -12,8 +12,10 @@ export JUNCTION_TEST_VIDEOS ?= $(abspath ../shared/videos)
 # The second test pass runs the platform on PostgreSQL with Redis (one database per region).
 PG_URL ?= postgres://postgres@127.0.0.1:5432
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-PG_ENV := DATABASE_URL=$(PG_URL)/junction_control \
-	JUNCTION_REGIONS=eu-west=$(PG_URL)/junction_eu_west,us-east=$(PG_URL)/junction_us_east \
+# PG_DB lets two checkouts test on one server at once without dropping each other's databases.
+PG_DB ?= junction
+PG_ENV := DATABASE_URL=$(PG_URL)/$(PG_DB)_control \
+	JUNCTION_REGIONS=eu-west=$(PG_URL)/$(PG_DB)_eu_west,us-east=$(PG_URL)/$(PG_DB)_us_east \
 	REDIS_URL=$(TEST_REDIS_URL) JUNCTION_TASKS_EAGER=1 JUNCTION_TEST_BACKEND=postgres
 
 .PHONY: install demo serve test test-sqlite test-postgres lint bench clean

@@ -71,10 +71,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=6, help="client threads (one device each)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed run")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL",
-                                                      "postgres://postgres@127.0.0.1:5432"))
-    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL",
-                                                         "redis://127.0.0.1:6379/14"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+    )
+    parser.add_argument(
+        "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    )
     return parser.parse_args()
 
 
@@ -127,17 +129,30 @@ def _devices_register(clients: int) -> list[tuple[str, str, str]]:
     services.region_add(code=REGION, name="Bench region")
     devices = []
     for i in range(clients):
-        site = services.site_add(slug=f"bench-site-{i}", region=REGION, name=f"Bench {i}",
-                                 counters={name: {} for name in COUNTERS})
+        site = services.site_add(
+            slug=f"bench-site-{i}",
+            region=REGION,
+            name=f"Bench {i}",
+            counters={name: {} for name in COUNTERS},
+        )
         issued = services.device_add(device_id=f"bench-device-{i}", site=site.slug)
         devices.append((issued.device.device_id, issued.secret, site.slug))
     return devices
 
 
 def _gunicorn_start(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
-    command = [PYTHON, "-m", "gunicorn", "junction.wsgi:application",
-               "--workers", str(args.workers), "--bind", f"127.0.0.1:{args.port}",
-               "--log-level", "warning"]
+    command = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "junction.wsgi:application",
+        "--workers",
+        str(args.workers),
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--log-level",
+        "warning",
+    ]
     return subprocess.Popen(command, cwd=REPO, env=os.environ | env)
 
 
@@ -156,15 +171,29 @@ def _batch(device_id: str, site: str, window_end: int) -> tuple[str, bytes]:
     buckets = []
     for minute in range(BUCKETS):
         start = window_end - (BUCKETS - minute) * SECONDS
-        counts = [{"counter": c, "direction": d, "class": k, "count": (start // 60 + i) % 17}
-                  for i, (c, d, k) in enumerate(
-                      (c, d, k) for c in COUNTERS for d in DIRECTIONS for k in CLASSES)]
-        buckets.append({"start": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "seconds": SECONDS, "uptime": 1.0, "counts": counts})
-    body = {"schema": "junction.batch/v1", "batch_id": str(uuid.uuid4()), "device_id": device_id,
-            "site": site, "region": REGION,
-            "model": {"name": "yolox_nano", "sha256": hashlib.sha256(b"bench").hexdigest()},
-            "buckets": buckets}
+        counts = [
+            {"counter": c, "direction": d, "class": k, "count": (start // 60 + i) % 17}
+            for i, (c, d, k) in enumerate(
+                (c, d, k) for c in COUNTERS for d in DIRECTIONS for k in CLASSES
+            )
+        ]
+        buckets.append(
+            {
+                "start": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "seconds": SECONDS,
+                "uptime": 1.0,
+                "counts": counts,
+            }
+        )
+    body = {
+        "schema": "junction.batch/v1",
+        "batch_id": str(uuid.uuid4()),
+        "device_id": device_id,
+        "site": site,
+        "region": REGION,
+        "model": {"name": "yolox_nano", "sha256": hashlib.sha256(b"bench").hexdigest()},
+        "buckets": buckets,
+    }
     return body["batch_id"], json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -184,9 +213,13 @@ def _load(args: argparse.Namespace, devices: list[tuple[str, str, str]]) -> _Res
     # Bodies are built before the clock starts, so the client's JSON work is not measured; each
     # one covers an earlier quarter hour, so no bucket is ever replaced.
     per_client = int(args.seconds * 200 / args.clients) + 10
-    batches = [[_batch(device_id, site, first_window_end - k * BUCKETS * SECONDS)
-                for k in range(per_client)]
-               for device_id, _secret, site in devices]
+    batches = [
+        [
+            _batch(device_id, site, first_window_end - k * BUCKETS * SECONDS)
+            for k in range(per_client)
+        ]
+        for device_id, _secret, site in devices
+    ]
     stop_at = [0.0]
     start_line = threading.Barrier(len(devices) + 1)
 
@@ -201,10 +234,13 @@ def _load(args: argparse.Namespace, devices: list[tuple[str, str, str]]) -> _Res
                 break
             last_stamp = max(int(time.time()), last_stamp + 1)
             mac = hmac.new(secret.encode(), f"{last_stamp}.".encode() + body, hashlib.sha256)
-            headers = {"Content-Type": "application/json", "X-Junction-Device": device_id,
-                       "X-Junction-Timestamp": str(last_stamp),
-                       "X-Junction-Signature": "v1=" + mac.hexdigest(),
-                       "Idempotency-Key": batch_id}
+            headers = {
+                "Content-Type": "application/json",
+                "X-Junction-Device": device_id,
+                "X-Junction-Timestamp": str(last_stamp),
+                "X-Junction-Signature": "v1=" + mac.hexdigest(),
+                "Idempotency-Key": batch_id,
+            }
             began = time.perf_counter()
             response = session.post(url, data=body, headers=headers, timeout=60)
             latencies.append(time.perf_counter() - began)
@@ -250,7 +286,7 @@ def _copy_same_rows() -> tuple[float, int]:
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY traffic_countrow ({columns}) FROM STDIN") as copy:
             for offset in range(0, len(data), 1 << 20):
-                copy.write(data[offset:offset + (1 << 20)])
+                copy.write(data[offset : offset + (1 << 20)])
     elapsed = time.perf_counter() - began
     return rows / elapsed, rows
 
@@ -259,13 +295,20 @@ def _report(args: argparse.Namespace, result: _Result, copy_rate: float, copied:
     stored = result.statuses.get(201, 0)
     latencies = sorted(result.latencies)
     p50 = statistics.median(latencies) * 1000 if latencies else float("nan")
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies \
+    p99 = (
+        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+        if latencies
         else float("nan")
+    )
     rows_per_s = stored * BUCKETS * ROWS_PER_BUCKET / result.elapsed
-    print(f"ingest bench: gunicorn {args.workers} sync workers, {args.clients} client threads, "
-          f"{result.elapsed:.1f} s, {os.cpu_count()} CPUs, PostgreSQL + Redis on 127.0.0.1")
-    print(f"batch: {BUCKETS} one-minute buckets x {ROWS_PER_BUCKET} count rows "
-          f"= {BUCKETS * ROWS_PER_BUCKET} rows; answers {dict(sorted(result.statuses.items()))}")
+    print(
+        f"ingest bench: gunicorn {args.workers} sync workers, {args.clients} client threads, "
+        f"{result.elapsed:.1f} s, {os.cpu_count()} CPUs, PostgreSQL + Redis on 127.0.0.1"
+    )
+    print(
+        f"batch: {BUCKETS} one-minute buckets x {ROWS_PER_BUCKET} count rows "
+        f"= {BUCKETS * ROWS_PER_BUCKET} rows; answers {dict(sorted(result.statuses.items()))}"
+    )
     print(f"batches/s      {stored / result.elapsed:10.1f}")
     print(f"count rows/s   {rows_per_s:10.0f}")
     print(f"latency p50    {p50:10.1f} ms")

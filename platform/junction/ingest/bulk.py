@@ -25,8 +25,9 @@ def _region_connection(model: type[RegionModel], region: str):
     return connections[alias]
 
 
-def region_rows_insert_returning(model: type[RegionModel], *, region: str,
-                                 fields: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
+def region_rows_insert_returning(
+    model: type[RegionModel], *, region: str, fields: Sequence[str], rows: Sequence[Sequence]
+) -> list[int]:
     """Insert a few rows (every non-null field given) and return their new primary keys."""
     connection = _region_connection(model, region)
     if connection.vendor != "postgresql":
@@ -37,20 +38,24 @@ def region_rows_insert_returning(model: type[RegionModel], *, region: str,
     quote = connection.ops.quote_name
     columns = [meta.get_field("region").column, *(meta.get_field(f).column for f in fields)]
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES {', '.join([one] * len(rows))} RETURNING {quote(meta.pk.column)}")
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join([one] * len(rows))} RETURNING {quote(meta.pk.column)}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in (region, *row)])
         return [pk for (pk,) in cursor.fetchall()]
 
 
-def region_rows_insert(model: type[RegionModel], *, region: str, fields: Sequence[str],
-                       rows: Iterable[Sequence]) -> None:
+def region_rows_insert(
+    model: type[RegionModel], *, region: str, fields: Sequence[str], rows: Iterable[Sequence]
+) -> None:
     """Insert `rows` (values in the order of `fields`) into `region`'s database."""
     connection = _region_connection(model, region)
     if connection.vendor != "postgresql":
         model.objects.in_region(region).bulk_create(
-            [model(region=region, **dict(zip(fields, row, strict=True))) for row in rows])
+            [model(region=region, **dict(zip(fields, row, strict=True))) for row in rows]
+        )
         return
     from psycopg.types.json import Jsonb
 
@@ -58,13 +63,13 @@ def region_rows_insert(model: type[RegionModel], *, region: str, fields: Sequenc
     columns = [meta.get_field("region").column, *(meta.get_field(f).column for f in fields)]
     as_json = [isinstance(meta.get_field(f), models.JSONField) for f in fields]
     quote = connection.ops.quote_name
-    sql = (f"COPY {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-           "FROM STDIN")
+    sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         if any(as_json):
             for row in rows:
-                copy.write_row((region, *(Jsonb(v) if j else v
-                                         for v, j in zip(row, as_json, strict=True))))
+                copy.write_row(
+                    (region, *(Jsonb(v) if j else v for v, j in zip(row, as_json, strict=True)))
+                )
         else:
             for row in rows:
                 copy.write_row((region, *row))

@@ -62,7 +62,8 @@ def signature_claim(signature: str, *, max_skew: int) -> None:
     """
     if not claims().add(f"{PREFIX}sig:{signature}", 2 * max_skew + 60):
         raise Unauthenticated(
-            "replayed_signature", "X-Junction-Signature",
+            "replayed_signature",
+            "X-Junction-Signature",
             "this signature was already used; sign every attempt afresh with the current time",
         )
 
@@ -73,8 +74,11 @@ def batch_lock(region: str, batch_id: str) -> Iterator[None]:
     key = f"{PREFIX}lock:{region}:{batch_id}"
     store = claims()
     if not store.add(key, LOCK_SECONDS):
-        raise InProgress("batch_in_progress", "batch_id",
-                         f"batch {batch_id} is being stored by another request; retry shortly")
+        raise InProgress(
+            "batch_in_progress",
+            "batch_id",
+            f"batch {batch_id} is being stored by another request; retry shortly",
+        )
     try:
         yield
     finally:

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from junction.sites.models import CounterKind, Device
 
 # The detector the edge worker ships (its README pins this SHA-256).
-MODEL = {"name": "yolox_nano",
-         "sha256": "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"}
+MODEL = {
+    "name": "yolox_nano",
+    "sha256": "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a",
+}
 
 
 def sample_batch(device: Device, *, now: float | None = None) -> dict:
@@ -28,9 +30,14 @@ def sample_batch(device: Device, *, now: float | None = None) -> dict:
     counts, speeds, occupancy = [], [], []
     if line:
         counts.append({"counter": line, "direction": "in", "class": "car", "count": 12})
-        speeds.append({"counter": line, "class": "car",
-                       "edges_kmh": [0, 10, 20, 30, 40, 50, 60, 70, 80],
-                       "counts": [0, 1, 4, 6, 1, 0, 0, 0]})
+        speeds.append(
+            {
+                "counter": line,
+                "class": "car",
+                "edges_kmh": [0, 10, 20, 30, 40, 50, 60, 70, 80],
+                "counts": [0, 1, 4, 6, 1, 0, 0, 0],
+            }
+        )
     movement = _prefer("N>E", movements)
     if movement:
         counts.append({"counter": movement, "direction": None, "class": "bicycle", "count": 1})
@@ -52,9 +59,15 @@ def sample_batch(device: Device, *, now: float | None = None) -> dict:
         "speeds": [s for s in speeds if s["class"] in allowed],
         "occupancy": [o for o in occupancy if o["class"] in allowed],
     }
-    return {"schema": "junction.batch/v1", "batch_id": str(uuid.uuid4()),
-            "device_id": device.device_id, "site": site.slug, "region": region.code,
-            "model": dict(MODEL), "buckets": [bucket]}
+    return {
+        "schema": "junction.batch/v1",
+        "batch_id": str(uuid.uuid4()),
+        "device_id": device.device_id,
+        "site": site.slug,
+        "region": region.code,
+        "model": dict(MODEL),
+        "buckets": [bucket],
+    }
 
 
 def _prefer(name: str, names: list[str]) -> str | None:

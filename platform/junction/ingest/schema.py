@@ -146,9 +146,13 @@ def field_path(loc: tuple[str | int, ...]) -> str:
     return path or "body"
 
 
-_RULES = {"extra_forbidden": "unknown_field", "missing": "missing_field",
-          "json_invalid": "invalid_json", "json_type": "invalid_json",
-          "model_type": "invalid_json"}
+_RULES = {
+    "extra_forbidden": "unknown_field",
+    "missing": "missing_field",
+    "json_invalid": "invalid_json",
+    "json_type": "invalid_json",
+    "model_type": "invalid_json",
+}
 
 
 def batch_parse(body: bytes) -> BatchIn:
@@ -159,6 +163,8 @@ def batch_parse(body: bytes) -> BatchIn:
         errors = exc.errors(include_url=False, include_input=False)
         first = errors[0]
         raise Invalid(
-            _RULES.get(first["type"], "invalid_value"), field_path(first["loc"]), first["msg"],
+            _RULES.get(first["type"], "invalid_value"),
+            field_path(first["loc"]),
+            first["msg"],
             errors=[{"field": field_path(e["loc"]), "detail": e["msg"]} for e in errors[:20]],
         ) from None

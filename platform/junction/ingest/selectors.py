@@ -29,10 +29,19 @@ class DeviceContext:
     secrets: tuple[str, ...]
 
 
-_CONTEXT_FIELDS = ("pk", "device_id", "revoked_at", "secret_sealed", "previous_secret_sealed",
-                   "site_id", "site__slug", "site__region__code",
-                   "site__region__min_bucket_seconds", "site__region__raw_retention_days",
-                   "site__region__classes")
+_CONTEXT_FIELDS = (
+    "pk",
+    "device_id",
+    "revoked_at",
+    "secret_sealed",
+    "previous_secret_sealed",
+    "site_id",
+    "site__slug",
+    "site__region__code",
+    "site__region__min_bucket_seconds",
+    "site__region__raw_retention_days",
+    "site__region__classes",
+)
 
 
 def device_context_get(device_id: str) -> DeviceContext:
@@ -42,10 +51,22 @@ def device_context_get(device_id: str) -> DeviceContext:
     """
     row = Device.objects.filter(device_id=device_id).values_list(*_CONTEXT_FIELDS).first()
     if row is None:
-        raise Unauthenticated("unknown_device", "X-Junction-Device",
-                              f"no device {device_id!r} is registered")
-    (pk, device_id, revoked_at, sealed, previous_sealed, site_id, site_slug, region,
-     min_bucket_seconds, raw_retention_days, classes) = row
+        raise Unauthenticated(
+            "unknown_device", "X-Junction-Device", f"no device {device_id!r} is registered"
+        )
+    (
+        pk,
+        device_id,
+        revoked_at,
+        sealed,
+        previous_sealed,
+        site_id,
+        site_slug,
+        region,
+        min_bucket_seconds,
+        raw_retention_days,
+        classes,
+    ) = row
     counters = Counter.objects.filter(site_id=site_id).values_list("name", flat=True)
     secrets = device_secrets(Device(secret_sealed=sealed, previous_secret_sealed=previous_sealed))
     return DeviceContext(
@@ -68,7 +89,13 @@ def ingest_batch_get(*, region: str, batch_id: UUID) -> IngestBatch | None:
     return (
         IngestBatch.objects.in_region(region)
         .filter(batch_id=batch_id)
-        .only("batch_id", "body_sha256", "buckets", "no_data_buckets", "count_rows",
-              "buckets_replaced")
+        .only(
+            "batch_id",
+            "body_sha256",
+            "buckets",
+            "no_data_buckets",
+            "count_rows",
+            "buckets_replaced",
+        )
         .first()
     )

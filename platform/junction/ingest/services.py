@@ -49,15 +49,20 @@ class IngestOutcome:
     rows_not_stored: int = 0  # entries of uptime-0 buckets, which are stored as "no data"
 
     def as_json(self) -> dict:
-        return {"batch_id": str(self.batch_id),
-                "status": "stored" if self.created else "already_stored",
-                "buckets": self.buckets, "no_data_buckets": self.no_data_buckets,
-                "count_rows": self.count_rows, "buckets_replaced": self.buckets_replaced,
-                "rows_not_stored": self.rows_not_stored}
+        return {
+            "batch_id": str(self.batch_id),
+            "status": "stored" if self.created else "already_stored",
+            "buckets": self.buckets,
+            "no_data_buckets": self.no_data_buckets,
+            "count_rows": self.count_rows,
+            "buckets_replaced": self.buckets_replaced,
+            "rows_not_stored": self.rows_not_stored,
+        }
 
 
-def batch_ingest(*, device: DeviceContext, batch: BatchIn, body_sha256: str, now: datetime,
-                 max_skew: int) -> IngestOutcome:
+def batch_ingest(
+    *, device: DeviceContext, batch: BatchIn, body_sha256: str, now: datetime, max_skew: int
+) -> IngestOutcome:
     """Store `batch` once in the device's region (one transaction), or say it already is there.
 
     The caller has verified the signature and that the body speaks for this device and site.
@@ -76,29 +81,46 @@ def batch_ingest(*, device: DeviceContext, batch: BatchIn, body_sha256: str, now
             if stored is not None:
                 return stored
             log.info("batch %s conflicted while storing: %s", batch.batch_id, exc)
-            raise InProgress("bucket_in_progress", "buckets",
-                             "another batch is storing some of these buckets; retry") from exc
-    device_health_record(device_pk=device.device_pk, at=now, model_name=batch.model.name,
-                         model_sha256=batch.model.sha256)
+            raise InProgress(
+                "bucket_in_progress",
+                "buckets",
+                "another batch is storing some of these buckets; retry",
+            ) from exc
+    device_health_record(
+        device_pk=device.device_pk,
+        at=now,
+        model_name=batch.model.name,
+        model_sha256=batch.model.sha256,
+    )
     return outcome
 
 
-def _already_stored(device: DeviceContext, batch: BatchIn,
-                    body_sha256: str) -> IngestOutcome | None:
+def _already_stored(
+    device: DeviceContext, batch: BatchIn, body_sha256: str
+) -> IngestOutcome | None:
     record = ingest_batch_get(region=device.region, batch_id=batch.batch_id)
     if record is None:
         return None
     if record.body_sha256 != body_sha256:
-        raise Invalid("batch_id_reused", "batch_id",
-                      f"batch {batch.batch_id} was already stored with a different body; "
-                      "a batch id names one body forever")
-    return IngestOutcome(created=False, batch_id=batch.batch_id, buckets=record.buckets,
-                         no_data_buckets=record.no_data_buckets, count_rows=record.count_rows,
-                         buckets_replaced=record.buckets_replaced)
+        raise Invalid(
+            "batch_id_reused",
+            "batch_id",
+            f"batch {batch.batch_id} was already stored with a different body; "
+            "a batch id names one body forever",
+        )
+    return IngestOutcome(
+        created=False,
+        batch_id=batch.batch_id,
+        buckets=record.buckets,
+        no_data_buckets=record.no_data_buckets,
+        count_rows=record.count_rows,
+        buckets_replaced=record.buckets_replaced,
+    )
 
 
-def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
-                 now: datetime) -> IngestOutcome:
+def _batch_store(
+    *, device: DeviceContext, batch: BatchIn, body_sha256: str, now: datetime
+) -> IngestOutcome:
     region, alias = device.region, served_alias(device.region)
     with_data = [b for b in batch.buckets if b.uptime > 0]
     count_rows = sum(len(b.counts) for b in with_data)
@@ -108,39 +130,100 @@ def _batch_store(*, device: DeviceContext, batch: BatchIn, body_sha256: str,
         # The idempotency record goes first: a concurrent copy of this batch fails on its unique
         # batch_id here (PostgreSQL makes it wait for ours to commit) before doing any work.
         (record_pk,) = region_rows_insert_returning(
-            IngestBatch, region=region,
-            fields=("batch_id", "device_id", "site_id", "body_sha256", "model_name",
-                    "model_sha256", "received_at", "buckets", "no_data_buckets", "count_rows",
-                    "buckets_replaced"),
-            rows=[(batch.batch_id, device.device_id, device.site_id, body_sha256,
-                   batch.model.name, batch.model.sha256, now, len(batch.buckets), no_data,
-                   count_rows, 0)],
+            IngestBatch,
+            region=region,
+            fields=(
+                "batch_id",
+                "device_id",
+                "site_id",
+                "body_sha256",
+                "model_name",
+                "model_sha256",
+                "received_at",
+                "buckets",
+                "no_data_buckets",
+                "count_rows",
+                "buckets_replaced",
+            ),
+            rows=[
+                (
+                    batch.batch_id,
+                    device.device_id,
+                    device.site_id,
+                    body_sha256,
+                    batch.model.name,
+                    batch.model.sha256,
+                    now,
+                    len(batch.buckets),
+                    no_data,
+                    count_rows,
+                    0,
+                )
+            ],
         )
         replaced = _buckets_replace(device, batch.buckets)
         if replaced:
             IngestBatch.objects.in_region(region).filter(pk=record_pk).update(
-                buckets_replaced=replaced)
+                buckets_replaced=replaced
+            )
         bucket_pks = region_rows_insert_returning(
-            CountBucket, region=region,
-            fields=("site_id", "device_id", "batch_id", "start", "seconds", "uptime",
-                    "received_at"),
-            rows=[(device.site_id, device.device_id, batch.batch_id, b.start, b.seconds,
-                   b.uptime, now) for b in batch.buckets],
+            CountBucket,
+            region=region,
+            fields=(
+                "site_id",
+                "device_id",
+                "batch_id",
+                "start",
+                "seconds",
+                "uptime",
+                "received_at",
+            ),
+            rows=[
+                (
+                    device.site_id,
+                    device.device_id,
+                    batch.batch_id,
+                    b.start,
+                    b.seconds,
+                    b.uptime,
+                    now,
+                )
+                for b in batch.buckets
+            ],
         )
-        _rows_store(device, [(b, pk) for b, pk in zip(batch.buckets, bucket_pks, strict=True)
-                             if b.uptime > 0])
+        _rows_store(
+            device,
+            [(b, pk) for b, pk in zip(batch.buckets, bucket_pks, strict=True) if b.uptime > 0],
+        )
         windows = [(b.start, b.seconds) for b in batch.buckets]
-        transaction.on_commit(functools.partial(
-            _batch_stored_send, region=region, site_id=device.site_id,
-            device_id=device.device_id, batch_id=str(batch.batch_id),
-            starts=[start for start, _ in windows], windows=windows,
-        ), using=alias)
+        transaction.on_commit(
+            functools.partial(
+                _batch_stored_send,
+                region=region,
+                site_id=device.site_id,
+                device_id=device.device_id,
+                batch_id=str(batch.batch_id),
+                starts=[start for start, _ in windows],
+                windows=windows,
+            ),
+            using=alias,
+        )
     if rows_not_stored:
-        log.warning("batch %s from %s: %s entries of uptime-0 buckets not stored (no data)",
-                    batch.batch_id, device.device_id, rows_not_stored)
-    return IngestOutcome(created=True, batch_id=batch.batch_id, buckets=len(batch.buckets),
-                         no_data_buckets=no_data, count_rows=count_rows,
-                         buckets_replaced=replaced, rows_not_stored=rows_not_stored)
+        log.warning(
+            "batch %s from %s: %s entries of uptime-0 buckets not stored (no data)",
+            batch.batch_id,
+            device.device_id,
+            rows_not_stored,
+        )
+    return IngestOutcome(
+        created=True,
+        batch_id=batch.batch_id,
+        buckets=len(batch.buckets),
+        no_data_buckets=no_data,
+        count_rows=count_rows,
+        buckets_replaced=replaced,
+        rows_not_stored=rows_not_stored,
+    )
 
 
 def _entries(bucket: BucketIn) -> int:
@@ -152,8 +235,11 @@ def _buckets_replace(device: DeviceContext, buckets: list[BucketIn]) -> int:
     wanted = {(b.start, b.seconds) for b in buckets}
     candidates = (
         CountBucket.objects.in_region(device.region)
-        .filter(site_id=device.site_id, device_id=device.device_id,
-                start__in={start for start, _ in wanted})
+        .filter(
+            site_id=device.site_id,
+            device_id=device.device_id,
+            start__in={start for start, _ in wanted},
+        )
         .values_list("pk", "start", "seconds")
     )
     stale = [pk for pk, start, seconds in candidates if (start, seconds) in wanted]
@@ -179,21 +265,26 @@ def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, int]]) -> N
         (DwellHistogram, ("zone", "road_user", "edges_s", "counts"), dwell),
     ):
         if rows:
-            region_rows_insert(model, region=device.region, fields=head_fields + fields,
-                               rows=rows)
+            region_rows_insert(model, region=device.region, fields=head_fields + fields, rows=rows)
 
 
 def _batch_stored_send(**kwargs) -> None:
     # Robust: a failing subscriber must not turn a committed batch into an error for the device.
     for receiver, result in batch_stored.send_robust(sender=IngestBatch, **kwargs):
         if isinstance(result, Exception):
-            log.error("batch_stored receiver %r failed for batch %s: %r",
-                      receiver, kwargs["batch_id"], result, exc_info=result)
+            log.error(
+                "batch_stored receiver %r failed for batch %s: %r",
+                receiver,
+                kwargs["batch_id"],
+                result,
+                exc_info=result,
+            )
 
 
 @transaction.atomic(using="default")
-def device_health_record(*, device_pk: int, at: datetime, model_name: str,
-                         model_sha256: str) -> None:
+def device_health_record(
+    *, device_pk: int, at: datetime, model_name: str, model_sha256: str
+) -> None:
     """Delivery metadata only (control plane): when, how many, which model."""
     connection = connections["default"]
     if connection.vendor == "postgresql":
@@ -202,6 +293,8 @@ def device_health_record(*, device_pk: int, at: datetime, model_name: str,
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
     Device.objects.filter(pk=device_pk).update(
-        last_batch_at=at, batches_received=F("batches_received") + 1,
-        last_model_name=model_name, last_model_sha256=model_sha256,
+        last_batch_at=at,
+        batches_received=F("batches_received") + 1,
+        last_model_name=model_name,
+        last_model_sha256=model_sha256,
     )

@@ -36,7 +36,8 @@ def timestamp_check(header: str | None, *, now: float, max_skew: int) -> int:
     stamp = int(header)
     if abs(now - stamp) > max_skew:
         raise Unauthenticated(
-            "stale_timestamp", field,
+            "stale_timestamp",
+            field,
             f"{stamp} is {int(now - stamp)} s from server time {int(now)}; "
             f"at most {max_skew} s is accepted (check the device clock)",
         )
@@ -52,8 +53,9 @@ def signature_parse(header: str | None) -> str:
     return header.strip()
 
 
-def signature_verify(*, secrets: Iterable[str], timestamp: int, body: bytes,
-                     signature: str) -> None:
+def signature_verify(
+    *, secrets: Iterable[str], timestamp: int, body: bytes, signature: str
+) -> None:
     """Accept the signature if any currently valid secret (two during a rotation) made it.
 
     Every secret is compared, in constant time each, so timing does not tell which one matched.
@@ -65,6 +67,7 @@ def signature_verify(*, secrets: Iterable[str], timestamp: int, body: bytes,
         matched |= hmac.compare_digest(expected, given)
     if not matched:
         raise Unauthenticated(
-            "bad_signature", "X-Junction-Signature",
+            "bad_signature",
+            "X-Junction-Signature",
             "does not match the body and timestamp under this device's secret",
         )

@@ -56,13 +56,18 @@ class BatchIngestView(View):
             return refusal.response()
         except DatabaseError:
             log.exception("ingest: database error")
-            return Unavailable("database_unavailable", "body",
-                               "the region database could not store the batch; retry").response()
+            return Unavailable(
+                "database_unavailable",
+                "body",
+                "the region database could not store the batch; retry",
+            ).response()
         return JsonResponse(outcome.as_json(), status=201 if outcome.created else 200)
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
-        response = JsonResponse({"error": "method_not_allowed", "field": "method",
-                                 "detail": "only POST is accepted"}, status=405)
+        response = JsonResponse(
+            {"error": "method_not_allowed", "field": "method", "detail": "only POST is accepted"},
+            status=405,
+        )
         response["Allow"] = "POST"
         return response
 
@@ -70,27 +75,36 @@ class BatchIngestView(View):
         max_skew = settings.JUNCTION_INGEST_MAX_SKEW_SECONDS
         now = time.time()
         body = _body_read(request, settings.JUNCTION_INGEST_MAX_BYTES)
-        stamp = timestamp_check(request.headers.get("X-Junction-Timestamp"), now=now,
-                                max_skew=max_skew)
+        stamp = timestamp_check(
+            request.headers.get("X-Junction-Timestamp"), now=now, max_skew=max_skew
+        )
         signature = signature_parse(request.headers.get("X-Junction-Signature"))
         device = _device_authenticate(request.headers.get("X-Junction-Device"))
         try:
-            signature_verify(secrets=device.secrets, timestamp=stamp, body=body,
-                             signature=signature)
+            signature_verify(
+                secrets=device.secrets, timestamp=stamp, body=body, signature=signature
+            )
         except Unauthenticated:
             log.warning("ingest: bad signature from device %s", device.device_id)
             raise
         signature_claim(signature, max_skew=max_skew)
         if device.revoked_at is not None:
-            raise Forbidden("device_revoked", "X-Junction-Device",
-                            f"device {device.device_id!r} was revoked "
-                            f"{device.revoked_at.isoformat()}")
+            raise Forbidden(
+                "device_revoked",
+                "X-Junction-Device",
+                f"device {device.device_id!r} was revoked {device.revoked_at.isoformat()}",
+            )
         _region_check(device)
         batch = batch_parse(body)
         _idempotency_key_check(request.headers.get("Idempotency-Key"), batch)
         batch_identity_check(batch, device)
-        return batch_ingest(device=device, batch=batch, body_sha256=_canonical_sha256(batch),
-                            now=datetime.fromtimestamp(now, UTC), max_skew=max_skew)
+        return batch_ingest(
+            device=device,
+            batch=batch,
+            body_sha256=_canonical_sha256(batch),
+            now=datetime.fromtimestamp(now, UTC),
+            max_skew=max_skew,
+        )
 
 
 def _body_read(request: HttpRequest, limit: int) -> bytes:
@@ -99,19 +113,29 @@ def _body_read(request: HttpRequest, limit: int) -> bytes:
     if not declared:
         # Without a length Django's WSGI stream reads nothing, and the signature would then be
         # checked against an empty body: say so instead.
-        raise LengthRequired("length_required", "Content-Length",
-                             "send the body with a Content-Length (no chunked encoding)")
+        raise LengthRequired(
+            "length_required",
+            "Content-Length",
+            "send the body with a Content-Length (no chunked encoding)",
+        )
     if not declared.isdigit():
         raise LengthRequired("bad_length", "Content-Length", "must be a number of bytes")
     if int(declared) > limit:
-        raise TooLarge("body_too_large", "body",
-                       f"{declared} bytes declared; at most {limit} are accepted per batch; "
-                       "send fewer buckets per batch", max_bytes=limit)
+        raise TooLarge(
+            "body_too_large",
+            "body",
+            f"{declared} bytes declared; at most {limit} are accepted per batch; "
+            "send fewer buckets per batch",
+            max_bytes=limit,
+        )
     body = request.read(limit + 1)
     if len(body) > limit:
-        raise TooLarge("body_too_large", "body",
-                       f"more than {limit} bytes sent; send fewer buckets per batch",
-                       max_bytes=limit)
+        raise TooLarge(
+            "body_too_large",
+            "body",
+            f"more than {limit} bytes sent; send fewer buckets per batch",
+            max_bytes=limit,
+        )
     return body
 
 
@@ -122,9 +146,11 @@ def _device_authenticate(device_id: str | None) -> DeviceContext:
         return device_context_get(device_id)
     except CredentialError as exc:
         log.error("ingest: secrets of device %s cannot be read: %s", device_id, exc)
-        raise Unavailable("credentials_unreadable", "X-Junction-Device",
-                          "the platform cannot read this device's credentials; "
-                          "its operators have been alerted") from exc
+        raise Unavailable(
+            "credentials_unreadable",
+            "X-Junction-Device",
+            "the platform cannot read this device's credentials; its operators have been alerted",
+        ) from exc
 
 
 def _region_check(device: DeviceContext) -> None:
@@ -132,21 +158,31 @@ def _region_check(device: DeviceContext) -> None:
         served_alias(device.region)
     except MisdirectedRegion as exc:
         raise Misdirected(
-            "misdirected_region", "region", str(exc), region=exc.region, endpoint=exc.endpoint,
+            "misdirected_region",
+            "region",
+            str(exc),
+            region=exc.region,
+            endpoint=exc.endpoint,
         ) from exc
 
 
 def _idempotency_key_check(key: str | None, batch: BatchIn) -> None:
     if not key:
-        raise Invalid("missing_idempotency_key", "Idempotency-Key",
-                      "the header is required and must equal the body's batch_id")
+        raise Invalid(
+            "missing_idempotency_key",
+            "Idempotency-Key",
+            "the header is required and must equal the body's batch_id",
+        )
     try:
         same = UUID(key.strip()) == batch.batch_id
     except ValueError:
         same = False
     if not same:
-        raise Invalid("idempotency_key_mismatch", "Idempotency-Key",
-                      f"{key!r} differs from the body's batch_id {str(batch.batch_id)!r}")
+        raise Invalid(
+            "idempotency_key_mismatch",
+            "Idempotency-Key",
+            f"{key!r} differs from the body's batch_id {str(batch.batch_id)!r}",
+        )
 
 
 def _canonical_sha256(batch: BatchIn) -> str:

@@ -29,8 +29,14 @@ from junction.traffic.models import (
 
 INGEST_URL = "/api/v1/ingest/batches"
 MODEL_SHA256 = hashlib.sha256(b"yolox_nano").hexdigest()
-REGION_MODELS = (IngestBatch, CountBucket, CountRow, SpeedHistogram, OccupancySummary,
-                 DwellHistogram)
+REGION_MODELS = (
+    IngestBatch,
+    CountBucket,
+    CountRow,
+    SpeedHistogram,
+    OccupancySummary,
+    DwellHistogram,
+)
 
 _last_stamp = 0
 
@@ -53,9 +59,14 @@ def example_bucket(start: datetime | None = None, **overrides) -> dict:
             {"counter": "north-stopline", "direction": "in", "class": "car", "count": 12},
             {"counter": "N>E", "direction": None, "class": "bicycle", "count": 1},
         ],
-        "speeds": [{"counter": "north-stopline", "class": "car",
-                    "edges_kmh": [0, 10, 20, 30, 40, 50, 60, 70, 80],
-                    "counts": [0, 1, 4, 6, 1, 0, 0, 0]}],
+        "speeds": [
+            {
+                "counter": "north-stopline",
+                "class": "car",
+                "edges_kmh": [0, 10, 20, 30, 40, 50, 60, 70, 80],
+                "counts": [0, 1, 4, 6, 1, 0, 0, 0],
+            }
+        ],
         "occupancy": [{"zone": "crosswalk-north", "class": "person", "mean": 0.4, "max": 3}],
     }
     bucket.update(overrides)
@@ -93,8 +104,14 @@ def sign(secret: str, stamp: int, raw: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
-def headers(persona, raw: bytes, *, batch_id: str | None, secret: str | None = None,
-            stamp: int | None = None) -> dict[str, str]:
+def headers(
+    persona,
+    raw: bytes,
+    *,
+    batch_id: str | None,
+    secret: str | None = None,
+    stamp: int | None = None,
+) -> dict[str, str]:
     stamp = fresh_stamp() if stamp is None else stamp
     values = {
         "X-Junction-Device": persona.device_id,
@@ -106,8 +123,15 @@ def headers(persona, raw: bytes, *, batch_id: str | None, secret: str | None = N
     return values
 
 
-def send(client, persona, body: dict | bytes, *, secret: str | None = None,
-         stamp: int | None = None, header_overrides: dict | None = None):
+def send(
+    client,
+    persona,
+    body: dict | bytes,
+    *,
+    secret: str | None = None,
+    stamp: int | None = None,
+    header_overrides: dict | None = None,
+):
     """POST a signed batch with Django's test client (or anything with the same `post`)."""
     raw = body if isinstance(body, bytes) else encode(body)
     batch_id = body.get("batch_id") if isinstance(body, dict) else None
@@ -127,7 +151,8 @@ def stored_counts() -> dict[str, int]:
         for model in REGION_MODELS:
             counts[f"{region}:{model.__name__}"] = model.objects.in_region(region).count()
     counts["control:batches_received"] = sum(
-        Device.objects.values_list("batches_received", flat=True))
+        Device.objects.values_list("batches_received", flat=True)
+    )
     return counts
 
 

@@ -19,8 +19,11 @@ from tests.platform.ingest.device import (
     send,
 )
 
-FIELD_DEVICE, FIELD_STAMP, FIELD_SIG = ("X-Junction-Device", "X-Junction-Timestamp",
-                                        "X-Junction-Signature")
+FIELD_DEVICE, FIELD_STAMP, FIELD_SIG = (
+    "X-Junction-Device",
+    "X-Junction-Timestamp",
+    "X-Junction-Signature",
+)
 
 BAD_HEADERS = {
     "no device header": ({FIELD_DEVICE: None}, "missing_device", FIELD_DEVICE),
@@ -52,24 +55,21 @@ def test_it_refuses_a_body_changed_after_signing(client, eu_device):
     raw = encode(body)
     sent = headers(eu_device, raw, batch_id=body["batch_id"])
     tampered = raw.replace(b'"count":12', b'"count":99')
-    response = client.post(INGEST_URL, data=tampered, content_type="application/json",
-                           headers=sent)
+    response = client.post(INGEST_URL, data=tampered, content_type="application/json", headers=sent)
     assert_error(response, 401, "bad_signature", FIELD_SIG)
     assert_nothing_stored()
 
 
 @pytest.mark.parametrize("offset", [-301, 301, -3600])
 def test_it_refuses_a_timestamp_outside_the_skew_window(client, eu_device, offset):
-    response = send(client, eu_device, example_batch(eu_device),
-                    stamp=int(time.time()) + offset)
+    response = send(client, eu_device, example_batch(eu_device), stamp=int(time.time()) + offset)
     assert_error(response, 401, "stale_timestamp", FIELD_STAMP)
     assert_nothing_stored()
 
 
 @pytest.mark.parametrize("offset", [-290, 290])
 def test_it_accepts_a_timestamp_inside_the_skew_window(client, eu_device, offset):
-    response = send(client, eu_device, example_batch(eu_device),
-                    stamp=int(time.time()) + offset)
+    response = send(client, eu_device, example_batch(eu_device), stamp=int(time.time()) + offset)
     assert response.status_code == 201, response.content
 
 
@@ -90,8 +90,9 @@ def test_it_refuses_a_replayed_signature_of_a_refused_request(client, eu_device)
     raw = encode(body)
     captured = headers(eu_device, raw, batch_id=body["batch_id"])
     for status in (403, 401):
-        response = client.post(INGEST_URL, data=raw, content_type="application/json",
-                               headers=captured)
+        response = client.post(
+            INGEST_URL, data=raw, content_type="application/json", headers=captured
+        )
         assert response.status_code == status
     assert_nothing_stored()
 

@@ -15,22 +15,33 @@ START = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 def _bucket(region: str) -> CountBucket:
-    bucket = CountBucket(region=region, site_id=1, device_id="d", batch_id=uuid.uuid4(),
-                         start=START, seconds=60, uptime=1.0)
+    bucket = CountBucket(
+        region=region,
+        site_id=1,
+        device_id="d",
+        batch_id=uuid.uuid4(),
+        start=START,
+        seconds=60,
+        uptime=1.0,
+    )
     bucket.save()
     return bucket
 
 
 def test_it_writes_rows_to_their_region_with_the_region_column_set():
     bucket = _bucket("us-east")
-    region_rows_insert(CountRow, region="us-east",
-                       fields=("bucket_id", "site_id", "start", "counter", "direction",
-                               "road_user", "count"),
-                       rows=[(bucket.pk, 1, START, "stop", "in", "car", 3)] * 3)
-    region_rows_insert(SpeedHistogram, region="us-east",
-                       fields=("bucket_id", "site_id", "start", "counter", "road_user",
-                               "edges_kmh", "counts"),
-                       rows=[(bucket.pk, 1, START, "stop", "car", [0, 10, 20], [1, 2])])
+    region_rows_insert(
+        CountRow,
+        region="us-east",
+        fields=("bucket_id", "site_id", "start", "counter", "direction", "road_user", "count"),
+        rows=[(bucket.pk, 1, START, "stop", "in", "car", 3)] * 3,
+    )
+    region_rows_insert(
+        SpeedHistogram,
+        region="us-east",
+        fields=("bucket_id", "site_id", "start", "counter", "road_user", "edges_kmh", "counts"),
+        rows=[(bucket.pk, 1, START, "stop", "car", [0, 10, 20], [1, 2])],
+    )
     rows = CountRow.objects.in_region("us-east")
     assert [(r.region, r.count) for r in rows] == [("us-east", 3)] * 3
     assert SpeedHistogram.objects.in_region("us-east").get().counts == [1, 2]

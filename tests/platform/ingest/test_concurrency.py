@@ -37,8 +37,12 @@ def _post_together(url: str, persona, body: dict, *, retry_409: bool = False) ->
         barrier.wait(timeout=10)
         for _attempt in range(20):
             sent = headers(persona, raw, batch_id=body["batch_id"], stamp=fresh_stamp())
-            response = requests.post(url + INGEST_URL, data=raw, timeout=30,
-                                     headers=sent | {"Content-Type": "application/json"})
+            response = requests.post(
+                url + INGEST_URL,
+                data=raw,
+                timeout=30,
+                headers=sent | {"Content-Type": "application/json"},
+            )
             if not (retry_409 and response.status_code == 409):
                 break
             time.sleep(0.05)
@@ -81,7 +85,8 @@ def test_it_tells_every_retrying_copy_that_the_batch_is_stored(live_server, eu_d
 
 @live
 def test_it_stores_concurrent_copies_once_even_without_the_cache_lock(
-        live_server, eu_device, monkeypatch):
+    live_server, eu_device, monkeypatch
+):
     # The lock only spares work; the unique batch id in the region database is the guarantee.
     monkeypatch.setattr("junction.ingest.services.batch_lock", lambda *args: nullcontext())
     for statuses in _rounds(live_server.url, eu_device):

@@ -34,8 +34,9 @@ def test_it_treats_a_reserialised_copy_as_the_same_batch(client, eu_device):
     assert send(client, eu_device, body).status_code == 201
     # Other key order and spacing, 0.98 written differently: the same content.
     spaced = json.dumps(dict(reversed(list(body.items()))), indent=2).replace("0.98", "9.8e-1")
-    retry = send(client, eu_device, spaced.encode(),
-                 header_overrides={"Idempotency-Key": body["batch_id"]})
+    retry = send(
+        client, eu_device, spaced.encode(), header_overrides={"Idempotency-Key": body["batch_id"]}
+    )
     assert retry.status_code == 200, retry.content
 
 
@@ -59,8 +60,9 @@ def test_it_answers_409_while_the_same_batch_is_being_stored(client, eu_device):
 
 def test_it_replaces_a_bucket_sent_again_in_a_new_batch(client, eu_device):
     start = minute_start(5)
-    first = example_batch(eu_device,
-                          buckets=[example_bucket(start), example_bucket(minute_start(6))])
+    first = example_batch(
+        eu_device, buckets=[example_bucket(start), example_bucket(minute_start(6))]
+    )
     assert send(client, eu_device, first).status_code == 201
     corrected = example_bucket(start, uptime=1.0)
     corrected["counts"][0]["count"] = 14

@@ -32,41 +32,64 @@ def _entry(table: str, index: int, **values):
         bucket = example_bucket()
         bucket[table][index].update(values)
         return bucket
+
     return build
 
 
 # name: (second bucket of the batch, rule, field); the first bucket is valid and not stored either
 BAD_BUCKETS = {
     "shorter than the region's minimum": (
-        _bucket(seconds=30), "bucket_too_short", "buckets[1].seconds"),
+        _bucket(seconds=30),
+        "bucket_too_short",
+        "buckets[1].seconds",
+    ),
     "start not aligned to its length": (
-        lambda: example_bucket(minute_start() + timedelta(seconds=30)), "bucket_misaligned",
-        "buckets[1].start"),
+        lambda: example_bucket(minute_start() + timedelta(seconds=30)),
+        "bucket_misaligned",
+        "buckets[1].start",
+    ),
     "five minutes not on a five-minute boundary": (
         lambda: example_bucket(_aligned(300) + timedelta(minutes=1), seconds=300),
-        "bucket_misaligned", "buckets[1].start"),
+        "bucket_misaligned",
+        "buckets[1].start",
+    ),
     "in the future": (
-        lambda: example_bucket(minute_start(-10)), "bucket_in_future", "buckets[1].start"),
+        lambda: example_bucket(minute_start(-10)),
+        "bucket_in_future",
+        "buckets[1].start",
+    ),
     "older than raw retention": (
-        lambda: example_bucket(minute_start(91 * 24 * 60)), "bucket_past_retention",
-        "buckets[1].start"),
+        lambda: example_bucket(minute_start(91 * 24 * 60)),
+        "bucket_past_retention",
+        "buckets[1].start",
+    ),
     "counter unknown to the site": (
-        _entry("counts", 0, counter="south-stopline"), "unknown_counter",
-        "buckets[1].counts[0].counter"),
+        _entry("counts", 0, counter="south-stopline"),
+        "unknown_counter",
+        "buckets[1].counts[0].counter",
+    ),
     "speed counter unknown to the site": (
-        _entry("speeds", 0, counter="east-stopline"), "unknown_counter",
-        "buckets[1].speeds[0].counter"),
+        _entry("speeds", 0, counter="east-stopline"),
+        "unknown_counter",
+        "buckets[1].speeds[0].counter",
+    ),
     "zone unknown to the site": (
-        _entry("occupancy", 0, zone="bus-bay"), "unknown_zone", "buckets[1].occupancy[0].zone"),
+        _entry("occupancy", 0, zone="bus-bay"),
+        "unknown_zone",
+        "buckets[1].occupancy[0].zone",
+    ),
     "same count twice": (
-        lambda: example_bucket(counts=[example_bucket()["counts"][0]] * 2), "duplicate_entry",
-        "buckets[1].counts[1]"),
+        lambda: example_bucket(counts=[example_bucket()["counts"][0]] * 2),
+        "duplicate_entry",
+        "buckets[1].counts[1]",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BAD_BUCKETS, ids=list(BAD_BUCKETS))
 def test_it_refuses_a_bucket_that_breaks_policy_and_stores_no_bucket_of_the_batch(
-        client, eu_device, case):
+    client, eu_device, case
+):
     build, rule, field = BAD_BUCKETS[case]
     body = example_batch(eu_device, buckets=[example_bucket(minute_start(30)), build()])
     payload = assert_error(send(client, eu_device, body), 422, rule, field)

@@ -23,7 +23,8 @@ def pinned_to_eu_west(settings, us_device):
 
 
 def test_it_answers_421_with_the_endpoint_on_a_node_pinned_to_another_region(
-        client, us_device, pinned_to_eu_west):
+    client, us_device, pinned_to_eu_west
+):
     response = send(client, us_device, example_batch(us_device))
     payload = assert_error(response, 421, "misdirected_region", "region")
     assert payload["endpoint"] == "https://us-east.junction.example"
@@ -49,8 +50,9 @@ def test_it_refuses_a_device_writing_for_another_region(client, eu_device, us_de
 def test_it_refuses_a_device_writing_for_another_site_of_its_region(client, eu_device):
     from junction.sites import services as site_services
 
-    other = site_services.site_add(slug="high-and-1st", region="eu-west", name="High & 1st",
-                                   counters={"north-stopline": {}})
+    other = site_services.site_add(
+        slug="high-and-1st", region="eu-west", name="High & 1st", counters={"north-stopline": {}}
+    )
     body = example_batch(eu_device, site=other.slug)
     assert_error(send(client, eu_device, body), 403, "not_this_site", "site")
     assert_nothing_stored()

@@ -23,8 +23,9 @@ def test_it_refuses_a_body_over_the_limit_with_413(client, eu_device, settings):
 
 def test_it_refuses_by_the_declared_length_before_reading(client, eu_device, settings):
     settings.JUNCTION_INGEST_MAX_BYTES = 10_000
-    response = send(client, eu_device, example_batch(eu_device),
-                    header_overrides={"Content-Length": "10000000"})
+    response = send(
+        client, eu_device, example_batch(eu_device), header_overrides={"Content-Length": "10000000"}
+    )
     assert_error(response, 413, "body_too_large", "body")
     assert_nothing_stored()
 
@@ -36,8 +37,9 @@ def test_it_accepts_a_body_at_the_limit(client, eu_device, settings):
 
 
 def test_it_asks_for_a_length_when_none_is_given(client, eu_device):
-    response = send(client, eu_device, example_batch(eu_device),
-                    header_overrides={"Content-Length": ""})
+    response = send(
+        client, eu_device, example_batch(eu_device), header_overrides={"Content-Length": ""}
+    )
     assert_error(response, 411, "length_required", "Content-Length")
     assert_nothing_stored()
 

@@ -29,16 +29,27 @@ def test_it_stores_the_documented_example_batch_in_its_region(client, eu_device)
     response = send(client, eu_device, body)
     assert response.status_code == 201, response.content
     assert response.json() | {"batch_id": None} == {
-        "batch_id": None, "status": "stored", "buckets": 1, "no_data_buckets": 0,
-        "count_rows": 2, "buckets_replaced": 0, "rows_not_stored": 0,
+        "batch_id": None,
+        "status": "stored",
+        "buckets": 1,
+        "no_data_buckets": 0,
+        "count_rows": 2,
+        "buckets_replaced": 0,
+        "rows_not_stored": 0,
     }
     bucket = CountBucket.objects.in_region("eu-west").get()
     assert (bucket.site_id, bucket.device_id, bucket.seconds, bucket.uptime) == (
-        eu_device.site.pk, eu_device.device_id, 60, 0.98)
+        eu_device.site.pk,
+        eu_device.device_id,
+        60,
+        0.98,
+    )
     assert str(bucket.batch_id) == body["batch_id"]
     rows = CountRow.objects.in_region("eu-west").order_by("counter")
     assert [(r.counter, r.direction, r.road_user, r.count) for r in rows] == [
-        ("N>E", None, "bicycle", 1), ("north-stopline", "in", "car", 12)]
+        ("N>E", None, "bicycle", 1),
+        ("north-stopline", "in", "car", 12),
+    ]
     speed = SpeedHistogram.objects.in_region("eu-west").get()
     assert speed.counts == [0, 1, 4, 6, 1, 0, 0, 0] and len(speed.edges_kmh) == 9
     occupancy = OccupancySummary.objects.in_region("eu-west").get()
@@ -48,9 +59,16 @@ def test_it_stores_the_documented_example_batch_in_its_region(client, eu_device)
 
 
 def test_it_stores_optional_dwell_histograms(client, eu_device):
-    bucket = example_bucket(dwell=[{"zone": "crosswalk-north", "class": "person",
-                                    "edges_s": [0, 5, 10, 30, 60, 120, 300, 600],
-                                    "counts": [3, 2, 1, 0, 0, 0, 0]}])
+    bucket = example_bucket(
+        dwell=[
+            {
+                "zone": "crosswalk-north",
+                "class": "person",
+                "edges_s": [0, 5, 10, 30, 60, 120, 300, 600],
+                "counts": [3, 2, 1, 0, 0, 0, 0],
+            }
+        ]
+    )
     assert send(client, eu_device, example_batch(eu_device, buckets=[bucket])).status_code == 201
     dwell = DwellHistogram.objects.in_region("eu-west").get()
     assert dwell.counts == [3, 2, 1, 0, 0, 0, 0]
@@ -87,8 +105,9 @@ def test_it_keeps_an_idempotency_record_of_the_batch(client, eu_device):
     assert (record.buckets, record.count_rows, record.device_id) == (1, 2, eu_device.device_id)
 
 
-def test_it_announces_a_stored_batch_after_commit(client, eu_device,
-                                                  django_capture_on_commit_callbacks):
+def test_it_announces_a_stored_batch_after_commit(
+    client, eu_device, django_capture_on_commit_callbacks
+):
     heard = []
     start = minute_start()
 
@@ -98,8 +117,9 @@ def test_it_announces_a_stored_batch_after_commit(client, eu_device,
     batch_stored.connect(listener)
     try:
         with django_capture_on_commit_callbacks(using="region_eu-west", execute=True):
-            response = send(client, eu_device,
-                            example_batch(eu_device, buckets=[example_bucket(start)]))
+            response = send(
+                client, eu_device, example_batch(eu_device, buckets=[example_bucket(start)])
+            )
     finally:
         batch_stored.disconnect(listener)
     assert response.status_code == 201

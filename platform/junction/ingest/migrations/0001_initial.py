@@ -4,34 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='IngestBatch',
+            name="IngestBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('batch_id', models.UUIDField(unique=True)),
-                ('device_id', models.CharField(max_length=100)),
-                ('site_id', models.BigIntegerField()),
-                ('body_sha256', models.CharField(max_length=64)),
-                ('model_name', models.CharField(max_length=100)),
-                ('model_sha256', models.CharField(max_length=64)),
-                ('received_at', models.DateTimeField()),
-                ('buckets', models.PositiveIntegerField()),
-                ('no_data_buckets', models.PositiveIntegerField(default=0)),
-                ('count_rows', models.PositiveIntegerField()),
-                ('buckets_replaced', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("batch_id", models.UUIDField(unique=True)),
+                ("device_id", models.CharField(max_length=100)),
+                ("site_id", models.BigIntegerField()),
+                ("body_sha256", models.CharField(max_length=64)),
+                ("model_name", models.CharField(max_length=100)),
+                ("model_sha256", models.CharField(max_length=64)),
+                ("received_at", models.DateTimeField()),
+                ("buckets", models.PositiveIntegerField()),
+                ("no_data_buckets", models.PositiveIntegerField(default=0)),
+                ("count_rows", models.PositiveIntegerField()),
+                ("buckets_replaced", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['device_id', 'received_at'], name='ingest_inge_device__dc802a_idx')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(
+                        fields=["device_id", "received_at"], name="ingest_inge_device__dc802a_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -29,13 +29,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--device", required=True, help="device id, e.g. dev-main-5th-n")
         parser.add_argument("--secret", help="the device secret (default: the demo's file)")
-        parser.add_argument("--url", help="ingest endpoint or base URL (default: the region's "
-                                          f"endpoint, else {DEFAULT_BASE})")
+        parser.add_argument(
+            "--url",
+            help="ingest endpoint or base URL (default: the region's "
+            f"endpoint, else {DEFAULT_BASE})",
+        )
         parser.add_argument("--show-body", action="store_true", help="print the body sent")
 
     def handle(self, *args, **options) -> None:
-        device = (Device.objects.select_related("site__region")
-                  .filter(device_id=options["device"]).first())
+        device = (
+            Device.objects.select_related("site__region")
+            .filter(device_id=options["device"])
+            .first()
+        )
         if device is None:
             raise CommandError(f"no device {options['device']!r} is registered")
         secret = options["secret"] or _demo_secret(device.device_id)
@@ -43,15 +49,19 @@ class Command(BaseCommand):
         batch = sample_batch(device)
         body = sample_encode(batch)
         stamp = int(time.time())
-        headers = {"Content-Type": "application/json", "X-Junction-Device": device.device_id,
-                   "X-Junction-Timestamp": str(stamp),
-                   "X-Junction-Signature": signature_of(secret, stamp, body),
-                   "Idempotency-Key": batch["batch_id"]}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Junction-Device": device.device_id,
+            "X-Junction-Timestamp": str(stamp),
+            "X-Junction-Signature": signature_of(secret, stamp, body),
+            "Idempotency-Key": batch["batch_id"],
+        }
         if options["show_body"]:
             self.stdout.write(json.dumps(batch, indent=2))
         try:
-            response = requests.post(url, data=body, headers=headers, timeout=30,
-                                     allow_redirects=False)
+            response = requests.post(
+                url, data=body, headers=headers, timeout=30, allow_redirects=False
+            )
         except requests.RequestException as exc:
             raise CommandError(f"POST {url} failed: {exc} (is the server running?)") from exc
         try:

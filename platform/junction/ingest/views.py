@@ -19,6 +19,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
 
 from junction.ingest.errors import (
     Forbidden,
@@ -59,7 +60,14 @@ class BatchIngestView(View):
             return Unavailable(
                 "database_unavailable",
                 "body",
-                "the region database could not store the batch; retry",
+                "the database could not take the batch just now; nothing was stored, retry",
+            ).response()
+        except RedisError:
+            log.exception("ingest: Redis error")
+            return Unavailable(
+                "claims_unavailable",
+                "body",
+                "the replay and lock store is unreachable; nothing was stored, retry",
             ).response()
         return JsonResponse(outcome.as_json(), status=201 if outcome.created else 200)
 

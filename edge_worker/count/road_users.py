@@ -17,7 +17,8 @@ import numpy as np
 
 from edge_worker.detections import CLASS_NAMES, Detections
 
-# Classes that a detector may confuse with each other for one object; votes never cross groups.
+# Classes a detector confuses with each other on one vehicle; a hand-over may join a car track
+# to a truck track, never a vehicle to a person or a bicycle.
 _VEHICLE = frozenset({2, 3, 5, 7})
 
 
@@ -66,10 +67,6 @@ class Sightings:
     feet: np.ndarray
     sizes: np.ndarray
 
-    @property
-    def keys(self) -> list[int]:
-        return [user.key for user in self.users]
-
 
 @dataclass(frozen=True)
 class RoadUserSettings:
@@ -95,21 +92,30 @@ class RoadUserRegister:
         centres = tracks.centres.astype(np.float64)
         sizes = (tracks.xyxy[:, 2:] - tracks.xyxy[:, :2]).astype(np.float64)
         feet = np.column_stack((centres[:, 0], tracks.xyxy[:, 3]))
-        seen: list[RoadUser] = []
-        for i, track_id in enumerate(tracks.tracker_ids.tolist()):
-            class_id = int(tracks.class_ids[i])
+        track_ids = tracks.tracker_ids.tolist()
+        # Known ids first, so that a new id can never take over a road user who is in fact
+        # still visible under its own id on this very frame.
+        users: list[RoadUser | None] = []
+        for i, track_id in enumerate(track_ids):
             user = self._by_track.get(track_id)
             if user is not None and not self._same_object(user, centres[i], sizes[i], t):
                 user = None
+            users.append(user)
+        present = {user.key for user in users if user is not None}
+        for i, track_id in enumerate(track_ids):
+            class_id = int(tracks.class_ids[i])
+            user = users[i]
             if user is None:
-                user = self._take_over(centres[i], sizes[i], class_id, t, seen)
+                user = self._take_over(centres[i], sizes[i], class_id, t, present)
             if user is None:
                 user = RoadUser(next(self._keys), t, t, centres[i], sizes[i])
                 self._active[user.key] = user
+            present.add(user.key)
+            users[i] = user
             self._by_track[track_id] = user
             self._observe(user, centres[i], sizes[i], feet[i], class_id, float(tracks.scores[i]), t)
             user.confirmed = user.sightings >= self.settings.min_sightings
-            seen.append(user)
+        seen = [user for user in users if user is not None]
         left = [u for u in self._active.values() if t - u.last_seen > self.settings.forget_seconds]
         for user in left:
             del self._active[user.key]
@@ -131,16 +137,15 @@ class RoadUserRegister:
         return jump <= self.settings.jump_diagonals * np.hypot(*np.maximum(size, user.size))
 
     def _take_over(
-        self, centre: np.ndarray, size: np.ndarray, class_id: int, t: float, seen: list[RoadUser]
+        self, centre: np.ndarray, size: np.ndarray, class_id: int, t: float, taken: set[int]
     ) -> RoadUser | None:
-        """The road user that vanished where this new track appears, if there is exactly one."""
-        taken = {user.key for user in seen}
+        """The nearest road user who just vanished where this new track appears, if any."""
         radius = self.settings.handover_radius * np.hypot(*size)
         candidates = []
         for user in self._active.values():
             # Only a confirmed road user has a history worth carrying on; a fragment of a box
             # that flickered for a frame or two must not lend its side of the line to a newcomer.
-            if user.key in taken or user.last_seen >= t or not user.confirmed:
+            if user.key in taken or not user.confirmed:
                 continue
             if t - user.last_seen > self.settings.handover_seconds:
                 continue

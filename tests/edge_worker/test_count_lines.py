@@ -83,6 +83,16 @@ def id_switch_at_line() -> list[Frame]:
     return before + after
 
 
+def duplicate_box_on_a_vehicle() -> list[Frame]:
+    # A second, new track appears on top of the vehicle while it is on the line (a fragment of
+    # a long vehicle), listed before it: it must not take the vehicle's place.
+    frames = drive(1, 40, 160, 40)
+    for i in (19, 20):
+        [(_, x, y, c, s)] = frames[i]
+        frames[i] = [(9, x, y + 2, c, 0.5), (1, x, y, c, s)]
+    return frames
+
+
 def class_flicker() -> list[Frame]:
     frames = drive(1, 40, 160, 40)
     return [
@@ -128,6 +138,7 @@ CASES = {
     "detection gap at the line": (detection_gap(), {("in", "car"): 1}),
     "id switch at the line": (id_switch_at_line(), {("in", "car"): 1}),
     "class flicker": (class_flicker(), {("in", "car"): 1}),
+    "duplicate box on a vehicle": (duplicate_box_on_a_vehicle(), {("in", "car"): 1}),
     "side by side": (
         merge(drive(1, 40, 160, 30), drive(2, 40, 160, 30, x=150), drive(3, 42, 158, 30, x=200)),
         {("in", "car"): 3},

@@ -1,9 +1,11 @@
 """Anomaly detection on regular series of window volumes: pure numpy, no database.
 
 The same functions run inside the region's worker (on 15-minute rollups) and in
-bench/anomalies.py (on generated data). The baseline is robust per hour of the week: the
-median and the median absolute deviation of past weeks, with a floor (at least Poisson noise,
-never below one vehicle) so a quiet night does not turn every extra car into an anomaly.
+bench/anomalies.py (on generated data). The baseline is robust and per hour of the week: the
+median of past weeks (resolved to quarter hours) and the median absolute deviation pooled over
+the hour, floored at Poisson noise and one vehicle so a quiet night does not turn every extra
+car into an anomaly. Windows are scored on the square-root scale against that baseline times
+the day's level; runs of low or high windows are judged on their combined evidence.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of the standard dev
 OUTAGE_COVERAGE = 0.5
 # History windows need nearly full coverage to teach the baseline what normal looks like.
 BASELINE_COVERAGE = 0.9
-MIN_HISTORY = 3  # samples per hour of the week before that hour can be judged
+MIN_HISTORY = 3  # past weeks of a quarter hour before that quarter hour can be judged
 
 Z_CANDIDATE = 2.5  # a window this far out may be part of an anomaly; its run decides
 Z_DROP = 4.5

@@ -18,7 +18,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from junction.analytics import alerts
-from junction.analytics.anomalies import LEVEL_WINDOWS, Finding, baseline_fit, detect
+from junction.analytics.anomalies import (
+    LEVEL_WINDOWS,
+    OUTAGE_COVERAGE,
+    Finding,
+    baseline_fit,
+    detect,
+)
 from junction.analytics.models import Anomaly, Period, Rollup, WindowCoverage
 from junction.analytics.rollups import site_timezone
 from junction.analytics.windows import QUARTER, floor_quarter
@@ -33,6 +39,7 @@ LOOKBACK = timedelta(days=1)
 # they are delivered would report every site as an outage.
 DELIVERY_LAG = timedelta(minutes=30)
 SITE_WIDE = ""
+LATE_DATA = "system:late-data"
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
     judged_from = int((since - history_start) / QUARTER)
     recorded = []
     with transaction.atomic(using=served_alias(region)):
+        _outages_withdraw(region=region, site_id=site_id, series=series, since=since)
         for counter, finding in site_findings(series, judged_from):
             anomaly = anomaly_record(region=region, site_id=site_id, counter=counter,
                                      finding=finding, starts=series.starts)
@@ -112,6 +120,26 @@ def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
     for anomaly in recorded:
         alerts.alerts_dispatch(region=region, anomaly_id=anomaly.pk)
     return recorded
+
+
+def _outages_withdraw(*, region: str, site_id: int, series: Series, since: datetime) -> None:
+    """Resolve open outages whose data has since arrived (an edge spool delivering late).
+
+    The device was not dark, only its uplink: once every window of the outage is covered, the
+    finding no longer stands, and the record says the system withdrew it.
+    """
+    first_start = series.starts[0]
+    for outage in Anomaly.objects.in_region(region).filter(
+            site_id=site_id, counter=SITE_WIDE, kind="outage", state=Anomaly.State.OPEN,
+            start__gte=since, end__lte=series.starts[-1] + QUARTER):
+        span = slice(int((outage.start - first_start) / QUARTER),
+                     int((outage.end - first_start) / QUARTER))
+        if series.coverage[span].min() >= OUTAGE_COVERAGE:
+            Anomaly.objects.in_region(region).filter(
+                pk=outage.pk, state=Anomaly.State.OPEN
+            ).update(state=Anomaly.State.RESOLVED, resolved_by=LATE_DATA,
+                     resolved_at=timezone.now())
+            log.info("outage %s at site %s withdrawn: its data arrived late", outage.pk, site_id)
 
 
 def anomaly_record(*, region: str, site_id: int, counter: str, finding: Finding,

@@ -123,3 +123,13 @@ def test_it_lists_anomalies_as_json(five_weeks, capsys):
     assert sorted(a["kind"] for a in document["anomalies"]) == ["drop", "outage"]
     outage = next(a for a in document["anomalies"] if a["kind"] == "outage")
     assert outage["counter"] is None and outage["state"] == "open"
+
+
+def test_it_withdraws_an_outage_once_the_late_data_arrives(five_weeks):
+    site, _, outage = five_weeks
+    detect_week(site)
+    store_quarter_series(region=EU, site_id=site.pk, start=at(outage), volumes=[50] * 8,
+                         coverage=[1.0] * 8)  # the spool delivered after all
+    detect_week(site)
+    withdrawn = Anomaly.objects.in_region(EU).get(kind="outage")
+    assert (withdrawn.state, withdrawn.resolved_by) == ("resolved", "system:late-data")

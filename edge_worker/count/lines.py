@@ -1,8 +1,10 @@
 """Line counters with hysteresis: each road user counts at most once per line and direction.
 
 A crossing counts only when the road user has settled on the new side: its centre is beyond a
-band around the line on consecutive analysed frames. Box jitter on the line, a car stopped on the
-line for a red light, and a few missed detections therefore never add counts.
+band around the line on consecutive analysed frames, or once well past it. Box jitter on the
+line, a car stopped on the line for a red light, and a few missed detections therefore never add
+counts. The count takes the class the road user's votes give at that moment; by then a vehicle
+has usually been seen for a second or more, so one mislabelled frame cannot decide it.
 """
 
 from __future__ import annotations

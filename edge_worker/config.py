@@ -85,6 +85,19 @@ class UplinkConfig(_Strict):
     backoff_base_s: float = Field(default=1.0, gt=0)
     backoff_cap_s: float = Field(default=300.0, gt=0)
     credentials_retry_s: float = Field(default=300.0, gt=0)
+    # A city's own certificate authority for the platform's TLS certificate (PEM); the system's
+    # trusted authorities when not given. Verification is never switched off.
+    ca_file: Path | None = None
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_from_site_folder(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        path = _resolved(path, info)
+        if not path.is_file():
+            raise ValueError(f"no CA bundle at {path}")
+        return path
 
 
 class CameraConfig(CounterSet):

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 from edge_worker.camera import camera_main
 from edge_worker.config import SiteConfig, load_config, verify_model_digest
 from edge_worker.health import EdgeHealth, HealthServer
@@ -137,6 +139,9 @@ class EdgeWorker:
 
     def _build_uplink(self) -> Uplink:
         config = self.config
+        session = requests.Session()
+        if config.uplink.ca_file is not None:
+            session.verify = str(config.uplink.ca_file)
         return Uplink(
             spool=self.spool,
             identity=BatchIdentity(
@@ -150,6 +155,7 @@ class EdgeWorker:
             endpoint=config.endpoint,
             allowed_endpoints=config.allowed_endpoints,
             secret=config.read_secret,
+            session=session,
             backoff=Backoff(base_s=config.uplink.backoff_base_s, cap_s=config.uplink.backoff_cap_s),
             credentials_retry_s=config.uplink.credentials_retry_s,
             max_buckets=config.uplink.batch_buckets,

@@ -96,6 +96,7 @@ DELETE = object()
         ("classes", ["car", "tram"], "classes.1: Input should be"),
         ("cameras.0.timeline_start", "2026-11-27T06:00:00", "cameras.0.timeline_start"),
         ("cameras.0.detector", {"provder": "cuda"}, "cameras.0.detector.provder: Extra inputs"),
+        ("uplink", {"ca_file": "missing.pem"}, "uplink.ca_file: Value error, no CA bundle"),
     ],
 )
 def test_it_names_the_path_of_a_bad_key(tmp_path, site, path, value, message):

@@ -9,7 +9,7 @@ from edge_worker.count.schema import CounterSet
 from edge_worker.count.speed import GroundPlane
 from edge_worker.count.zones import ZoneCounter
 from edge_worker.detections import Detections
-from edge_worker.events import CountEvent, FrameResult
+from edge_worker.events import CountEvent, DwellEvent, FrameResult
 
 
 class Counting:
@@ -53,8 +53,8 @@ class Counting:
         """Close open zone visits at the end of a recording or on shutdown."""
         return FrameResult(t, (), (), tuple(self._forget(self._register.finish(), t)))
 
-    def _forget(self, left: list[RoadUser], t: float) -> list:
-        dwell = []
+    def _forget(self, left: list[RoadUser], t: float) -> list[DwellEvent]:
+        dwell: list[DwellEvent] = []
         for zone in self._zones:
             dwell += zone.forget(left, t)
         for line in self._lines:

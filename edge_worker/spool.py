@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ _SCHEMA = (
         seconds INTEGER NOT NULL,
         record TEXT NOT NULL,
         bytes INTEGER NOT NULL,
+        spooled_at REAL NOT NULL,
         batch_id TEXT,
         PRIMARY KEY (camera, start))""",
     "CREATE INDEX IF NOT EXISTS camera_bucket_batch ON camera_bucket (batch_id, start)",
@@ -100,9 +102,10 @@ class SpoolStats:
 class Spool:
     """One connection to the outbox file; safe to share between threads of one process."""
 
-    def __init__(self, path: str | Path, *, max_bytes: int):
+    def __init__(self, path: str | Path, *, max_bytes: int, clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit BEGIN IMMEDIATE ... COMMIT below, so
         # a writer takes the lock up front and two processes never deadlock on an upgrade.
@@ -153,9 +156,10 @@ class Spool:
                     continue
                 text = json.dumps(record, separators=(",", ":"), allow_nan=False)
                 cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO camera_bucket (camera, start, seconds, record, bytes)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (camera, start, seconds, text, len(text)),
+                    "INSERT OR IGNORE INTO camera_bucket"
+                    " (camera, start, seconds, record, bytes, spooled_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (camera, start, seconds, text, len(text), self.clock()),
                 )
                 stored += cursor.rowcount
             self._enforce_cap()
@@ -173,9 +177,11 @@ class Spool:
         wait_for_cameras_s: float = 300.0,
     ) -> PendingBatch | None:
         """The batch to send next: the oldest one already built (a retry, same id and body), or a
-        new one from unbatched buckets. A bucket start goes out once every camera has spooled it,
-        or once `wait_for_cameras_s` has passed after its end (a camera down for good must not
-        hold the site's data back; its uptime then counts as 0)."""
+        new one from unbatched buckets. A bucket start goes out once every camera has spooled it
+        or moved past it (a camera never goes back), or once its first part has waited
+        `wait_for_cameras_s` in the spool: a camera down for good must not hold the site's data
+        back, and its uptime then counts as 0. The wait runs from spooling, not from the bucket's
+        end, because a recording's timeline may lie hours in the past."""
         with self._transaction():
             row = self._db.execute(
                 "SELECT batch_id, body, buckets, attempts FROM batch"
@@ -186,15 +192,15 @@ class Spool:
             # Readiness from the index alone; only the chosen buckets' records are read, so a
             # backlog of days does not make every batch parse the whole spool.
             wanted = set(cameras)
+            progress = dict(self._db.execute("SELECT camera, next_start FROM camera_progress"))
             ready = []
-            for start, seconds, present in self._db.execute(
-                "SELECT start, MAX(seconds), GROUP_CONCAT(camera, char(31)) FROM camera_bucket"
+            for start, present, first_spooled in self._db.execute(
+                "SELECT start, GROUP_CONCAT(camera, char(31)), MIN(spooled_at) FROM camera_bucket"
                 " WHERE batch_id IS NULL GROUP BY start ORDER BY start"
             ):
-                if (
-                    wanted <= set(present.split("\x1f"))
-                    or start + seconds + wait_for_cameras_s <= now
-                ):
+                spooled = set(present.split("\x1f"))
+                passed = {c for c in wanted - spooled if progress.get(c, start) > start}
+                if wanted <= spooled | passed or first_spooled + wait_for_cameras_s <= now:
                     ready.append(start)
                     if len(ready) == max_buckets:
                         break

@@ -27,7 +27,8 @@ def record(start: int, cars: int = 1, uptime: float = 1.0, seconds: int = 10) ->
 
 @pytest.fixture
 def spool(tmp_path):
-    spool = Spool(tmp_path / "spool.db", max_bytes=10_000_000)
+    # Buckets are spooled right after they end, as a live camera does.
+    spool = Spool(tmp_path / "spool.db", max_bytes=10_000_000, clock=lambda: T0 + 10)
     yield spool
     spool.close()
 
@@ -120,6 +121,24 @@ def test_it_sends_without_a_silent_camera_after_the_wait_with_uptime_zero(spool)
     # The missing camera's bucket turns up later: sending it would duplicate the start.
     spool.put("east", [record(T0)])
     assert spool.stats().late_buckets == 1
+
+
+def test_a_recordings_old_timeline_still_waits_for_every_camera(tmp_path):
+    # Buckets of a recording from hours ago are spooled now: the wait runs from spooling.
+    spool = Spool(tmp_path / "spool.db", max_bytes=10**7, clock=lambda: T0 + 7200)
+    spool.put("north", [record(T0)])
+    assert spool.next_batch(IDENTITY, cameras=["north", "east"], now=T0 + 7210) is None
+    assert spool.next_batch(IDENTITY, cameras=["north", "east"], now=T0 + 7500) is not None
+
+
+def test_a_camera_that_moved_past_a_start_is_not_waited_for(spool):
+    spool.put("north", [record(T0)])
+    # East never spooled T0 (the cap dropped it, say) but has moved on to T0 + 10.
+    spool.put("east", [record(T0 + 10)])
+    batch = spool.next_batch(IDENTITY, cameras=["north", "east"], now=T0 + 20)
+    starts = [b["start"] for b in body_of(batch)["buckets"]]
+    assert starts == ["2027-01-15T08:00:00Z"]  # T0 + 10 still waits for north
+    assert body_of(batch)["buckets"][0]["uptime"] == 0.0
 
 
 def test_it_drops_the_oldest_buckets_over_the_cap_and_counts_them(tmp_path):

@@ -52,8 +52,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def camera(name: str, clip: Path, line: str) -> dict:
+    return {
+        "name": name,
+        "source": str(clip),
+        "stride": 3,
+        "timeline_start": datetime.fromtimestamp(ANCHOR, UTC).isoformat(),
+        "lines": [{"name": line, "points": [[150, 200], [600, 200]]}],
+    }
+
+
 def site_file(
-    folder: Path, model: Path, clip: Path, endpoint: str, secret: str = SECRET
+    folder: Path, model: Path, clip: Path, endpoint: str, secret: str = SECRET, cameras=None
 ) -> tuple[Path, int]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "secret").write_text(secret)
@@ -69,15 +79,7 @@ def site_file(
         "spool": {"path": "spool.db"},
         "uplink": {"batch_buckets": 4, "backoff_base_s": 0.2, "backoff_cap_s": 1.0},
         "health": {"port": port},
-        "cameras": [
-            {
-                "name": "north",
-                "source": str(clip),
-                "stride": 3,
-                "timeline_start": datetime.fromtimestamp(ANCHOR, UTC).isoformat(),
-                "lines": [{"name": "stop", "points": [[150, 200], [600, 200]]}],
-            }
-        ],
+        "cameras": cameras or [camera("north", clip, "stop")],
     }
     path = folder / "site.yaml"
     path.write_text(yaml.safe_dump(site))
@@ -134,7 +136,7 @@ def finished_and_sent(port: int) -> bool:
     health = healthz(port)
     return bool(
         health
-        and health["cameras"]["north"]["state"] == "finished"
+        and all(c["state"] == "finished" for c in health["cameras"].values())
         and health["spool"]["unsent_buckets"] == 0
     )
 
@@ -275,3 +277,24 @@ def test_the_real_platform_stores_every_bucket_once_through_kills_and_an_outage(
     assert delivered(platform) == undisturbed
     assert 200 in platform.answers
     assert CountBucket.objects.in_region("eu-west").count() == EXPECTED_BUCKETS
+
+
+def test_two_camera_processes_share_the_spool_and_every_site_bucket_carries_both(
+    footage, tmp_path, undisturbed
+):
+    model, clip = footage
+    # The same clip twice, as two approaches with their own line: both halves must match the
+    # single-camera reference exactly, bucket by bucket.
+    cameras = [camera("north", clip, "stop"), camera("south", clip, "stop-south")]
+    with Receiver({DEVICE: [SECRET]}) as receiver:
+        config, port = site_file(tmp_path, model, clip, receiver.url, cameras=cameras)
+        worker = start_worker(config)
+        wait_for(lambda: finished_and_sent(port), "both cameras delivered", worker, config, port)
+        stop_gracefully(worker, config)
+    site = delivered(receiver)
+    assert sorted(site) == sorted(undisturbed)
+    for start, bucket in site.items():
+        assert bucket["uptime"] == undisturbed[start]["uptime"]
+        for line in ("stop", "stop-south"):
+            mine = [{**c, "counter": "stop"} for c in bucket["counts"] if c["counter"] == line]
+            assert mine == undisturbed[start]["counts"], (start, line)

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,7 +39,9 @@ REGION_MODELS = (
     DwellHistogram,
 )
 
-_last_stamp = 0
+# (body digest, timestamp) pairs already signed in this run, shared by the test's threads.
+_signed: set[tuple[bytes, int]] = set()
+_signed_lock = threading.Lock()
 
 
 def minute_start(minutes_ago: int = 2) -> datetime:
@@ -92,11 +95,19 @@ def encode(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def fresh_stamp() -> int:
-    """Now, but never the same second twice in a test run: equal stamps make equal signatures."""
-    global _last_stamp
-    _last_stamp = max(int(time.time()), _last_stamp + 1)
-    return _last_stamp
+def fresh_stamp(raw: bytes) -> int:
+    """Now, or the latest earlier second not yet used for these bytes.
+
+    The same body signed twice in one second gives the same signature, which the platform
+    rightly refuses as a replay; stepping back (not forward) keeps every stamp in the window.
+    """
+    digest = hashlib.sha256(raw).digest()
+    with _signed_lock:
+        stamp = int(time.time())
+        while (digest, stamp) in _signed:
+            stamp -= 1
+        _signed.add((digest, stamp))
+    return stamp
 
 
 def sign(secret: str, stamp: int, raw: bytes) -> str:
@@ -112,7 +123,7 @@ def headers(
     secret: str | None = None,
     stamp: int | None = None,
 ) -> dict[str, str]:
-    stamp = fresh_stamp() if stamp is None else stamp
+    stamp = fresh_stamp(raw) if stamp is None else stamp
     values = {
         "X-Junction-Device": persona.device_id,
         "X-Junction-Timestamp": str(stamp),

@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from datetime import timedelta
 
 import pytest
 import requests
@@ -16,7 +17,6 @@ from tests.platform.ingest.device import (
     encode,
     example_batch,
     example_bucket,
-    fresh_stamp,
     headers,
     minute_start,
     stored_counts,
@@ -33,10 +33,10 @@ def _post_together(url: str, persona, body: dict, *, retry_409: bool = False) ->
     raw = encode(body)
     barrier = threading.Barrier(THREADS)
 
-    def post(_: int) -> int:
+    def post(_: int) -> tuple[int, str]:
         barrier.wait(timeout=10)
         for _attempt in range(20):
-            sent = headers(persona, raw, batch_id=body["batch_id"], stamp=fresh_stamp())
+            sent = headers(persona, raw, batch_id=body["batch_id"])
             response = requests.post(
                 url + INGEST_URL,
                 data=raw,
@@ -46,16 +46,23 @@ def _post_together(url: str, persona, body: dict, *, retry_409: bool = False) ->
             if not (retry_409 and response.status_code == 409):
                 break
             time.sleep(0.05)
-        return response.status_code
+        return response.status_code, response.text[:300]
 
     with ThreadPoolExecutor(THREADS) as pool:
-        return list(pool.map(post, range(THREADS)))
+        answers = list(pool.map(post, range(THREADS)))
+    # Any answer outside the contract shows up with its body in the assertion message.
+    unexpected = [a for a in answers if a[0] not in (200, 201, 409)]
+    assert not unexpected, unexpected
+    return [status for status, _ in answers]
 
 
 def _rounds(url: str, persona, *, retry_409: bool = False) -> list[list[int]]:
     answers = []
-    for minutes_ago in range(2, 2 + ROUNDS):
-        body = example_batch(persona, buckets=[example_bucket(minute_start(minutes_ago))])
+    # Starts fixed up front: a minute turning mid-test must not give two rounds one bucket.
+    latest = minute_start(2)
+    for k in range(ROUNDS):
+        start = latest - timedelta(minutes=k)
+        body = example_batch(persona, buckets=[example_bucket(start)])
         answers.append(_post_together(url, persona, body, retry_409=retry_409))
     return answers
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from junction.ingest.replay import batch_lock
 from junction.sites.models import Device
@@ -61,7 +62,7 @@ def test_it_answers_409_while_the_same_batch_is_being_stored(client, eu_device):
 def test_it_replaces_a_bucket_sent_again_in_a_new_batch(client, eu_device):
     start = minute_start(5)
     first = example_batch(
-        eu_device, buckets=[example_bucket(start), example_bucket(minute_start(6))]
+        eu_device, buckets=[example_bucket(start), example_bucket(start - timedelta(minutes=1))]
     )
     assert send(client, eu_device, first).status_code == 201
     corrected = example_bucket(start, uptime=1.0)

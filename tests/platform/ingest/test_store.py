@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from junction.ingest.models import IngestBatch
 from junction.ingest.signals import batch_stored
@@ -75,8 +76,9 @@ def test_it_stores_optional_dwell_histograms(client, eu_device):
 
 
 def test_it_stores_an_uptime_zero_bucket_as_no_data_without_rows(client, eu_device):
-    outage = example_bucket(minute_start(3), uptime=0)
-    watched = example_bucket(minute_start(2))
+    watched_start = minute_start(2)
+    outage = example_bucket(watched_start - timedelta(minutes=1), uptime=0)
+    watched = example_bucket(watched_start)
     response = send(client, eu_device, example_batch(eu_device, buckets=[outage, watched]))
     assert response.status_code == 201
     assert response.json()["no_data_buckets"] == 1

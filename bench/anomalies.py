@@ -171,8 +171,13 @@ def score(events: list[Injected], findings: dict[int, list[tuple]]) -> dict[str,
             if any(e.site == site and e.kind == kind and f[1] * WINDOW < e.end
                    and (f[2] + 1) * WINDOW > e.start for e in events)
         )
+        unrelated = sum(
+            1 for site, f in reported
+            if not any(e.site == site and f[1] * WINDOW < e.end and (f[2] + 1) * WINDOW > e.start
+                       for e in events)
+        )
         report[kind] = {
-            "injected": len(truth), "reported": len(reported),
+            "injected": len(truth), "reported": len(reported), "unrelated": unrelated,
             "precision": true_reports / len(reported) if reported else float("nan"),
             "recall": hits / len(truth) if truth else float("nan"),
             "delay": float(np.median(delays)) if delays else float("nan"),
@@ -210,10 +215,12 @@ def main() -> None:
     print(f"generation + detection {time.perf_counter() - started:.1f} s "
           f"(detection alone {detect_seconds:.2f} s)")
     print(f"{'kind':<10}{'injected':>9}{'reported':>9}{'precision':>10}{'recall':>8}"
-          f"{'median delay (min)':>20}")
+          f"{'median delay (min)':>20}{'false alarms':>14}")
     for kind, row in report.items():
         print(f"{kind:<10}{row['injected']:>9}{row['reported']:>9}{row['precision']:>10.3f}"
-              f"{row['recall']:>8.3f}{row['delay']:>20.1f}")
+              f"{row['recall']:>8.3f}{row['delay']:>20.1f}{row['unrelated']:>14}")
+    print("false alarms: reports overlapping no injected anomaly of any kind; the other "
+          "imprecise reports name the wrong kind for a real one")
     drops = [e for e in events if e.kind == "drop"]
     print(f"drops injected: depth 40-95% (min {min(e.magnitude for e in drops):.0%}), "
           f"30-180 min, 07:00-19:00; outages 30-240 min at any hour")

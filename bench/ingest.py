@@ -158,11 +158,12 @@ def _gunicorn_start(args: argparse.Namespace, env: dict[str, str]) -> subprocess
 
 
 def _wait_ready(port: int) -> None:
-    for _ in range(100):
+    # Only the socket: the untimed warm-up batches are what load Django in every worker.
+    for _ in range(300):
         try:
-            requests.get(f"http://127.0.0.1:{port}{PATH}", timeout=10)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
-        except requests.RequestException:
+        except OSError:
             time.sleep(0.1)
     raise SystemExit("gunicorn did not come up")
 

@@ -52,5 +52,12 @@ lint: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Benchmarks print their figures (and a baseline measured in the same run); they are not tests.
+bench: $(STAMP)
+	$(BIN)/python bench/edge.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/anomalies.py
+	$(BIN)/python bench/rollups.py
+
 clean:
 	rm -rf var .pytest_cache

@@ -34,11 +34,12 @@ READY_TIMEOUT = 60
 TASK_TIMEOUT = 30
 
 
+# The SQLite pass runs these tasks in-process (test_tasks.py) and leaves this module out;
+# `make test` runs it in its PostgreSQL + Redis pass (see tests/conftest.py).
+pytestmark = pytest.mark.postgres_pass
+
+
 def _services_available() -> None:
-    if os.environ.get("JUNCTION_TEST_BACKEND") != "postgres":
-        # Not a missing service: the SQLite pass runs these tasks in-process (test_tasks.py),
-        # and `make test` runs this module again in its PostgreSQL + Redis pass.
-        pytest.skip("runs in the PostgreSQL + Redis pass (JUNCTION_TEST_BACKEND=postgres)")
     require(bool(settings.REDIS_URL), "a real worker needs a Redis broker (REDIS_URL)")
     require(_broker_reachable(), f"Redis at {settings.REDIS_URL} is not reachable")
 

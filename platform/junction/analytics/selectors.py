@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, Max, QuerySet, Sum
+from django.db.models import Avg, Count, F, FloatField, Max, QuerySet, Sum
 from django.db.models.functions import Trunc, TruncHour
 
 from junction.analytics import measures
-from junction.analytics.models import Anomaly, Period, Rollup, WindowCoverage
+from junction.analytics.models import (
+    Anomaly,
+    DirtyWindow,
+    Period,
+    Rollup,
+    WindowCoverage,
+)
 from junction.analytics.rollups import site_timezone
-from junction.traffic.models import OccupancySummary, SpeedHistogram
+from junction.analytics.windows import HOUR, QUARTER, days_touching, floor_hour, floor_quarter
+from junction.sites.models import Device, Site
+from junction.traffic.models import CountBucket, OccupancySummary, SpeedHistogram
+
+# A window analysed for at least this share is read as complete (the share a day needs to
+# enter an average daily traffic); below it, its total is shown beside its coverage as partial.
+COMPLETE_COVERAGE = measures.COMPLETE_DAY_COVERAGE
 
 
 def rollup_list(*, region: str, site_id: int, period: str, start: datetime,
@@ -116,3 +130,165 @@ def anomaly_list(*, region: str, state: str | None = None, site_id: int | None =
     if since is not None:
         rows = rows.filter(end__gte=since)
     return rows.order_by("-start", "site_id", "counter")
+
+
+# --- windows with their coverage, for readers (API, dashboard) ------------------------------
+
+Window = tuple[datetime, datetime]
+
+
+def window_grid(*, period: str, start: datetime, end: datetime, tz: ZoneInfo) -> list[Window]:
+    """Every window of `period` that overlaps [start, end): days are the site's local days,
+    quarter hours and hours are cut in UTC as the rollups are."""
+    if period == Period.DAY:
+        return days_touching(start, end, tz) if start < end else []
+    step = QUARTER if period == Period.QUARTER_HOUR else HOUR
+    moment = floor_quarter(start) if period == Period.QUARTER_HOUR else floor_hour(start)
+    windows = []
+    while moment < end:
+        windows.append((moment, moment + step))
+        moment += step
+    return windows
+
+
+def coverage_status(coverage: float | None) -> str:
+    if not coverage:
+        return "no_data"
+    return "complete" if coverage >= COMPLETE_COVERAGE else "partial"
+
+
+@dataclass(frozen=True)
+class RollupWindow:
+    """One window's rollups. `coverage` None: nothing was ever delivered for it; `pending`:
+    late buckets arrived and the window waits for its recompute, so its total may grow."""
+
+    start: datetime
+    end: datetime
+    coverage: float | None
+    pending: bool
+    rows: list[dict]  # {"counter", "direction" (None for movements), "road_user", "count"}
+
+    @property
+    def status(self) -> str:
+        return coverage_status(self.coverage)
+
+    @property
+    def count(self) -> int | None:
+        # No data is not zero traffic: without coverage and rows there is no total to give.
+        if not self.rows and not self.coverage:
+            return None
+        return sum(row["count"] for row in self.rows)
+
+
+def rollup_windows(*, region: str, site_id: int, period: str, windows: list[Window],
+                   counter: str | None = None, road_user: str | None = None) -> list[
+                       RollupWindow]:
+    """Rollups of `windows` (from window_grid, contiguous) with coverage and pending marks,
+    every window present even when nothing was counted in it. Three queries."""
+    if not windows:
+        return []
+    first, last = windows[0][0], windows[-1][1]
+    rows = rollup_list(region=region, site_id=site_id, period=period, start=first, end=last)
+    if counter is not None:
+        rows = rows.filter(counter=counter)
+    if road_user is not None:
+        rows = rows.filter(road_user=road_user)
+    by_window: dict[datetime, list[dict]] = defaultdict(list)
+    for start, name, direction, user, count in rows.values_list(
+            "start", "counter", "direction", "road_user", "count"):
+        by_window[start].append({"counter": name, "direction": direction or None,
+                                 "road_user": user, "count": count})
+    coverage = coverage_by_window(region=region, site_id=site_id, period=period, start=first,
+                                  end=last)
+    dirty = set(DirtyWindow.objects.in_region(region).filter(
+        site_id=site_id, start__gte=floor_hour(first), start__lt=last
+    ).values_list("start", flat=True))
+    return [
+        RollupWindow(start=start, end=end, coverage=coverage.get(start),
+                     pending=any(start - HOUR < hour < end for hour in dirty),
+                     rows=by_window.get(start, []))
+        for start, end in windows
+    ]
+
+
+def measured_peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
+                       counters: list[str] | None = None) -> measures.PeakHour | None:
+    """Peak hour over the quarter hours that were measured in full (two queries).
+
+    A quarter analysed for half its length would pull its hour down and its PHF off, so only
+    complete quarters are candidates; a complete quarter with nothing counted is a real 0.
+    """
+    volumes = quarter_volumes(region=region, site_id=site_id, start=start, end=end,
+                              counters=counters)
+    coverage = coverage_by_window(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
+                                  start=start, end=end)
+    return measures.peak_hour({quarter: volumes.get(quarter, 0)
+                               for quarter, cover in coverage.items()
+                               if cover >= COMPLETE_COVERAGE})
+
+
+@dataclass(frozen=True)
+class DayMeasures:
+    start: datetime
+    end: datetime
+    coverage: float | None  # of the local day, from its daily window
+    peak: measures.PeakHour | None
+    quarter_coverage: dict[datetime, float]
+    tmc: dict[datetime, dict[str, dict[str, int]]]
+    v85: dict[datetime, float | None]
+
+
+def day_measures(*, region: str, site_id: int, start: datetime, end: datetime,
+                 counters: list[str] | None = None) -> DayMeasures:
+    """A day's engineering measures from its rollups: peak hour and PHF (of `counters`, all
+    by default), TMC per 15 minutes and v85 per hour."""
+    quarter_coverage = coverage_by_window(region=region, site_id=site_id,
+                                          period=Period.QUARTER_HOUR, start=start, end=end)
+    day_coverage = coverage_by_window(region=region, site_id=site_id, period=Period.DAY,
+                                      start=start, end=end)
+    return DayMeasures(
+        start=start, end=end, coverage=day_coverage.get(start),
+        peak=measured_peak_hour(region=region, site_id=site_id, start=start, end=end,
+                                counters=counters),
+        quarter_coverage=quarter_coverage,
+        tmc=turning_movement_counts(region=region, site_id=site_id, start=start, end=end),
+        v85=v85_by_hour(region=region, site_id=site_id, start=start, end=end),
+    )
+
+
+def delivered_coverage(*, region: str, site_id: int, windows: list[Window], start: datetime,
+                       end: datetime, interval: str, tz: ZoneInfo) -> dict[datetime, float]:
+    """{window start: analysed share} of raw buckets, for reads that do not wait for rollups.
+
+    The share is of the window's part inside [start, end) and of every active device of the
+    site (as rollups count it), so a device that sent half an hour of buckets reads 0.5, not
+    1.0. A window missing from the answer received no bucket at all.
+    """
+    if not windows:
+        return {}
+    devices = Device.objects.filter(site_id=site_id, revoked_at__isnull=True).count()
+    rows = (
+        CountBucket.objects.in_region(region)
+        .filter(site_id=site_id, start__gte=start, start__lt=end)
+        # Hours are cut in UTC like window_grid's (and the rollups'); days in the site's zone.
+        .values(window=Trunc("start", interval, tzinfo=tz if interval == "day" else UTC))
+        .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()),
+                  seen=Count("device_id", distinct=True))
+        .order_by()
+    )
+    spans = {w_start: (min(w_end, end) - max(w_start, start)).total_seconds()
+             for w_start, w_end in windows}
+    shares = {}
+    for row in rows:
+        span = spans.get(row["window"])
+        if span:
+            shares[row["window"]] = min(1.0, (row["analysed"] or 0.0)
+                                        / (span * max(1, devices, row["seen"])))
+    return shares
+
+
+def site_slugs(site_ids: set[int]) -> dict[int, str]:
+    """Slugs of the sites region rows name by id (sites are control plane): one query."""
+    if not site_ids:
+        return {}
+    return dict(Site.objects.filter(pk__in=site_ids).values_list("pk", "slug"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from junction.analytics.models import Anomaly, AnomalyKind
 from junction.sites.models import Device, Site
 
 
@@ -24,3 +25,21 @@ class DeviceFilter(django_filters.FilterSet):
     class Meta:
         model = Device
         fields = ["site", "region", "revoked"]
+
+
+class AnomalyFilter(django_filters.FilterSet):
+    """Anomalies of one region (the view's queryset is already that region's database)."""
+
+    state = django_filters.ChoiceFilter(choices=Anomaly.State.choices)
+    kind = django_filters.ChoiceFilter(choices=AnomalyKind.choices)
+    site = django_filters.CharFilter(method="filter_site", help_text="site slug")
+
+    class Meta:
+        model = Anomaly
+        fields = ["state", "kind", "site"]
+
+    def filter_site(self, queryset, name: str, value: str):
+        # Sites live in the control plane and anomalies in the region's database: resolve the
+        # slug first, no join can cross the two. An unknown slug matches nothing.
+        site_ids = list(Site.objects.filter(slug=value).values_list("pk", flat=True))
+        return queryset.filter(site_id__in=site_ids)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from rest_framework import serializers
 
+from junction.analytics.models import Anomaly, Period
 from junction.residency.models import VEHICLE_CLASSES, Region
 from junction.sites.models import Counter, Device, Site
 from junction.traffic.selectors import INTERVALS
@@ -53,9 +54,22 @@ class DeviceSerializer(serializers.ModelSerializer):
         return bool(device.previous_secret_sealed)
 
 
+STATUS_CHOICES = [("complete", "analysed for at least 95% of the window"),
+                  ("partial", "analysed for part of the window: the count is that part's"),
+                  ("no_data", "not analysed at all: unknown traffic, not zero")]
+
 # Longest range per interval, so one answer stays a sensible size.
 MAX_RANGE = {"bucket": timedelta(days=7), "hour": timedelta(days=93),
              "day": timedelta(days=3660)}
+
+
+def _validate_site_counter(site: Site, value: str) -> str:
+    names = [c.name for c in site.counters.all()]
+    if value not in names:
+        raise serializers.ValidationError(
+            f"site {site.slug!r} has no counter {value!r} (it has: {', '.join(names)})"
+        )
+    return value
 
 
 class CountQuerySerializer(serializers.Serializer):
@@ -72,13 +86,7 @@ class CountQuerySerializer(serializers.Serializer):
     )
 
     def validate_counter(self, value: str) -> str:
-        site: Site = self.context["site"]
-        names = [c.name for c in site.counters.all()]
-        if value not in names:
-            raise serializers.ValidationError(
-                f"site {site.slug!r} has no counter {value!r} (it has: {', '.join(names)})"
-            )
-        return value
+        return _validate_site_counter(self.context["site"], value)
 
     def validate(self, attrs: dict) -> dict:
         end = attrs.setdefault("end", timezone.now())
@@ -102,6 +110,14 @@ class CountTotalSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class CoverageWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    coverage = serializers.FloatField(help_text="share of the window (within the range) the "
+                                                "site's active devices were analysed")
+
+
 class SiteCountsSerializer(serializers.Serializer):
     site = serializers.CharField()
     region = serializers.CharField()
@@ -110,6 +126,9 @@ class SiteCountsSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     interval = serializers.CharField()
     results = CountTotalSerializer(many=True)
+    coverage = CoverageWindowSerializer(
+        many=True, help_text="every hour of the range (every local day for interval=day), "
+                             "so an hour without data reads as such and not as zero traffic")
 
 
 class SiteTotalsQuerySerializer(serializers.Serializer):
@@ -155,3 +174,146 @@ class SiteTotalsSerializer(serializers.Serializer):
     transfer = TransferSerializer(allow_null=True,
                                   help_text="the transfer rule this answer crossed under")
     results = SiteTotalSerializer(many=True)
+
+
+# --- analytics: rollups with coverage, a day's measures, anomalies -------------------------
+
+# Longest range per rollup period; answers are paginated by window, this bounds the scan.
+ROLLUP_MAX_RANGE = {Period.QUARTER_HOUR: timedelta(days=31), Period.HOUR: timedelta(days=93),
+                    Period.DAY: timedelta(days=3660)}
+
+
+class RollupQuerySerializer(serializers.Serializer):
+    """Query of /sites/{slug}/rollups; `context["site"]` is the site asked about."""
+
+    period = serializers.ChoiceField(choices=Period.values, default=Period.HOUR.value,
+                                     help_text="15m, 1h, or 1d (the site's local days)")
+    start = serializers.DateTimeField(required=False,
+                                      help_text="default: 24 h before `end`; widened to the "
+                                                "start of its window")
+    end = serializers.DateTimeField(required=False, help_text="exclusive; default: now")
+    counter = serializers.CharField(required=False, help_text="one of the site's counters")
+    road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
+
+    def validate_counter(self, value: str) -> str:
+        return _validate_site_counter(self.context["site"], value)
+
+    def validate(self, attrs: dict) -> dict:
+        end = attrs.setdefault("end", timezone.now())
+        start = attrs.setdefault("start", end - timedelta(hours=24))
+        if start >= end:
+            raise serializers.ValidationError({"start": "must be before end"})
+        longest = ROLLUP_MAX_RANGE[attrs["period"]]
+        if end - start > longest:
+            raise serializers.ValidationError(
+                {"end": f"a range of at most {longest.days} days for period "
+                        f"{attrs['period']!r}; use a longer period"}
+            )
+        return attrs
+
+
+class RollupRowSerializer(serializers.Serializer):
+    counter = serializers.CharField()
+    direction = serializers.CharField(allow_null=True, help_text="null for movements")
+    road_user = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class RollupWindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    coverage = serializers.FloatField(
+        allow_null=True, help_text="share of the window the site's cameras were analysed; "
+                                   "null when nothing was delivered for it")
+    pending = serializers.BooleanField(
+        help_text="late buckets arrived and the window awaits its recompute")
+    count = serializers.IntegerField(allow_null=True,
+                                     help_text="total of the rows; null when there is no data")
+    rows = RollupRowSerializer(many=True)
+
+
+class SiteRollupsSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    region = serializers.CharField()
+    timezone = serializers.CharField()
+    period = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    count = serializers.IntegerField(help_text="windows in the range, over all pages")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RollupWindowSerializer(many=True)
+
+
+class MeasuresQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(required=False,
+                                 help_text="the site's local day; default: today there")
+    counter = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text="counters the peak hour is taken over (repeat the parameter); default: "
+                  "all, which counts a road user twice where a stop line and a movement "
+                  "both see it")
+
+    def validate_counter(self, value: list[str]) -> list[str]:
+        return [_validate_site_counter(self.context["site"], name) for name in value]
+
+    def validate(self, attrs: dict) -> dict:
+        site: Site = self.context["site"]
+        attrs.setdefault("date", timezone.now().astimezone(ZoneInfo(site.timezone)).date())
+        return attrs
+
+
+class PeakHourSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    volume = serializers.IntegerField()
+    busiest_quarter = serializers.IntegerField(help_text="volume of its busiest 15 minutes")
+    phf = serializers.FloatField(help_text="peak hour factor: volume / (4 x busiest quarter)")
+
+
+class TmcQuarterSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    coverage = serializers.FloatField(allow_null=True)
+    movements = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text='{"movement or counter:direction": {"road user": count}}')
+
+
+class HourSpeedSerializer(serializers.Serializer):
+    hour = serializers.DateTimeField()
+    v85_kmh = serializers.FloatField(allow_null=True)
+
+
+class SiteMeasuresSerializer(serializers.Serializer):
+    site = serializers.CharField()
+    region = serializers.CharField()
+    timezone = serializers.CharField()
+    date = serializers.DateField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    coverage = serializers.FloatField(allow_null=True, help_text="of the whole local day")
+    status = serializers.ChoiceField(choices=STATUS_CHOICES)
+    counters = serializers.ListField(child=serializers.CharField(), allow_null=True,
+                                     help_text="the peak hour's counters; null: all")
+    peak_hour = PeakHourSerializer(
+        allow_null=True, help_text="over fully measured quarter hours only; null when the "
+                                   "day has no four consecutive ones")
+    tmc = TmcQuarterSerializer(many=True, help_text="every quarter hour of the day")
+    v85 = HourSpeedSerializer(many=True, help_text="hours with speed histograms")
+
+
+class AnomalySerializer(serializers.ModelSerializer):
+    """`context["site_slugs"]` maps the page's site ids to slugs (sites are control plane)."""
+
+    site = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Anomaly
+        fields = ["id", "region", "site", "counter", "kind", "start", "end", "severity",
+                  "expected", "observed", "state", "detected_at", "acknowledged_by",
+                  "acknowledged_at", "resolved_by", "resolved_at"]
+
+    def get_site(self, anomaly: Anomaly) -> str | None:
+        return self.context["site_slugs"].get(anomaly.site_id)

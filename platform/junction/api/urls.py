@@ -1,11 +1,11 @@
-"""/api/v1/ read-only endpoints (ingest mounts its own path beside these)."""
+"""/api/v1/ endpoints for staff and integrators (ingest mounts its own path beside these)."""
 
 from __future__ import annotations
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from junction.api import views
+from junction.api import analytics, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("regions", views.RegionViewSet, basename="region")
@@ -17,5 +17,16 @@ urlpatterns = [
     path("sites/<slug:slug>/counts", views.SiteCountsView.as_view(), name="site-counts"),
     path("sites/<slug:slug>/daily-totals", views.SiteTotalsView.as_view(),
          name="site-daily-totals"),
+    path("sites/<slug:slug>/rollups", analytics.SiteRollupsView.as_view(), name="site-rollups"),
+    path("sites/<slug:slug>/measures", analytics.SiteMeasuresView.as_view(),
+         name="site-measures"),
+    path("regions/<slug:code>/anomalies", analytics.RegionAnomalyListView.as_view(),
+         name="region-anomalies"),
+    path("regions/<slug:code>/anomalies/<int:pk>", analytics.RegionAnomalyDetailView.as_view(),
+         name="region-anomaly"),
+    path("regions/<slug:code>/anomalies/<int:pk>/acknowledge",
+         analytics.AnomalyAcknowledgeView.as_view(), name="anomaly-acknowledge"),
+    path("regions/<slug:code>/anomalies/<int:pk>/resolve",
+         analytics.AnomalyResolveView.as_view(), name="anomaly-resolve"),
     *router.urls,
 ]

@@ -1,4 +1,5 @@
-"""Read-only API views: declarative viewsets for the registry, one class for count queries.
+"""Registry and count views: declarative viewsets for regions, sites and devices (paginated),
+one class per count query. Analytics views are in junction.api.analytics.
 
 Region scoping is not written here: `RegionScopedMixin` and `RegionMember` (junction.accounts)
 apply it to every view, and count reads go through `in_region` in the selector.
@@ -15,20 +16,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from junction.accounts.permissions import RegionMemberOrTransfer, RegionScopedMixin
+from junction.analytics.models import Period
+from junction.analytics.selectors import coverage_status, delivered_coverage, window_grid
 from junction.api import serializers
 from junction.api.filters import DeviceFilter, SiteFilter
+from junction.api.pagination import Pages
 from junction.residency.models import Region, TransferLevel
 from junction.sites.models import Device, Site
 from junction.traffic.selectors import count_totals
 
 
 class RegionViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pages
     queryset = Region.objects.all()
     serializer_class = serializers.RegionSerializer
     lookup_field = "code"
 
 
 class SiteViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pages
     queryset = Site.objects.select_related("region").prefetch_related("counters")
     serializer_class = serializers.SiteSerializer
     filterset_class = SiteFilter
@@ -36,6 +42,7 @@ class SiteViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class DeviceViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
+    pagination_class = Pages
     queryset = Device.objects.select_related("site__region")
     serializer_class = serializers.DeviceSerializer
     filterset_class = DeviceFilter
@@ -58,14 +65,31 @@ class SiteCountsView(RegionScopedMixin, generics.GenericAPIView):
                                                  context={"site": site})
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        results = count_totals(site=site, start=params["start"], end=params["end"],
+        start, end = params["start"], params["end"]
+        results = count_totals(site=site, start=start, end=end,
                                counter=params.get("counter"),
                                road_user=params.get("road_user"),
                                interval=params["interval"])
         answer = {"site": site.slug, "region": site.region.code, "timezone": site.timezone,
-                  "start": params["start"], "end": params["end"],
-                  "interval": params["interval"], "results": results}
+                  "start": start, "end": end, "interval": params["interval"],
+                  "results": results, "coverage": _coverage(site, start, end,
+                                                            params["interval"])}
         return Response(self.get_serializer(answer).data)
+
+
+def _coverage(site: Site, start: datetime, end: datetime, interval: str) -> list[dict]:
+    """Every hour (local day for interval=day) of the range with its analysed share, read
+    from the raw buckets like the counts themselves, so it never lags behind them."""
+    zone = ZoneInfo(site.timezone)
+    by_day = interval == "day"
+    grid = window_grid(period=Period.DAY if by_day else Period.HOUR, start=start, end=end,
+                       tz=zone)
+    shares = delivered_coverage(region=site.region.code, site_id=site.pk, windows=grid,
+                                start=start, end=end, interval="day" if by_day else "hour",
+                                tz=zone)
+    return [{"start": max(w_start, start), "end": min(w_end, end),
+             "coverage": shares.get(w_start, 0.0), "status": coverage_status(shares.get(w_start))}
+            for w_start, w_end in grid]
 
 
 class SiteTotalsView(RegionScopedMixin, generics.GenericAPIView):

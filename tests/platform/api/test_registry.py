@@ -27,17 +27,17 @@ def test_it_refuses_anonymous_requests(api, eu_site):
 def test_it_lists_only_the_regions_of_the_analyst(api, eu_analyst, us_east):
     answer = get(api, eu_analyst, "region-list")
     assert answer.status_code == 200
-    assert [r["code"] for r in answer.json()] == ["eu-west"]
+    assert [r["code"] for r in answer.json()["results"]] == ["eu-west"]
 
 
 def test_it_lists_every_region_for_an_administrator(api, admin_user, eu_west, us_east):
-    assert [r["code"] for r in get(api, admin_user, "region-list").json()] == [
+    assert [r["code"] for r in get(api, admin_user, "region-list").json()["results"]] == [
         "eu-west", "us-east"]
 
 
 def test_it_lists_sites_of_the_analysts_region_with_their_counters(api, eu_analyst, eu_site,
                                                                     us_site):
-    answer = get(api, eu_analyst, "site-list").json()
+    answer = get(api, eu_analyst, "site-list").json()["results"]
     assert [s["slug"] for s in answer] == [eu_site.slug]
     assert answer[0]["region"] == "eu-west"
     assert {c["name"] for c in answer[0]["counters"]} == {"north-stopline", "N>E"}
@@ -45,7 +45,7 @@ def test_it_lists_sites_of_the_analysts_region_with_their_counters(api, eu_analy
 
 def test_it_filters_sites_by_region(api, admin_user, eu_site, us_site):
     api.force_authenticate(admin_user)
-    answer = api.get(reverse("api:site-list"), {"region": "us-east"}).json()
+    answer = api.get(reverse("api:site-list"), {"region": "us-east"}).json()["results"]
     assert [s["slug"] for s in answer] == [us_site.slug]
 
 
@@ -76,7 +76,7 @@ def test_it_refuses_staff_without_any_region(api, outsider, eu_site):
 def test_it_shows_device_health_but_never_a_secret(api, eu_analyst, eu_device, us_device):
     answer = get(api, eu_analyst, "device-list")
     assert answer.status_code == 200
-    [device] = answer.json()
+    [device] = answer.json()["results"]
     assert device["device_id"] == eu_device.device_id
     assert set(device) == {"device_id", "site", "region", "created_at", "revoked",
                            "revoked_at", "rotation_in_progress", "last_batch_at",
@@ -98,8 +98,8 @@ def test_it_filters_devices_by_revocation(api, admin_user, eu_device, us_device)
 
     device_revoke(device_id=us_device.device_id)
     api.force_authenticate(admin_user)
-    revoked = api.get(reverse("api:device-list"), {"revoked": "true"}).json()
-    active = api.get(reverse("api:device-list"), {"revoked": "false"}).json()
+    revoked = api.get(reverse("api:device-list"), {"revoked": "true"}).json()["results"]
+    active = api.get(reverse("api:device-list"), {"revoked": "false"}).json()["results"]
     assert [d["device_id"] for d in revoked] == [us_device.device_id]
     assert [d["device_id"] for d in active] == [eu_device.device_id]
 

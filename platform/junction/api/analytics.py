@@ -1,0 +1,218 @@
+"""API views over the analytics: a site's rollups with their coverage, a day's engineering
+measures, and a region's anomalies with their triage (acknowledge, resolve).
+
+Site views are scoped as the count view is (`RegionScopedMixin` judges the site). Anomalies
+live in a region's database, so their views take the region from the path, let `RegionMember`
+judge it (403 with the reason), and only then read that one database: an anomaly id is only
+ever looked up inside the region named, never searched for across regions.
+
+Acknowledging and resolving need the operator role in the region. Operators run the region's
+devices and answer its alerts; a triage state silences an anomaly for everyone, so analysts,
+who read and export the data, see anomalies but do not close them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from junction.accounts.models import Role
+from junction.accounts.permissions import RegionMember, RegionScopedMixin
+from junction.analytics import selectors, services
+from junction.analytics.models import Anomaly, Period
+from junction.analytics.windows import local_day
+from junction.api import serializers
+from junction.api.filters import AnomalyFilter
+from junction.api.pagination import Pages
+from junction.residency.models import Region
+from junction.sites.models import Site
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="page number, from 1"),
+    OpenApiParameter("page_size", int, description=f"windows per page (default "
+                                                   f"{Pages.page_size}, at most "
+                                                   f"{Pages.max_page_size})"),
+]
+
+
+class SiteRollupsView(RegionScopedMixin, generics.GenericAPIView):
+    """Rollup totals of one site per window, each window with its coverage: a half-measured
+    hour says so (status partial, coverage 0.5) and an unmeasured one has no count at all."""
+
+    queryset = Site.objects.select_related("region").prefetch_related("counters")
+    serializer_class = serializers.SiteRollupsSerializer
+    pagination_class = Pages
+    lookup_field = "slug"
+    filter_backends: list = []
+
+    @extend_schema(parameters=[serializers.RollupQuerySerializer, *PAGE_PARAMETERS],
+                   responses=serializers.SiteRollupsSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        site = self.get_object()
+        query = serializers.RollupQuerySerializer(data=request.query_params,
+                                                  context={"site": site})
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        grid = selectors.window_grid(period=params["period"], start=params["start"],
+                                     end=params["end"], tz=ZoneInfo(site.timezone))
+        # Paginate the window grid first, so only the page's windows are read.
+        page = self.paginate_queryset(grid)
+        windows = selectors.rollup_windows(
+            region=site.region.code, site_id=site.pk, period=params["period"], windows=page,
+            counter=params.get("counter"), road_user=params.get("road_user"),
+        )
+        answer = {"site": site.slug, "region": site.region.code, "timezone": site.timezone,
+                  "period": params["period"], "start": grid[0][0], "end": params["end"],
+                  "count": len(grid), "next": self.paginator.get_next_link(),
+                  "previous": self.paginator.get_previous_link(), "results": windows}
+        return Response(self.get_serializer(answer).data)
+
+
+class SiteMeasuresView(RegionScopedMixin, generics.GenericAPIView):
+    """One local day of a site: peak hour and PHF, TMC per 15 minutes, v85 per hour."""
+
+    queryset = Site.objects.select_related("region").prefetch_related("counters")
+    serializer_class = serializers.SiteMeasuresSerializer
+    lookup_field = "slug"
+    filter_backends: list = []
+
+    @extend_schema(parameters=[serializers.MeasuresQuerySerializer],
+                   responses=serializers.SiteMeasuresSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        site = self.get_object()
+        query = serializers.MeasuresQuerySerializer(data=request.query_params,
+                                                    context={"site": site})
+        query.is_valid(raise_exception=True)
+        day, counters = query.validated_data["date"], query.validated_data.get("counter")
+        zone = ZoneInfo(site.timezone)
+        start, end = local_day(datetime.combine(day, time(), tzinfo=zone), zone)
+        measures = selectors.day_measures(region=site.region.code, site_id=site.pk,
+                                          start=start, end=end, counters=counters)
+        peak = measures.peak
+        quarters = selectors.window_grid(period=Period.QUARTER_HOUR, start=start, end=end,
+                                         tz=zone)
+        answer = {
+            "site": site.slug, "region": site.region.code, "timezone": site.timezone,
+            "date": day, "start": start, "end": end, "coverage": measures.coverage,
+            "status": selectors.coverage_status(measures.coverage),
+            "counters": counters or None,
+            "peak_hour": peak and {"start": peak.start, "end": peak.start + timedelta(hours=1),
+                                   "volume": peak.volume,
+                                   "busiest_quarter": peak.busiest_quarter, "phf": peak.phf},
+            "tmc": [{"start": quarter, "coverage": measures.quarter_coverage.get(quarter),
+                     "status": selectors.coverage_status(measures.quarter_coverage.get(quarter)),
+                     "movements": measures.tmc.get(quarter, {})} for quarter, _ in quarters],
+            "v85": [{"hour": hour, "v85_kmh": v85} for hour, v85 in measures.v85.items()],
+        }
+        return Response(self.get_serializer(answer).data)
+
+
+class RegionPlaneMixin:
+    """Views under regions/{code}/...: the region is read from the control plane and judged
+    by the permission class before any of its data is read."""
+
+    permission_classes = [RegionMember]
+    required_role: str = Role.ANALYST
+
+    def region(self) -> Region:
+        region = get_object_or_404(Region, code=self.kwargs["code"])
+        self.check_object_permissions(self.request, region)
+        return region
+
+    def anomaly_context(self, anomalies) -> dict:
+        slugs = selectors.site_slugs({anomaly.site_id for anomaly in anomalies})
+        return {**self.get_serializer_context(), "site_slugs": slugs}
+
+
+class RegionAnomalyListView(RegionPlaneMixin, generics.ListAPIView):
+    """A region's anomalies, newest first; filter by state, kind and site."""
+
+    serializer_class = serializers.AnomalySerializer
+    filterset_class = AnomalyFilter
+    pagination_class = Pages
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no region to read
+            return Anomaly.objects.none()
+        # Appending the id makes the order total, so pages never repeat or skip a row.
+        return selectors.anomaly_list(region=self.region().code).order_by(
+            "-start", "site_id", "counter", "-pk")
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())))
+        data = self.get_serializer_class()(page, many=True,
+                                           context=self.anomaly_context(page)).data
+        return self.get_paginated_response(data)
+
+
+class RegionAnomalyDetailView(RegionPlaneMixin, generics.GenericAPIView):
+    serializer_class = serializers.AnomalySerializer
+
+    def get(self, request: Request, code: str, pk: int) -> Response:
+        region = self.region()
+        anomaly = _anomaly_or_404(region.code, pk)
+        return Response(self.get_serializer_class()(
+            anomaly, context=self.anomaly_context([anomaly])).data)
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class OperatorOfTheRegion(RegionMember):
+    """Leaves the whole judgement to the region (the object check), so an analyst asking to
+    triage learns that the region needs the operator role, not merely that nothing allows it."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated)
+
+
+class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
+    """POST with no body; the service records who and when. 409 when the state does not
+    allow the step (already acknowledged, already resolved)."""
+
+    serializer_class = serializers.AnomalySerializer
+    permission_classes = [OperatorOfTheRegion]
+    required_role = Role.OPERATOR
+    transition = staticmethod(services.anomaly_acknowledge)
+
+    @extend_schema(request=None, responses={200: serializers.AnomalySerializer})
+    def post(self, request: Request, code: str, pk: int) -> Response:
+        region = self.region()
+        try:
+            anomaly = self.transition(region=region.code, anomaly_id=pk,
+                                      user=request.user.get_username())
+        except Anomaly.DoesNotExist:
+            raise NotFound(f"region {region.code!r} has no anomaly {pk}") from None
+        except ValidationError as exc:
+            raise Conflict(" ".join(exc.message_dict.get("state", exc.messages))) from None
+        return Response(self.get_serializer_class()(
+            anomaly, context=self.anomaly_context([anomaly])).data)
+
+
+class AnomalyAcknowledgeView(AnomalyTransitionView):
+    """open -> acknowledged."""
+
+    transition = staticmethod(services.anomaly_acknowledge)
+
+
+class AnomalyResolveView(AnomalyTransitionView):
+    """open or acknowledged -> resolved."""
+
+    transition = staticmethod(services.anomaly_resolve)
+
+
+def _anomaly_or_404(region: str, pk: int) -> Anomaly:
+    anomaly = selectors.anomaly_list(region=region).filter(pk=pk).first()
+    if anomaly is None:
+        raise NotFound(f"region {region!r} has no anomaly {pk}")
+    return anomaly

@@ -137,3 +137,40 @@ def test_it_sends_a_pinned_node_reader_to_the_sites_own_region(api, us_east, us_
         "detail": "this node does not serve region 'us-east'; send it to "
                   "https://us-east.junction.example",
     }
+
+
+def test_it_gives_every_hour_of_the_range_its_coverage(api, eu_analyst, eu_site):
+    # 06:xx: the first half delivered; 07:xx: an announced outage; nothing after 08:00.
+    for minute in range(30):
+        counts_add(eu_site, T0 + timedelta(minutes=minute), [("N>E", None, "car", 1)])
+    for minute in range(60):
+        counts_add(eu_site, T0 + timedelta(hours=1, minutes=minute), [], uptime=0.0)
+    answer = counts(api, eu_analyst, eu_site, interval="hour", start="2026-11-27T06:00:00Z",
+                    end="2026-11-27T09:00:00Z")
+    assert [(c["start"][11:16], c["status"], c["coverage"])
+            for c in answer.json()["coverage"]] == [
+        ("06:00", "partial", 0.5), ("07:00", "no_data", 0.0), ("08:00", "no_data", 0.0)]
+    assert totals(answer) == [("2026-11-27T06:00:00Z", "N>E", None, "car", 30)]
+
+
+def test_it_counts_coverage_against_every_active_device_of_the_site(api, eu_analyst,
+                                                                     eu_device):
+    from junction.sites.services import device_add
+
+    device_add(device_id="dev-main-5th-s", site=eu_device.site.slug)
+    for minute in range(60):
+        counts_add(eu_device.site, T0 + timedelta(minutes=minute), [],
+                   device_id=eu_device.device_id)
+    answer = counts(api, eu_analyst, eu_device.site, start="2026-11-27T06:00:00Z",
+                    end="2026-11-27T07:00:00Z")
+    # One camera of two reported the whole hour: half the site was measured.
+    assert [c["coverage"] for c in answer.json()["coverage"]] == [0.5]
+
+
+def test_it_gives_days_their_coverage_in_the_sites_calendar(api, eu_analyst, eu_site):
+    counts_add(eu_site, T0, [("N>E", None, "car", 1)], seconds=3600)
+    answer = counts(api, eu_analyst, eu_site, interval="day", start="2026-11-27T00:00:00Z",
+                    end="2026-11-29T00:00:00Z")
+    assert [(c["start"][:10], c["status"], round(c["coverage"], 4))
+            for c in answer.json()["coverage"]] == [
+        ("2026-11-27", "partial", round(1 / 24, 4)), ("2026-11-28", "no_data", 0.0)]

@@ -110,4 +110,13 @@ def test_it_publishes_the_api_in_the_openapi_schema(api, eu_analyst):
     assert answer.status_code == 200
     paths = answer.json()["paths"]
     assert {"/api/v1/regions", "/api/v1/sites", "/api/v1/sites/{slug}/counts",
-            "/api/v1/devices"} <= set(paths)
+            "/api/v1/devices", "/api/v1/sites/{slug}/rollups", "/api/v1/sites/{slug}/measures",
+            "/api/v1/regions/{code}/anomalies",
+            "/api/v1/regions/{code}/anomalies/{id}/acknowledge",
+            "/api/v1/regions/{code}/anomalies/{id}/resolve"} <= set(paths)
+    anomaly_filters = {p["name"] for p in paths["/api/v1/regions/{code}/anomalies"]["get"][
+        "parameters"]}
+    assert {"state", "kind", "site", "page", "page_size"} <= anomaly_filters
+    rollup_query = {p["name"] for p in paths["/api/v1/sites/{slug}/rollups"]["get"][
+        "parameters"]}
+    assert {"period", "start", "end", "counter", "road_user", "page"} <= rollup_query

@@ -1,0 +1,135 @@
+"""A site's day of engineering measures over the API: the same values as the analytics
+functions on a small fixture, with the peak hour taken over fully measured quarters only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from junction.analytics import rollups, selectors
+from tests.platform.analytics.factories import store_buckets, store_speeds
+
+EU = "eu-west"
+MORNING = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+DAY = (MORNING.replace(hour=0), MORNING.replace(hour=0) + timedelta(days=1))
+# Through volume per 15 minutes, 07:00-09:00: peak hour 07:15-08:15, 560 vehicles, busiest
+# quarter 160, PHF 560 / (4 x 160) = 0.875 (the analytics measures test's fixture).
+QUARTERS = [100, 120, 150, 130, 160, 110, 90, 80]
+EDGES = [0, 10, 20, 30, 40, 50, 60, 70, 80]
+
+
+def quarter_counts(moment: datetime) -> dict:
+    index = int((moment - MORNING) / timedelta(minutes=15))
+    first_minute = moment.minute % 15 == 0
+    return {("north-stopline", "in", "car"): QUARTERS[index] if first_minute else 0,
+            ("N>E", None, "car"): 3 if first_minute else 0,
+            ("N>E", None, "bicycle"): 1 if first_minute else 0}
+
+
+def build(site, uptime=1.0):
+    buckets = store_buckets(region=EU, site_id=site.pk, start=MORNING, minutes=120,
+                            counts=quarter_counts, uptime=uptime)
+    for bucket in (buckets[0], buckets[30]):
+        store_speeds(region=EU, bucket=bucket, counter="north-stopline", road_user="car",
+                     edges_kmh=EDGES, counts=[0, 1, 4, 6, 1, 0, 0, 0])
+    store_speeds(region=EU, bucket=buckets[60], counter="north-stopline", road_user="car",
+                 edges_kmh=EDGES, counts=[0, 0, 0, 2, 2, 0, 0, 0])
+    rollups.rollups_recompute(region=EU, site_id=site.pk, start=MORNING,
+                              end=MORNING + timedelta(hours=2))
+    return site
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def morning(eu_site):
+    return build(eu_site)
+
+
+def get(api, user, site, **params):
+    api.force_authenticate(user)
+    return api.get(reverse("api:site-measures", kwargs={"slug": site.slug}), params)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_it_matches_the_analytics_measures_on_a_small_fixture(api, eu_analyst, morning):
+    answer = get(api, eu_analyst, morning, date="2026-11-24", counter="north-stopline")
+    assert answer.status_code == 200
+    body = answer.json()
+    peak = selectors.peak_hour(region=EU, site_id=morning.pk, start=DAY[0], end=DAY[1],
+                               counters=["north-stopline"])
+    assert body["peak_hour"] == {"start": iso(peak.start),
+                                 "end": iso(peak.start + timedelta(hours=1)),
+                                 "volume": peak.volume, "busiest_quarter": peak.busiest_quarter,
+                                 "phf": peak.phf}
+    assert body["peak_hour"] == {"start": "2026-11-24T07:15:00Z", "end": "2026-11-24T08:15:00Z",
+                                 "volume": 560, "busiest_quarter": 160, "phf": 0.875}
+    tmc = selectors.turning_movement_counts(region=EU, site_id=morning.pk, start=DAY[0],
+                                            end=DAY[1])
+    assert {q["start"]: q["movements"] for q in body["tmc"] if q["movements"]} == {
+        iso(start): movements for start, movements in tmc.items()}
+    assert body["tmc"][30]["movements"] == {"north-stopline:in": {"car": 150},
+                                            "N>E": {"car": 3, "bicycle": 1}}
+    v85 = selectors.v85_by_hour(region=EU, site_id=morning.pk, start=DAY[0], end=DAY[1])
+    assert body["v85"] == [{"hour": iso(hour), "v85_kmh": value} for hour, value in v85.items()]
+    assert [v["v85_kmh"] for v in body["v85"]] == [pytest.approx(38.67), 47.0]
+
+
+def test_it_lists_every_quarter_of_the_day_with_its_coverage(api, eu_analyst, morning):
+    body = get(api, eu_analyst, morning, date="2026-11-24").json()
+    assert (body["date"], body["start"], body["end"]) == (
+        "2026-11-24", "2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z")
+    assert len(body["tmc"]) == 96
+    statuses = [q["status"] for q in body["tmc"]]
+    assert statuses[28:36] == ["complete"] * 8  # 07:00-09:00
+    assert set(statuses[:28] + statuses[36:]) == {"no_data"}
+    assert body["status"] == "partial" and body["coverage"] == pytest.approx(2 / 24)
+
+
+def test_it_takes_the_peak_hour_over_every_counter_by_default(api, eu_analyst, morning):
+    body = get(api, eu_analyst, morning, date="2026-11-24").json()
+    # N>E adds 4 road users per quarter: 576 in 07:15-08:15, busiest quarter 164.
+    assert body["counters"] is None
+    assert body["peak_hour"]["volume"] == 576 and body["peak_hour"]["phf"] == 0.878
+
+
+def test_it_leaves_a_partly_measured_quarter_out_of_the_peak_hour(api, eu_analyst, eu_site):
+    # The camera is dark from 07:37 to 07:44: 07:30-07:45 is measured for 7 of 15 minutes.
+    dark = (MORNING + timedelta(minutes=37), MORNING + timedelta(minutes=45))
+    build(eu_site, uptime=lambda moment: 0.0 if dark[0] <= moment < dark[1] else 1.0)
+    body = get(api, eu_analyst, eu_site, date="2026-11-24", counter="north-stopline").json()
+    assert body["tmc"][30]["status"] == "partial"
+    assert body["peak_hour"] == {"start": "2026-11-24T07:45:00Z", "end": "2026-11-24T08:45:00Z",
+                                 "volume": 490, "busiest_quarter": 160, "phf": 0.766}
+
+
+def test_it_answers_a_day_without_data_with_no_peak_hour(api, eu_analyst, morning):
+    body = get(api, eu_analyst, morning, date="2026-11-20").json()
+    assert body["peak_hour"] is None and body["status"] == "no_data"
+    assert body["v85"] == [] and not any(q["movements"] for q in body["tmc"])
+
+
+@pytest.mark.parametrize("params, field, message", [
+    ({"date": "24/11/2026"}, "date", "wrong format"),
+    ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
+])
+def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field,
+                                                 message):
+    answer = get(api, eu_analyst, eu_site, **params)
+    assert answer.status_code == 400
+    assert message in str(answer.json()[field])
+
+
+def test_it_refuses_measures_of_another_regions_site_with_the_reason(api, us_analyst, morning):
+    answer = get(api, us_analyst, morning, date="2026-11-24")
+    assert answer.status_code == 403
+    assert "not 'eu-west'" in answer.json()["detail"]

@@ -57,7 +57,7 @@ def main() -> None:
     server = _gunicorn_start(args, env)
     try:
         _wait_ready(args.port)
-        result = _load(args, devices)
+        result = _load(args, devices, server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -205,9 +205,12 @@ class _Result:
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
         self.elapsed = 0.0
+        self.machine_busy = self.stack_busy = self.load_before = float("nan")
 
 
-def _load(args: argparse.Namespace, devices: list[tuple[str, str, str]]) -> _Result:
+def _load(
+    args: argparse.Namespace, devices: list[tuple[str, str, str]], server_pid: int
+) -> _Result:
     result = _Result()
     url = f"http://127.0.0.1:{args.port}{PATH}"
     now = int(time.time())
@@ -262,12 +265,49 @@ def _load(args: argparse.Namespace, devices: list[tuple[str, str, str]]) -> _Res
         thread.start()
     stop_at[0] = float("inf")
     start_line.wait()
+    result.load_before = os.getloadavg()[0]
+    busy_before, stack_before = _machine_busy_seconds(), _stack_cpu_seconds(server_pid)
     began = time.perf_counter()
     stop_at[0] = began + args.seconds
     for thread in threads:
         thread.join()
     result.elapsed = time.perf_counter() - began
+    capacity = result.elapsed * (os.cpu_count() or 1)
+    result.machine_busy = (_machine_busy_seconds() - busy_before) / capacity
+    result.stack_busy = (_stack_cpu_seconds(server_pid) - stack_before) / capacity
     return result
+
+
+def _stack_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds of the measured stack: gunicorn and its workers, this client process, and
+    the PostgreSQL backends serving the bench databases (Redis is left out: it is tiny)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process ended while we looked
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        ours = pid in (server_pid, os.getpid()) or ppid == server_pid
+        if ours or b"junction_bench_" in cmdline:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (Linux /proc/stat), to show how loaded the
+    box was: on a shared machine other work competes with the stack being measured."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, idle, iowait, irq, softirq = (int(v) for v in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _copy_same_rows() -> tuple[float, int]:
@@ -309,7 +349,12 @@ def _report(args: argparse.Namespace, result: _Result, copy_rate: float, copied:
     rows_per_s = stored * BUCKETS * ROWS_PER_BUCKET / result.elapsed
     print(
         f"ingest bench: gunicorn {args.workers} sync workers, {args.clients} client threads, "
-        f"{result.elapsed:.1f} s, {os.cpu_count()} CPUs, PostgreSQL + Redis on 127.0.0.1"
+        f"{result.elapsed:.1f} s, {os.cpu_count()} CPUs, PostgreSQL + Redis on 127.0.0.1; "
+        f"load average before {result.load_before:.1f}"
+    )
+    print(
+        f"CPU: machine busy {result.machine_busy:.0%}, of which this stack "
+        f"{result.stack_busy:.0%} and other processes {result.machine_busy - result.stack_busy:.0%}"
     )
     print(
         f"batch: {BUCKETS} one-minute buckets x {ROWS_PER_BUCKET} count rows "

@@ -15,18 +15,23 @@ from junction.ingest.selectors import DeviceContext
 
 def batch_identity_check(batch: BatchIn, device: DeviceContext) -> None:
     """The body must speak for the signing device, its own site and its own region."""
-    claims = (
-        ("device_id", batch.device_id, device.device_id),
+    if batch.device_id != device.device_id:
+        raise Forbidden(
+            "not_this_device",
+            "device_id",
+            f"the body speaks for device {batch.device_id!r} but was signed by "
+            f"{device.device_id!r}; a device sends only its own batches",
+        )
+    for field, claimed, registered in (
         ("site", batch.site, device.site_slug),
         ("region", batch.region, device.region),
-    )
-    for field, claimed, registered in claims:
+    ):
         if claimed != registered:
             raise Forbidden(
-                f"not_this_{field.removesuffix('_id')}",
+                f"not_this_{field}",
                 field,
-                f"device {device.device_id!r} is registered for {field.removesuffix('_id')} "
-                f"{registered!r} and cannot send a batch for {claimed!r}",
+                f"device {device.device_id!r} is registered for {field} {registered!r} "
+                f"and cannot send a batch for {claimed!r}",
             )
 
 

@@ -45,26 +45,31 @@ class Bar:
     width: float
     height: float
     label: str
-    count: int
-    no_data: bool
+    count: int | None
+    state: str  # complete | partial | no_data: the CSS class that shades it
     title: str
 
 
 def hour_bars(hours: list[HourBar]) -> list[Bar]:
-    """One bar per hour, scaled to the busiest; hours without data get a full-height grey
-    bar so an outage never reads as an hour of zero traffic."""
+    """One bar per hour, scaled to the busiest. A partly analysed hour is shaded apart (its
+    height is what was counted while the camera watched, not the hour's traffic), and an hour
+    without data gets a full-height grey bar, so an outage never reads as zero traffic."""
     plot = CHART_HEIGHT - LABEL_SPACE
-    peak = max((h.count for h in hours), default=0) or 1
+    peak = max((h.count or 0 for h in hours), default=0) or 1
     slot = CHART_WIDTH / max(len(hours), 1)
     bars = []
     for i, hour in enumerate(hours):
-        no_data = hour.coverage is None or hour.coverage == 0
-        height = plot if no_data else plot * hour.count / peak
-        label = f"{hour.start:%H}"
-        coverage = "" if no_data else f", {hour.coverage:.0%} analysed"
-        title = (f"{hour.start:%Y-%m-%d %H:00}: no data" if no_data
-                 else f"{hour.start:%Y-%m-%d %H:00}: {hour.count}{coverage}")
+        when = f"{hour.start:%Y-%m-%d %H:00}"
+        if hour.status == "no_data":
+            height, title = plot, f"{when}: no data"
+        else:
+            height = plot * (hour.count or 0) / peak
+            title = f"{when}: {hour.count} counted, {hour.coverage:.0%} analysed"
+            if hour.status == "partial":
+                title += " (partial: traffic while unanalysed is unknown)"
+        if hour.pending:
+            title += "; late data being rolled up"
         bars.append(Bar(x=i * slot + BAR_GAP / 2, y=plot - height, width=slot - BAR_GAP,
-                        height=height, label=label, count=hour.count, no_data=no_data,
-                        title=title))
+                        height=height, label=f"{hour.start:%H}", count=hour.count,
+                        state=hour.status.replace("_", "-"), title=title))
     return bars

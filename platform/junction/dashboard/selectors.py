@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -11,10 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
+from junction.accounts.models import Role
 from junction.accounts.scoping import member_regions, region_denial, restrict
+from junction.analytics import selectors as analytics
+from junction.analytics.models import Anomaly, Period
+from junction.analytics.windows import local_day
 from junction.residency.models import VEHICLE_CLASSES, Region
 from junction.sites.models import Device, Site
-from junction.traffic.selectors import bucket_coverage, count_totals
+from junction.traffic.selectors import count_totals
 
 # A device that has sent nothing for this long is flagged on the dashboard.
 LATE_AFTER = timedelta(minutes=15)
@@ -54,20 +58,35 @@ def roles_for(user: User | AnonymousUser) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class HourBar:
-    start: datetime
-    count: int
-    coverage: float | None  # None: no bucket received in this hour
+    start: datetime  # in the site's zone
+    count: int | None  # None: no data, which is not zero traffic
+    coverage: float | None  # None: no bucket ever received for this hour
+    status: str  # complete | partial | no_data
+    pending: bool  # late buckets wait for their recompute: the bar may still grow
+
+
+@dataclass(frozen=True)
+class PeakHour:
+    date: date  # the site's local day it was taken over
+    start: datetime  # in the site's zone
+    end: datetime
+    volume: int
+    phf: float
 
 
 @dataclass(frozen=True)
 class SiteDay:
-    """The last 24 hours of a site: totals per counter/direction/class and per hour."""
+    """The last 24 hours of a site: totals per counter/direction/class (as delivered), the
+    hourly flow from the rollups with each hour's coverage, and today's peak hour."""
 
     start: datetime
     end: datetime
     classes: list[str]
     rows: list[dict]  # {"counter", "direction", "cells": [count per class], "total"}
     hours: list[HourBar]
+    peak_date: date
+    peak: PeakHour | None
+    open_anomalies: int
 
     @property
     def total(self) -> int:
@@ -77,9 +96,11 @@ class SiteDay:
 def site_day(site: Site, now: datetime) -> SiteDay:
     # Whole local hours, the current one included; arithmetic in UTC so a DST change in the
     # site's zone neither drops nor doubles an hour.
-    local = now.astimezone(ZoneInfo(site.timezone))
+    zone = ZoneInfo(site.timezone)
+    local = now.astimezone(zone)
     end = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC) + timedelta(hours=1)
     start = end - timedelta(hours=24)
+    region = site.region.code
     totals = count_totals(site=site, start=start, end=end, interval=None)
     classes = [c for c in VEHICLE_CLASSES if any(t["road_user"] == c for t in totals)]
     rows: dict[tuple, dict] = {}
@@ -93,13 +114,71 @@ def site_day(site: Site, now: datetime) -> SiteDay:
     table = [{**row, "cells": [row["by_class"].get(c, 0) for c in classes]}
              for _, row in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
 
-    hourly = {t["period"]: t["count"]
-              for t in count_totals(site=site, start=start, end=end, interval="hour", by=())}
-    coverage = bucket_coverage(site=site, start=start, end=end)
-    hours = []
-    for i in range(24):
-        hour = start + timedelta(hours=i)
-        # Periods come back in the site's zone; aware datetimes hash and compare as instants.
-        hours.append(HourBar(start=hour.astimezone(ZoneInfo(site.timezone)),
-                             count=hourly.get(hour, 0), coverage=coverage.get(hour)))
-    return SiteDay(start=start, end=end, classes=classes, rows=table, hours=hours)
+    grid = analytics.window_grid(period=Period.HOUR, start=start, end=end, tz=zone)
+    hours = [HourBar(start=w.start.astimezone(zone), count=w.count, coverage=w.coverage,
+                     status=w.status, pending=w.pending)
+             for w in analytics.rollup_windows(region=region, site_id=site.pk,
+                                               period=Period.HOUR, windows=grid)]
+    day_start, day_end = local_day(now, zone)
+    peak = analytics.measured_peak_hour(region=region, site_id=site.pk, start=day_start,
+                                        end=day_end)
+    open_anomalies = analytics.anomaly_list(region=region, site_id=site.pk).filter(
+        state__in=UNRESOLVED).count()
+    return SiteDay(
+        start=start, end=end, classes=classes, rows=table, hours=hours,
+        peak_date=local.date(), open_anomalies=open_anomalies,
+        peak=peak and PeakHour(date=local.date(), start=peak.start.astimezone(zone),
+                               end=(peak.start + timedelta(hours=1)).astimezone(zone),
+                               volume=peak.volume, phf=peak.phf),
+    )
+
+
+# --- a region's anomalies ---------------------------------------------------------------
+
+UNRESOLVED = (Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED)
+# The page's state tabs: (value of ?state=, label, states shown).
+ANOMALY_TABS = (
+    ("", "Unresolved", UNRESOLVED),
+    ("open", "Open", (Anomaly.State.OPEN,)),
+    ("acknowledged", "Acknowledged", (Anomaly.State.ACKNOWLEDGED,)),
+    ("resolved", "Resolved", (Anomaly.State.RESOLVED,)),
+)
+
+
+def region_for(user: User | AnonymousUser, code: str, role: str = Role.ANALYST.value) -> Region:
+    """The region, or 404 when it does not exist, or 403 with the reason when the user does
+    not hold `role` in it."""
+    region = Region.objects.filter(code=code).first()
+    if region is None:
+        raise Http404(f"no region {code!r}")
+    reason = region_denial(user, region.code, role)
+    if reason:
+        raise PermissionDenied(reason)
+    return region
+
+
+def can_triage(user: User | AnonymousUser, region: str) -> bool:
+    # Acknowledge and resolve are the operator's (see junction.api.analytics); no query, the
+    # memberships are cached on the user by the region check before it.
+    return region_denial(user, region, Role.OPERATOR.value) is None
+
+
+def region_site(region: Region, slug: str) -> Site | None:
+    """The site of `region` a page is narrowed to (None: the whole region); 404 for a site
+    that is not the region's, rather than an empty list that would read as all clear."""
+    if not slug:
+        return None
+    site = Site.objects.filter(region=region, slug=slug).first()
+    if site is None:
+        raise Http404(f"region {region.code!r} has no site {slug!r}")
+    return site
+
+
+def region_anomalies(region: str, states: tuple[str, ...],
+                     site: Site | None = None) -> QuerySet[Anomaly]:
+    anomalies = analytics.anomaly_list(region=region, site_id=site.pk if site else None)
+    return anomalies.filter(state__in=states).order_by("-start", "site_id", "counter", "-pk")
+
+
+def site_slugs(anomalies: list[Anomaly]) -> dict[int, str]:
+    return analytics.site_slugs({anomaly.site_id for anomaly in anomalies})

@@ -11,6 +11,11 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sites/<slug:slug>/", views.site, name="site"),
+    path("regions/<slug:code>/anomalies/", views.region_anomalies, name="region-anomalies"),
+    path("regions/<slug:code>/anomalies/<int:pk>/acknowledge/", views.anomaly_triage,
+         {"step": "acknowledge"}, name="anomaly-acknowledge"),
+    path("regions/<slug:code>/anomalies/<int:pk>/resolve/", views.anomaly_triage,
+         {"step": "resolve"}, name="anomaly-resolve"),
     path("accounts/login/",
          auth_views.LoginView.as_view(template_name="dashboard/login.html",
                                       redirect_authenticated_user=True, next_page="/"),

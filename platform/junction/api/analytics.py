@@ -120,7 +120,7 @@ class RegionPlaneMixin:
     by the permission class before any of its data is read."""
 
     permission_classes = [RegionMember]
-    required_role: str = Role.ANALYST
+    required_role: str = Role.ANALYST.value
 
     def region(self) -> Region:
         region = get_object_or_404(Region, code=self.kwargs["code"])
@@ -182,7 +182,7 @@ class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
 
     serializer_class = serializers.AnomalySerializer
     permission_classes = [OperatorOfTheRegion]
-    required_role = Role.OPERATOR
+    required_role: str = Role.OPERATOR.value  # a plain str: it is quoted in the 403 reason
     transition = staticmethod(services.anomaly_acknowledge)
 
     @extend_schema(request=None, responses={200: serializers.AnomalySerializer})

@@ -97,8 +97,10 @@ def site_bucket(records: list[dict], *, cameras: int) -> dict:
     """Merge the records of one bucket start from every camera of the site into one bucket.
 
     Counter and zone names are unique across a site's cameras (config checks), so merging is a
-    union; sums only matter if a name repeats. `uptime` is the lowest camera uptime, with a
-    missing camera counting 0: a bucket is only as watched as its least watched approach.
+    union; sums only matter if a name repeats. `uptime` is the mean camera uptime, with a missing
+    camera counting 0: the share of the site's camera-time that was analysed. Not the minimum:
+    one dead camera would make the bucket uptime 0, the platform's "no data" marker, and the
+    other cameras' real counts would be thrown away with it.
     """
     if not records:
         raise ValueError("no records to merge")
@@ -125,7 +127,7 @@ def site_bucket(records: list[dict], *, cameras: int) -> dict:
     merged = {
         "start": records[0]["start"],
         "seconds": records[0]["seconds"],
-        "uptime": min(uptimes),
+        "uptime": sum(uptimes) / len(uptimes),
         "counts": [
             {"counter": k[0], "direction": k[1], "class": k[2], "count": n}
             for k, n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2]))

@@ -82,11 +82,11 @@ def test_an_empty_dwell_list_is_left_out_of_the_sent_bucket():
     "records, cameras, uptime",
     [
         ([(1.0, 3)], 1, 1.0),
-        ([(1.0, 3), (0.5, 2)], 2, 0.5),
-        ([(1.0, 3)], 2, 0.0),  # a camera with no bucket at all counts as not watched
+        ([(1.0, 3), (0.5, 2)], 2, 0.75),
+        ([(1.0, 3)], 2, 0.5),  # a camera with no bucket at all counts as not watched
     ],
 )
-def test_merging_cameras_takes_the_least_watched_uptime_and_sums_counts(records, cameras, uptime):
+def test_merging_cameras_takes_the_mean_camera_uptime_and_sums_counts(records, cameras, uptime):
     parts = [
         privacy.bucket_record(Bucket(T0, 60, up, counts=((f"line-{i}", "in", "car", n),)))
         for i, (up, n) in enumerate(records)
@@ -94,6 +94,8 @@ def test_merging_cameras_takes_the_least_watched_uptime_and_sums_counts(records,
     merged = privacy.site_bucket(parts, cameras=cameras)
     assert merged["uptime"] == uptime
     assert sum(c["count"] for c in merged["counts"]) == sum(n for _, n in records)
+    # Uptime 0 is the platform's "no data" marker: counts that exist must never carry it.
+    assert merged["uptime"] > 0 or not merged["counts"]
 
 
 def test_buckets_of_different_starts_never_merge():

@@ -81,8 +81,10 @@ if REDIS_URL:
 else:
     # A database cache in the control plane, not a per-process memory cache: replay nonces
     # and ingest locks must be shared by every web worker.
+    # Django's default of 300 entries would cull live replay claims with a few dozen devices.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                          "LOCATION": "junction_cache"}}
+                          "LOCATION": "junction_cache",
+                          "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

@@ -200,13 +200,15 @@ class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
 
 
 class AnomalyAcknowledgeView(AnomalyTransitionView):
-    """open -> acknowledged."""
+    """open -> acknowledged, recording who and when. Needs the operator role in the region;
+    409 when the anomaly is not open."""
 
     transition = staticmethod(services.anomaly_acknowledge)
 
 
 class AnomalyResolveView(AnomalyTransitionView):
-    """open or acknowledged -> resolved."""
+    """open or acknowledged -> resolved, recording who and when. Needs the operator role in
+    the region; 409 when the anomaly is already resolved."""
 
     transition = staticmethod(services.anomaly_resolve)
 

@@ -34,44 +34,41 @@ class CountBucket(RegionModel):
         return self.uptime > 0
 
 
-class CountRow(RegionModel):
-    bucket = models.ForeignKey(CountBucket, on_delete=models.CASCADE, related_name="counts")
+class BucketPart(RegionModel):
+    """One aggregate line of a bucket; repeats the bucket's site and start for one-table scans."""
+
+    bucket = models.ForeignKey(CountBucket, on_delete=models.CASCADE,
+                               related_name="%(class)s_parts")
     site_id = models.BigIntegerField()
     start = models.DateTimeField()
-    counter = models.CharField(max_length=100)
-    direction = models.CharField(max_length=8, null=True, blank=True)  # in | out | None (movement)
     road_user = models.CharField(max_length=16)  # person | bicycle | car | motorcycle | bus | truck
-    count = models.PositiveIntegerField()
 
     class Meta(RegionModel.Meta):
+        abstract = True
+
+
+class CountRow(BucketPart):
+    counter = models.CharField(max_length=100)
+    direction = models.CharField(max_length=8, null=True, blank=True)  # in | out | None (movement)
+    count = models.PositiveIntegerField()
+
+    class Meta(BucketPart.Meta):
         indexes = [models.Index(fields=["site_id", "start"])]
 
 
-class SpeedHistogram(RegionModel):
-    bucket = models.ForeignKey(CountBucket, on_delete=models.CASCADE, related_name="speeds")
-    site_id = models.BigIntegerField()
-    start = models.DateTimeField()
+class SpeedHistogram(BucketPart):
     counter = models.CharField(max_length=100)
-    road_user = models.CharField(max_length=16)
     edges_kmh = models.JSONField()
     counts = models.JSONField()
 
 
-class OccupancySummary(RegionModel):
-    bucket = models.ForeignKey(CountBucket, on_delete=models.CASCADE, related_name="occupancy")
-    site_id = models.BigIntegerField()
-    start = models.DateTimeField()
+class OccupancySummary(BucketPart):
     zone = models.CharField(max_length=100)
-    road_user = models.CharField(max_length=16)
     mean = models.FloatField()
     max = models.PositiveIntegerField()
 
 
-class DwellHistogram(RegionModel):
-    bucket = models.ForeignKey(CountBucket, on_delete=models.CASCADE, related_name="dwell")
-    site_id = models.BigIntegerField()
-    start = models.DateTimeField()
+class DwellHistogram(BucketPart):
     zone = models.CharField(max_length=100)
-    road_user = models.CharField(max_length=16)
     edges_s = models.JSONField()
     counts = models.JSONField()

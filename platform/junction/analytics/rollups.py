@@ -79,9 +79,11 @@ class QuarterHour(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         # Stored as 'YYYY-MM-DD HH:MM:SS' text in UTC; rebuild it with the minutes floored.
+        # `%%%%` survives the template (-> `%%`), then the backend turns `%%` into `%` when it
+        # executes, and DEBUG's query logging (`sql % params`) reads `%%` as a literal `%`.
         return self.as_sql(compiler, connection,
-                           template="strftime('%%Y-%%m-%%d %%H:', %(expressions)s) || "
-                                    "printf('%%02d', CAST(strftime('%%M', %(expressions)s) "
+                           template="strftime('%%%%Y-%%%%m-%%%%d %%%%H:', %(expressions)s) || "
+                                    "printf('%%%%02d', CAST(strftime('%%%%M', %(expressions)s) "
                                     "AS INTEGER) / 15 * 15) || ':00'", **extra)
 
 

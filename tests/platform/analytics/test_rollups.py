@@ -170,3 +170,14 @@ def test_it_marks_recently_received_buckets_dirty_when_the_signal_was_missed(eu_
     marked = rollups.dirty_windows_sweep(region=EU, received_since=DAY)
     assert marked == 1
     assert DirtyWindow.objects.in_region(EU).get().start == DAY
+
+
+def test_it_rolls_up_with_debug_query_logging_on(eu_site, settings):
+    # `make demo` runs with DEBUG on, where Django formats every logged query with `%`: the
+    # quarter-hour SQL must survive that as well as execution.
+    settings.DEBUG = True
+    store_buckets(region=EU, site_id=eu_site.pk, start=DAY + timedelta(hours=7), minutes=30,
+                  counts=varying_counts)
+    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=DAY + timedelta(hours=7),
+                              end=DAY + timedelta(hours=8))
+    assert rollup_table(Period.QUARTER_HOUR)

@@ -74,6 +74,10 @@ class RoadUserSettings:
     handover_seconds: float = 1.0  # how recently a road user may have vanished to be taken over
     handover_radius: float = 0.5  # of the box diagonal, around the road user's predicted centre
     jump_diagonals: float = 2.0  # a move farther than this many diagonals is another object
+    # A hand-over joins boxes of about one size (diagonals within this factor): a pickup is no
+    # continuation of a small box, a fragment or a parked object, that vanished near where the
+    # smoothed velocity of its jitter happens to point.
+    handover_size_ratio: float = 2.0
     forget_seconds: float = 3.0  # a road user unseen this long has left the scene
     # Sightings before a road user may count: a one-frame false detection never does.
     min_sightings: int = 3
@@ -150,6 +154,9 @@ class RoadUserRegister:
             if t - user.last_seen > self.settings.handover_seconds:
                 continue
             if _family(user.class_id) != _family(class_id):
+                continue
+            growth = np.hypot(*size) / max(np.hypot(*user.size), 1e-9)
+            if max(growth, 1 / max(growth, 1e-9)) > self.settings.handover_size_ratio:
                 continue
             distance = np.hypot(*(centre - user.predicted_centre(t)))
             if distance <= radius:

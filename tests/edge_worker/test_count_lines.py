@@ -210,3 +210,15 @@ def test_repeated_frames_are_no_new_evidence():
     assert count(frames) == Counter()
     crossing = drive(1, 40, 160, 30)
     assert count([f for f in crossing for _ in range(3)]) == count(crossing)
+
+
+def test_a_big_vehicle_never_takes_over_a_small_box_that_vanished_nearby():
+    # A small box above the line (a fragment, a parked object) jitters downwards and vanishes;
+    # half a second later a pickup's box appears just past the line where that jitter points.
+    # It is a new road user first seen past the line, not a crossing of the small one.
+    small = [Detections([[90, y - 6, 110, y + 6]], [0.5], [2], [1]) for y in range(70, 82, 2)]
+    big = [Detections([[40, y - 45, 160, y + 45]], [0.9], [2], [2]) for y in range(114, 170, 4)]
+    frames = small + [Detections.empty()] * 12 + big
+    counting = Counting(CounterSet(lines=[STOP]))
+    events = [e for i, d in enumerate(frames) for e in counting.update(d, i / FPS).events]
+    assert events == []

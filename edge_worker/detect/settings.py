@@ -24,6 +24,11 @@ class DetectorSettings(BaseModel):
     # x1, y1, x2, y2 in frame pixels: only this crop is fed to the network, so distant objects
     # in it are seen at a higher resolution. Boxes come back in full-frame coordinates.
     roi: tuple[int, int, int, int] | None = None
+    # "tight" pads a wide frame only up to the next multiple of 32 instead of to the model's
+    # square (416x256 rather than 416x416 for a 16:9 camera): about 40% less inference. The
+    # detections differ slightly near the bottom edge, so counts must be re-checked on the
+    # site's footage before switching (bench/edge.py shows both). YOLOX exports only.
+    letterbox: Literal["square", "tight"] = "square"
 
     @model_validator(mode="after")
     def _roi_not_empty(self) -> DetectorSettings:

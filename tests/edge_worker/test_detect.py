@@ -6,10 +6,12 @@ import logging
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from edge_worker.detect import DetectorSettings, ModelError, OnnxDetector
 from edge_worker.detect.decode import decoder_for
+from edge_worker.detect.free_size import with_free_dimensions
 from edge_worker.detections import CLASS_NAMES
 
 
@@ -128,3 +130,47 @@ def test_a_bad_model_file_is_a_model_error(tmp_path, content, message):
 def test_detector_settings_validation(fields, error):
     with pytest.raises(ValueError, match=error):
         DetectorSettings(**fields)
+
+
+def test_a_decoder_given_a_minimum_score_keeps_only_the_rows_that_can_reach_it():
+    _, decode = decoder_for((1, 3549, 85), 416, 416)
+    raw = np.random.default_rng(3).random((3549, 85), dtype=np.float32)
+    raw[:, 4] *= 0.2  # objectness: most cells are background
+    boxes, scores = decode(raw)
+    hopeful = np.flatnonzero(raw[:, 4] >= 0.1)
+    kept_boxes, kept_scores = decode(raw, 0.1)
+    assert 0 < len(hopeful) < 3549
+    assert np.array_equal(kept_boxes, boxes[hopeful])
+    assert np.array_equal(kept_scores, scores[hopeful])
+
+
+def test_the_square_letterbox_is_the_default(detector, street_frame):
+    assert not detector.free_size
+    assert detector._letterbox(street_frame)[0].shape == (1, 3, 416, 416)
+
+
+def test_a_tight_letterbox_pads_a_wide_frame_only_to_the_next_multiple_of_32(
+    model_path, detector, street_frame
+):
+    tight = OnnxDetector(model_path, DetectorSettings(letterbox="tight"))
+    assert tight.free_size
+    blob, scale = tight._letterbox(street_frame)
+    assert blob.shape == (1, 3, 256, 416)  # 640x352 scaled to 416x229, padded to 256 rows
+    assert scale == pytest.approx(0.65)
+    found = tight.detect(street_frame)
+    # The same vehicles, in the same places, as with the square input.
+    square = detector.detect(street_frame)
+    for box in square[square.scores > 0.5].xyxy:
+        assert np.min(np.abs(found.xyxy - box).max(axis=1)) < 8
+
+
+def test_free_dimensions_are_written_into_the_model_file(model_path):
+    model = model_path.read_bytes()
+    freed = with_free_dimensions(model, "images", {2: "height", 3: "width"}, "output", {1: "n"})
+    session = ort.InferenceSession(freed, providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, "height", "width"]
+    assert session.get_outputs()[0].shape == [1, "n", 85]
+    with pytest.raises(ValueError, match="expected input and output"):
+        with_free_dimensions(model, "pixels", {2: "h"}, "output", {1: "n"})
+    with pytest.raises(ValueError):
+        with_free_dimensions(b"\xff\xff\xff", "images", {2: "h"}, "output", {1: "n"})

@@ -11,7 +11,9 @@ line in ground_truth.json it prints, in one run:
 - counts at each stride against the ground truth;
 - the real-time factor per CPU core: seconds of video analysed per CPU second of this process
   (time.process_time), which is what sizes an edge box: 10x means one core keeps up with ten
-  cameras at that stride.
+  cameras at that stride;
+- the same two passes with the tight letterbox (DetectorSettings.letterbox), which a site may
+  switch on after checking its counts: less inference, slightly different detections.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_worker.analyser import build_analyser  # noqa: E402
 from edge_worker.count import CounterSet, LineSpec  # noqa: E402
+from edge_worker.detect import DetectorSettings  # noqa: E402
 from edge_worker.detections import Detections  # noqa: E402
 from edge_worker.video import VideoFile, prefetched  # noqa: E402
 
@@ -79,9 +82,16 @@ def decode_only(path: Path) -> tuple[int, float]:
     return frames, frames / (time.perf_counter() - began)
 
 
-def pipeline(path: Path, model: Path, line: LineSpec, stride: int) -> Pass:
+def pipeline(
+    path: Path, model: Path, line: LineSpec, stride: int, detector: DetectorSettings | None = None
+) -> Pass:
     """The count command's path: VideoFile -> Analyser, with a stopwatch on the detector."""
-    analyser = build_analyser(model_path=model, counters=CounterSet(lines=[line]), stride=stride)
+    analyser = build_analyser(
+        model_path=model,
+        counters=CounterSet(lines=[line]),
+        stride=stride,
+        detector_settings=detector,
+    )
     timed = TimedDetector(analyser.detector)
     analyser.detector = timed
     recording = VideoFile(path, stride)
@@ -117,6 +127,9 @@ def main() -> int:
         frames, decode_fps = decode_only(videos / name)
         full = pipeline(videos / name, model, line, 1)
         sparse = pipeline(videos / name, model, line, args.stride)
+        tight = DetectorSettings(letterbox="tight")
+        tight_full = pipeline(videos / name, model, line, 1, tight)
+        tight_sparse = pipeline(videos / name, model, line, args.stride, tight)
         print(f"{name}: {frames} frames, {full.video_s:.1f} s of video")
         print(f"  decode only                 {decode_fps:8.1f} fps")
         print(f"  detector only               {full.analysed / full.detect_s:8.1f} fps")
@@ -128,11 +141,18 @@ def main() -> int:
             f"  pipeline, stride {args.stride:<2}         {sparse.fps:8.1f} analysed fps,"
             f" {sparse.frames / sparse.wall_s:.1f} video fps"
         )
-        for label, run in (("1", full), (str(args.stride), sparse)):
+        runs = (
+            ("stride 1 ", full),
+            (f"stride {args.stride:<2}", sparse),
+            ("stride 1  tight letterbox", tight_full),
+            (f"stride {args.stride:<2} tight letterbox", tight_sparse),
+        )
+        for label, run in runs:
             counts = f"in {run.totals['in']:>2}  out {run.totals['out']:>2}"
             print(
-                f"  stride {label:<2} counts {counts}"
+                f"  {label:<26} counts {counts}"
                 f"   real time x{run.realtime_per_core:5.1f} per CPU core"
+                f" ({1000 * run.detect_s / run.analysed:4.1f} ms detect per analysed frame)"
             )
         print(
             f"  ground truth: in {_total(expected['in'])}  out {_total(expected['out'])}"

@@ -260,6 +260,8 @@ def camera_main(
         level=logging.INFO, format=f"%(asctime)s %(levelname)s camera {camera_name}: %(message)s"
     )
     # Reports are advisory: a full pipe to a busy (or stopping) worker must never hold up exit.
+    # So the last one, put just before exit, can be lost with the queue's feeder thread (often
+    # so on a loaded machine); the supervisor takes "finished" from the exit code instead.
     reports.cancel_join_thread()
     config = load_config(config_path)
     camera = next(c for c in config.cameras if c.name == camera_name)

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -67,11 +67,22 @@ class EdgeHealth:
 
     def report(self, camera_report: CameraReport) -> None:
         with self._lock:
+            if self._cameras[camera_report.camera].state == "finished":
+                # A file's end is final (camera_finished): a report still on its way from the
+                # camera process, written before it got there, only updates the counters.
+                camera_report = replace(camera_report, state="finished")
             self._cameras[camera_report.camera] = camera_report
 
     def camera_down(self, camera: str) -> None:
         with self._lock:
             self._cameras[camera].state = "down"
+
+    def camera_finished(self, camera: str) -> None:
+        """The supervisor saw the camera's process exit after the file's end. This, not the
+        process's own last report, is what makes the camera "finished": that report is advisory
+        and can be lost when the process exits (see camera_main)."""
+        with self._lock:
+            self._cameras[camera].state = "finished"
 
     def healthz(self) -> tuple[int, dict]:
         """HTTP status and body: 503 only when a camera is down or stalled, which a restart may

@@ -121,6 +121,8 @@ class EdgeWorker:
         if code == 0 and source.is_file:
             log.info("camera %s: file analysed to its end", camera.name)
             camera.finished = True
+            # The exit code is the proof; the process's own "finished" report may be lost.
+            self.health.camera_finished(camera.name)
             return
         camera.restarts += 1
         delay = min(RESTART_CAP_S, RESTART_BASE_S * 2 ** (camera.restarts - 1))

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,9 +49,23 @@ def footage(model_path: Path, videos_dir: Path) -> tuple[Path, Path]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for the worker's health server. The worker binds it seconds later, and again after
+    every restart, so it is taken from below the kernel's ephemeral range: a port in that range
+    can meanwhile go to any outgoing connection on the machine (the health polls included)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    pick = random.SystemRandom()  # not the test-seeded generator: parallel runs must differ
+    for _ in range(100):
+        port = pick.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def camera(name: str, clip: Path, line: str) -> dict:
@@ -103,9 +119,17 @@ def worker_log(config: Path) -> str:
 
 
 def healthz(port: int) -> dict | None:
+    """The worker's /healthz body, also when it answers 503 (a camera down or stalled): the body
+    says why. None only when nothing answers."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
             return json.load(response)
+    except urllib.error.HTTPError as error:
+        with error:
+            try:
+                return json.load(error)
+            except (OSError, json.JSONDecodeError):
+                return None
     except OSError:
         return None
     except json.JSONDecodeError:

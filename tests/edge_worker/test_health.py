@@ -118,3 +118,15 @@ def test_it_gives_a_camera_that_just_started_time_for_its_first_frame(served):
     assert get(url + "/healthz")[0] == 200
     health.report(running(last_frame_at=None, running_since=T0 + 10))
     assert get(url + "/healthz")[0] == 503
+
+
+def test_a_finished_file_stays_finished_whatever_report_was_still_on_its_way(served):
+    # The camera process's last report can be lost at its exit; the supervisor, which saw it
+    # exit after the file's end, says "finished", and an older report still queued cannot undo it.
+    health, _, _, url = served
+    health.report(running(last_frame_at=T0 + 10))
+    health.camera_finished("north")
+    health.report(running(last_frame_at=T0 + 10, frames_analysed=120))
+    status, body = get(url + "/healthz")
+    north = json.loads(body)["cameras"]["north"]
+    assert (status, north["state"], north["frames_analysed"]) == (200, "finished", 120)

@@ -86,7 +86,7 @@ def totals(document: dict) -> dict[str, int]:
 
 
 CLIPS = {
-    # ground truth per ../shared/videos/README.md: (line, `in` range, `out` range)
+    # ground truth per the videos README in JUNCTION_TEST_VIDEOS: (line, `in` range, `out` range)
     "suburban_street_ahmetozlu.mp4": ("stop=150,200,600,200", (8, 8), (0, 0)),
     "urban_overhead_opencv4nodejs.mp4": ("mid=280,0,280,359", (6, 9), (16, 17)),
 }

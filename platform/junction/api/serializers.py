@@ -72,6 +72,21 @@ def _validate_site_counter(site: Site, value: str) -> str:
     return value
 
 
+def _validate_range(attrs: dict, grain: str, longest_by_grain: dict, hint: str) -> dict:
+    """Default a query to the last 24 h and cap its length by its time grain, so one request
+    cannot make the region database sum years of one-minute buckets."""
+    end = attrs.setdefault("end", timezone.now())
+    start = attrs.setdefault("start", end - timedelta(hours=24))
+    if start >= end:
+        raise serializers.ValidationError({"start": "must be before end"})
+    longest = longest_by_grain[attrs[grain]]
+    if end - start > longest:
+        raise serializers.ValidationError(
+            {"end": f"a range of at most {longest.days} days for {grain} {attrs[grain]!r}; {hint}"}
+        )
+    return attrs
+
+
 class CountQuerySerializer(serializers.Serializer):
     """Query of /sites/{slug}/counts; `context["site"]` is the site asked about."""
 
@@ -89,17 +104,7 @@ class CountQuerySerializer(serializers.Serializer):
         return _validate_site_counter(self.context["site"], value)
 
     def validate(self, attrs: dict) -> dict:
-        end = attrs.setdefault("end", timezone.now())
-        start = attrs.setdefault("start", end - timedelta(hours=24))
-        if start >= end:
-            raise serializers.ValidationError({"start": "must be before end"})
-        longest = MAX_RANGE[attrs["interval"]]
-        if end - start > longest:
-            raise serializers.ValidationError(
-                {"end": f"a range of at most {longest.days} days for interval "
-                        f"{attrs['interval']!r}; use a coarser interval"}
-            )
-        return attrs
+        return _validate_range(attrs, "interval", MAX_RANGE, "use a coarser interval")
 
 
 class CountTotalSerializer(serializers.Serializer):
@@ -199,17 +204,7 @@ class RollupQuerySerializer(serializers.Serializer):
         return _validate_site_counter(self.context["site"], value)
 
     def validate(self, attrs: dict) -> dict:
-        end = attrs.setdefault("end", timezone.now())
-        start = attrs.setdefault("start", end - timedelta(hours=24))
-        if start >= end:
-            raise serializers.ValidationError({"start": "must be before end"})
-        longest = ROLLUP_MAX_RANGE[attrs["period"]]
-        if end - start > longest:
-            raise serializers.ValidationError(
-                {"end": f"a range of at most {longest.days} days for period "
-                        f"{attrs['period']!r}; use a longer period"}
-            )
-        return attrs
+        return _validate_range(attrs, "period", ROLLUP_MAX_RANGE, "use a longer period")
 
 
 class RollupRowSerializer(serializers.Serializer):

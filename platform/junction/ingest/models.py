@@ -31,7 +31,11 @@ class IngestBatch(RegionModel):
     buckets_replaced = models.PositiveIntegerField(default=0)
 
     class Meta(RegionModel.Meta):
-        indexes = [models.Index(fields=["device_id", "received_at"])]
+        indexes = [
+            models.Index(fields=["device_id", "received_at"]),
+            # Retention deletes records by age alone (junction.analytics.retention).
+            models.Index(fields=["received_at"]),
+        ]
 
     def __str__(self) -> str:
         return str(self.batch_id)

@@ -159,7 +159,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Junction API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Junction API",
+    "VERSION": "1.0.0",
+    # The default enum hook, then the ingest endpoint, which is a plain Django view.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "junction.ingest.openapi.ingest_schema_add",
+    ],
+}
 
 # --- Ingest ----------------------------------------------------------------------------------
 JUNCTION_INGEST_MAX_BYTES = env_int("JUNCTION_INGEST_MAX_BYTES", 1024 * 1024)

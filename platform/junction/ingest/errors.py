@@ -54,10 +54,14 @@ class InProgress(IngestRefused):
 
 
 class LengthRequired(IngestRefused):
+    """No Content-Length, or not a number: the signature needs the whole body."""
+
     status = 411
 
 
 class TooLarge(IngestRefused):
+    """The body is larger than a batch may be; `max_bytes` says the limit."""
+
     status = 413
 
 
@@ -74,6 +78,8 @@ class Invalid(IngestRefused):
 
 
 class Unavailable(IngestRefused):
+    """The database, the replay store or the device's credentials cannot be reached; retry."""
+
     status = 503
 
     def headers(self) -> dict[str, str]:

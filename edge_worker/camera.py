@@ -28,7 +28,7 @@ from edge_worker.buckets import Bucket, BucketAggregator
 from edge_worker.config import CameraConfig, SiteConfig, load_config
 from edge_worker.events import FrameResult
 from edge_worker.health import CameraReport
-from edge_worker.spool import Spool
+from edge_worker.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,12 @@ REPORT_EVERY_S = 2.0
 # by the clock only this much later, so that frame's events still land in their own bucket.
 LIVE_LATENESS_S = 2.0
 EXIT_STOPPED = 3
+# While the spool's disk is full, closed buckets wait in memory: up to this many (a day of
+# 60 s buckets, a few hundred kB), retried this often and at every bucket close.
+MAX_HELD_BUCKETS = 1440
+SPOOL_RETRY_S = 10.0
+# The disk-full ERROR is repeated at most this often while it lasts.
+FULL_LOG_EVERY_S = 60.0
 
 
 class Analyser(Protocol):
@@ -50,6 +56,86 @@ class TimedFrame:
 
 
 _END = object()
+
+
+class SpoolWriter:
+    """Hands one camera's closed buckets to the spool. While the spool's disk is full it keeps
+    them in memory, in order, and retries; past `max_held` it drops the oldest and counts them,
+    and the count joins the spool's dropped tally with the first write that succeeds again."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        camera: str,
+        *,
+        clock: Callable[[], float],
+        max_held: int = MAX_HELD_BUCKETS,
+        retry_s: float = SPOOL_RETRY_S,
+    ):
+        self.spool = spool
+        self.camera = camera
+        self.clock = clock
+        self.max_held = max_held
+        self.retry_s = retry_s
+        self.held: list[dict] = []
+        self.dropped = 0  # dropped from `held`, not yet counted in the spool
+        self.full_since: float | None = None
+        self._retry_at = 0.0
+        self._logged_at: float | None = None
+
+    def write(self, records: list[dict]) -> None:
+        """Spool these records after any held ones; on a full disk keep them all and return."""
+        self.held.extend(records)
+        overflow = len(self.held) - self.max_held
+        if overflow > 0:
+            del self.held[:overflow]
+            self.dropped += overflow
+            log.error(
+                "camera %s: spool still full, %s held buckets over the limit of %s dropped"
+                " (oldest first; %s so far)",
+                self.camera,
+                overflow,
+                self.max_held,
+                self.dropped,
+            )
+        if not self.held:
+            return
+        now = self.clock()
+        if self.full_since is not None and not records and now < self._retry_at:
+            return
+        try:
+            self.spool.put(self.camera, list(self.held), dropped_unspooled=self.dropped)
+        except SpoolFull as full:
+            self._failed(full, now)
+            return
+        if self.full_since is not None:
+            log.warning(
+                "camera %s: spool %s takes writes again; wrote %s held buckets (%s dropped)",
+                self.camera,
+                self.spool.path,
+                len(self.held),
+                self.dropped,
+            )
+        self.held.clear()
+        self.dropped = 0
+        self.full_since = self._logged_at = None
+
+    def retry(self) -> None:
+        """Called often; writes the held buckets once `retry_s` has passed since the last try."""
+        self.write([])
+
+    def _failed(self, full: SpoolFull, now: float) -> None:
+        self.full_since = self.full_since or now
+        self._retry_at = now + self.retry_s
+        if self._logged_at is None or now - self._logged_at >= FULL_LOG_EVERY_S:
+            self._logged_at = now
+            log.error(
+                "camera %s: %s; holding %s closed buckets in memory (limit %s), retrying",
+                self.camera,
+                full,
+                len(self.held),
+                self.max_held,
+            )
 
 
 class CameraLoop:
@@ -84,6 +170,7 @@ class CameraLoop:
         self._reader_error: Exception | None = None
         self._last_report = 0.0
         self._analysed_at_report = 0
+        self._writer = SpoolWriter(spool, camera.name, clock=clock)
 
     @property
     def state(self) -> str:
@@ -114,6 +201,7 @@ class CameraLoop:
                 if self.live and aggregator is not None:
                     # No frames (stream down): buckets still close, with the uptime they had.
                     self._spool(aggregator.close_until(self.clock() - LIVE_LATENESS_S))
+                self._writer.retry()
                 self._maybe_report()
                 continue
             if item is _END:
@@ -125,6 +213,7 @@ class CameraLoop:
             if aggregator is None:
                 aggregator = self.aggregator(item.t)
             self._spool(aggregator.add(self._analyse(item)))
+            self._writer.retry()
             last_t = item.t
             self._maybe_report()
         if self.live and aggregator is not None:
@@ -135,8 +224,26 @@ class CameraLoop:
         elif aggregator is not None and last_t is not None and not stop():
             # The file ran out: its last, partial bucket is complete as far as it goes.
             self._spool(self._finish(aggregator, last_t))
-            self._status.state = "finished"
+            if not self._writer.held:
+                self._status.state = "finished"
+        self._lose_held()
         self._maybe_report(force=True)
+
+    def _lose_held(self) -> None:
+        """Stopping with buckets the full spool never took. A file's are not lost (its progress
+        in the spool did not move, so the restart replays them); a live camera's are."""
+        if self._writer.held or self._writer.dropped:
+            log.error(
+                "camera %s stops with %s closed buckets the full spool %s did not take and %s"
+                " dropped: %s",
+                self.camera.name,
+                len(self._writer.held),
+                self.spool.path,
+                self._writer.dropped,
+                "the file is replayed from its last spooled bucket after the restart"
+                if not self.live
+                else "they are lost",
+            )
 
     def _finish(self, aggregator: BucketAggregator, end: float) -> list[Bucket]:
         closing = getattr(self.analyser, "finish", None)
@@ -154,7 +261,7 @@ class CameraLoop:
     def _spool(self, buckets: list[Bucket]) -> None:
         if buckets:
             records = [privacy.bucket_record(b, classes=self.classes) for b in buckets]
-            self.spool.put(self.camera.name, records)
+            self._writer.write(records)
 
     def _read(self, frames: Iterable[TimedFrame], stop: Callable[[], bool]) -> None:
         stride = self.camera.stride
@@ -198,6 +305,9 @@ class CameraLoop:
         if analysed:
             self._status.inference_ms = round(1000 * self._inference_s / analysed, 2)
         self._status.reported_at = now
+        self._status.unspooled_buckets = len(self._writer.held)
+        self._status.unspooled_dropped = self._writer.dropped
+        self._status.spool_full_since = self._writer.full_since
         self._last_report, self._analysed_at_report = now, analysed
         self.report(replace(self._status))
 

@@ -42,6 +42,11 @@ class CameraReport:
     last_frame_at: float | None = None
     running_since: float | None = None
     reported_at: float = 0.0
+    # While the spool's disk is full: closed buckets held in memory, those dropped past the
+    # limit (not yet in the spool's dropped tally), and since when writes fail.
+    unspooled_buckets: int = 0
+    unspooled_dropped: int = 0
+    spool_full_since: float | None = None
 
 
 class EdgeHealth:
@@ -102,6 +107,7 @@ class EdgeHealth:
             ):
                 problems.append(f"camera {name} is {report['state']} or stalled")
         restart_may_help = bool(problems)
+        problems.extend(self._spool_full_problems(cameras))
         if stats.dead_letters:
             problems.append(f"{stats.dead_letters} dead-lettered batches need an operator")
         if uplink.credentials_refused:
@@ -127,6 +133,18 @@ class EdgeHealth:
             "uplink": asdict(uplink),
         }
         return (503 if restart_may_help else 200), body
+
+    def _spool_full_problems(self, cameras: dict[str, dict]) -> list[str]:
+        problems = []
+        if self.spool.full_since is not None:
+            problems.append(f"spool disk full: {self.spool.path} refuses writes (uplink)")
+        for name, report in cameras.items():
+            if report["spool_full_since"] is not None:
+                problems.append(
+                    f"spool disk full: camera {name} holds {report['unspooled_buckets']} buckets"
+                    f" in memory, {report['unspooled_dropped']} dropped"
+                )
+        return problems
 
     def collect(self):
         """prometheus_client collector protocol: every metric, read now."""
@@ -154,13 +172,31 @@ class EdgeHealth:
         up = GaugeMetricFamily(
             "junction_edge_camera_up", "1 while the camera delivers frames", labels=["camera"]
         )
+        held = GaugeMetricFamily(
+            "junction_edge_unspooled_buckets",
+            "Closed buckets held in memory because the spool's disk is full",
+            labels=["camera"],
+        )
+        held_dropped = GaugeMetricFamily(
+            "junction_edge_unspooled_dropped_buckets",
+            "Buckets dropped while the spool's disk is full, not yet in the dropped counter",
+            labels=["camera"],
+        )
         for r in reports:
+            held.add_metric([r.camera], r.unspooled_buckets)
+            held_dropped.add_metric([r.camera], r.unspooled_dropped)
             fps.add_metric([r.camera], r.analysed_fps)
             inference.add_metric([r.camera], r.inference_ms)
             skipped.add_metric([r.camera], r.frames_skipped)
             analysed.add_metric([r.camera], r.frames_analysed)
             up.add_metric([r.camera], 1.0 if r.state in ("running", "finished") else 0.0)
-        yield from (fps, inference, skipped, analysed, up)
+        yield from (fps, inference, skipped, analysed, up, held, held_dropped)
+        full = self.spool.full_since is not None or any(r.spool_full_since for r in reports)
+        yield GaugeMetricFamily(
+            "junction_edge_spool_disk_full",
+            "1 while writes to the spool fail for want of space",
+            1.0 if full else 0.0,
+        )
         yield GaugeMetricFamily(
             "junction_edge_spool_buckets",
             "Camera buckets waiting in the spool",

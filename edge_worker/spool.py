@@ -12,8 +12,10 @@ the size cap, dead letters, the batch in flight) is a transaction on the same ta
 from __future__ import annotations
 
 import calendar
+import errno
 import json
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -67,6 +69,17 @@ _SCHEMA = (
 _BATCHED_START_KEEP_S = 40 * 86400
 
 
+class SpoolFull(Exception):
+    """The spool's disk (or database) is full: the transaction was rolled back, nothing changed.
+    Transient: the same call succeeds once space returns."""
+
+    def __init__(self, path: Path, free_bytes: int | None):
+        self.path = path
+        self.free_bytes = free_bytes
+        free = "unknown" if free_bytes is None else f"{free_bytes} bytes"
+        super().__init__(f"spool {path} is full ({free} free on its disk)")
+
+
 @dataclass(frozen=True)
 class BatchIdentity:
     """Who sends: the fixed header fields of every batch body."""
@@ -113,6 +126,8 @@ class Spool:
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.Lock()
+        # When a write last failed for want of space, None while writes succeed: for health.
+        self.full_since: float | None = None
         self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: the WAL is fsynced at every commit, so a committed bucket survives power loss.
         self._db.execute("PRAGMA synchronous=FULL")
@@ -134,12 +149,16 @@ class Spool:
             ).fetchone()
         return row[0] if row else None
 
-    def put(self, camera: str, records: list[dict]) -> int:
+    def put(self, camera: str, records: list[dict], *, dropped_unspooled: int = 0) -> int:
         """Store closed bucket records of one camera in one durable transaction; returns how many
         were new. A bucket already spooled (a restarted camera replaying a file) is not stored
-        twice, and one whose start was already batched is refused and counted as late."""
+        twice, and one whose start was already batched is refused and counted as late.
+        `dropped_unspooled`: buckets the camera had to drop while the disk was full, counted as
+        dropped in the same transaction, so they are counted exactly once. Raises SpoolFull."""
         stored = 0
         with self._transaction():
+            if dropped_unspooled:
+                self._bump("dropped_buckets", dropped_unspooled)
             for record in records:
                 start = _epoch(record["start"])
                 seconds = int(record["seconds"])
@@ -259,7 +278,16 @@ class Spool:
             )
 
     def ack(self, batch_id: str, *, now: float) -> int:
-        """The platform stored the batch (201) or had it already (200): only now delete it."""
+        """The platform stored the batch (201) or had it already (200): only now delete it.
+        Deleting needs journal space too; on a full disk this raises SpoolFull and the batch
+        stays, so the uplink sends it again later and the platform answers 200 (no duplicate)."""
+        try:
+            return self._ack(batch_id, now=now)
+        except SpoolFull as full:
+            log.error("batch %s acknowledged, but %s: kept until it can be deleted", batch_id, full)
+            raise
+
+    def _ack(self, batch_id: str, *, now: float) -> int:
         with self._transaction():
             buckets = self._db.execute(
                 "SELECT buckets FROM batch WHERE batch_id = ?", (batch_id,)
@@ -358,7 +386,15 @@ class Spool:
     # -- internals -----------------------------------------------------------------------------
 
     def _transaction(self):
-        return _Transaction(self._db, self._lock)
+        return _Transaction(self)
+
+    def _full(self, exc: BaseException) -> SpoolFull:
+        try:
+            free: int | None = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            free = None
+        self.full_since = self.full_since or self.clock()
+        return SpoolFull(self.path, free)
 
     def _advance_progress(self, camera: str, next_start: int) -> None:
         self._db.execute(
@@ -420,26 +456,62 @@ class Spool:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the connection's thread lock; ROLLBACK on any error."""
+    """BEGIN IMMEDIATE ... COMMIT under the connection's thread lock; ROLLBACK on any error. A
+    write refused for want of space (even at COMMIT) leaves no transaction open and is raised as
+    SpoolFull, so the caller can keep its data and retry instead of crashing."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock):
-        self._db = db
-        self._lock = lock
+    def __init__(self, spool: Spool):
+        self._spool = spool
+        self._db = spool._db
+        self._lock = spool._lock
 
     def __enter__(self) -> sqlite3.Connection:
         self._lock.acquire()
         try:
             self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
+        except BaseException as exc:
             self._lock.release()
+            if _is_full(exc):
+                raise self._spool._full(exc) from exc
             raise
         return self._db
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self._db.execute("COMMIT")
+                except BaseException as commit_error:
+                    # SQLite may or may not have rolled back already after SQLITE_FULL.
+                    if self._db.in_transaction:
+                        self._rollback()
+                    if _is_full(commit_error):
+                        raise self._spool._full(commit_error) from commit_error
+                    raise
+                self._spool.full_since = None
+                return
+            self._rollback()
+            if _is_full(exc):
+                raise self._spool._full(exc) from exc
         finally:
             self._lock.release()
+
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            # The original error says more; SQLite already rolled back if it could not.
+            log.debug("rollback after a failed transaction failed", exc_info=True)
+
+
+def _is_full(exc: BaseException) -> bool:
+    """SQLITE_FULL ("database or disk is full"), or ENOSPC from the file system."""
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_FULL or (
+            "database or disk is full" in str(exc)
+        )
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _epoch(iso: str) -> int:

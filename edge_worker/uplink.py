@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from edge_worker.signing import signed_headers
-from edge_worker.spool import BatchIdentity, PendingBatch, Spool
+from edge_worker.spool import BatchIdentity, PendingBatch, Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,12 @@ class Uplink:
         while not stop.is_set():
             try:
                 wait = self.send_next()
+            except SpoolFull as exc:
+                # Expected while the disk is full: one line, not a traceback each retry. The
+                # batch stays spooled and is re-sent (same id) once deletes fit again.
+                log.error("uplink waits for spool space: %s", exc)
+                self.status.last_error = str(exc)
+                wait = self.credentials_retry_s
             except Exception:
                 # The one place a broad catch is right: this thread is the site's only way out,
                 # and an unreadable secret file or a locked spool must not end it for good.

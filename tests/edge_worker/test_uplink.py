@@ -246,3 +246,24 @@ def test_a_restarted_worker_never_reuses_a_signing_timestamp(spool, receiver, tm
     assert make_uplink(spool, receiver.url).send_next() == 0.0
     stamps = [int(r["headers"]["x-junction-timestamp"]) for r in receiver.requests]
     assert stamps[1] > stamps[0] and receiver.answers == [503, 201]
+
+
+def test_it_waits_for_spool_space_with_one_line_and_no_traceback(spool, receiver, caplog,
+                                                                  monkeypatch):
+    import threading
+
+    from edge_worker.spool import SpoolFull
+
+    uplink = make_uplink(spool, receiver.url)
+    stop = threading.Event()
+
+    def full(*args, **kwargs):
+        stop.set()  # one attempt is enough
+        raise SpoolFull(spool.path, 0)
+
+    monkeypatch.setattr(uplink, "send_next", full)
+    with caplog.at_level("ERROR"):
+        uplink.run(stop, idle_s=0)
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "waits for spool space" in record.getMessage() and record.exc_info is None
+    assert "is full" in uplink.status.last_error

@@ -175,6 +175,7 @@ class BucketAggregator:
         if span <= 0:
             return
         bucket = self._open
+        assert bucket is not None  # _add_span credits only while a bucket is open
         bucket.analysed_s += span
         for key, objects in self._held_occupancy.items():
             bucket.occupancy_area[key] += objects * span
@@ -184,6 +185,7 @@ class BucketAggregator:
 
     def _add_events(self, result: FrameResult) -> None:
         bucket = self._open
+        assert bucket is not None  # add() opens the frame's bucket before its events
         for event in result.events:
             bucket.counts[(event.counter, event.direction, event.cls)] += 1
             if event.speed_kmh is not None and math.isfinite(event.speed_kmh):

@@ -26,10 +26,11 @@ from pydantic import (
     model_validator,
 )
 
-from edge_worker.count.schema import CounterSet, Name
+from edge_worker.count.schema import CounterSet, LineSpec, MovementSpec, Name, ZoneSpec
 from edge_worker.detect.settings import DetectorSettings
 
 RoadUserClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+_ALL_CLASSES: tuple[RoadUserClass, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -147,7 +148,7 @@ class SiteConfig(_Strict):
     # Dividing a day keeps buckets aligned to midnight UTC, as the platform's rollups expect.
     bucket_seconds: int = Field(default=60, ge=1, le=3600)
     classes: list[RoadUserClass] = Field(
-        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        default_factory=lambda: list(_ALL_CLASSES),
         min_length=1,
     )
     spool: SpoolConfig
@@ -190,7 +191,10 @@ class SiteConfig(_Strict):
         if len(set(cameras)) != len(cameras):
             raise ValueError("camera names must be unique")
         # Buckets of all cameras merge into one site bucket, so a name may exist only once.
-        names = [s.name for c in self.cameras for s in (*c.lines, *c.zones, *c.movements)]
+        specs: list[LineSpec | ZoneSpec | MovementSpec] = []
+        for c in self.cameras:
+            specs.extend([*c.lines, *c.zones, *c.movements])
+        names = [s.name for s in specs]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"counter and zone names must be unique across cameras: {repeated}")

@@ -30,7 +30,7 @@ class Detections:
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
-    tracker_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    tracker_ids: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)

@@ -122,7 +122,8 @@ def parse_line(text: str) -> LineSpec:
     except ValueError:
         raise UsageError(f"--line {text!r}: coordinates must be numbers") from None
     try:
-        return LineSpec(name=name, x1=x1, y1=y1, x2=x2, y2=y2)
+        # model_validate: `points` is filled by the model's before-validator, which mypy cannot see.
+        return LineSpec.model_validate({"name": name, "x1": x1, "y1": y1, "x2": x2, "y2": y2})
     except ValidationError as exc:
         raise UsageError(f"--line {text!r}: {_first_error(exc)}") from None
 

@@ -104,6 +104,7 @@ class LineCounter:
                 # and is then counted if it is still on the new side.
                 continue
             before = state.last_settled_point
+            assert before is not None  # set together with `settled`, which is nonzero here
             state.settled, state.last_settled_point = side, point
             if self._within_ends(before, point):
                 crossings.append(self._cross(user, side, sightings.t, state))

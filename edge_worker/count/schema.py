@@ -101,11 +101,14 @@ class CounterSet(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> CounterSet:
-        names = [spec.name for spec in (*self.lines, *self.zones, *self.movements)]
+        specs: list[LineSpec | ZoneSpec | MovementSpec] = [
+            *self.lines, *self.zones, *self.movements
+        ]
+        names = [spec.name for spec in specs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"counter names must be unique: {', '.join(duplicates)}")
-        gates = {spec.name for spec in (*self.lines, *self.zones)}
+        gates = {spec.name for spec in self.lines} | {spec.name for spec in self.zones}
         for movement in self.movements:
             for end in (movement.entry, movement.exit):
                 if end not in gates:

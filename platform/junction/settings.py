@@ -8,6 +8,7 @@ REDIS_URL, and JUNCTION_PRODUCTION=1, which refuses to start without a real secr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -21,7 +22,7 @@ VAR_DIR = Path(env_str("JUNCTION_VAR_DIR", str(BASE_DIR / "var")))
 
 PRODUCTION = env_bool("JUNCTION_PRODUCTION", False)
 DEBUG = env_bool("JUNCTION_DEBUG", not PRODUCTION)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or env_str("SECRET_KEY")
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured(
@@ -52,7 +53,7 @@ SERVED_REGIONS: tuple[str, ...] = (
 )
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dj_database_url.DBConfig:
     config = dj_database_url.parse(url, conn_max_age=env_int("JUNCTION_CONN_MAX_AGE", 60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +76,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, cache and the replay-nonce store. Absent: in-process. ------------
 REDIS_URL = env_str("REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": REDIS_URL}}

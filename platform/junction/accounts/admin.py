@@ -25,7 +25,7 @@ class RegionScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         queryset = getattr(field, "queryset", None)
-        if queryset is not None:
+        if field is not None and queryset is not None:
             try:
                 field.queryset = restrict(queryset, request.user, Role.OPERATOR)
             except TypeError:

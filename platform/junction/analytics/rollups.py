@@ -138,8 +138,9 @@ def rollups_recompute(*, region: str, site_id: int, start: datetime,
 
     now = timezone.now()
 
-    def build(period: str, totals, seconds) -> tuple[list[tuple], list[tuple]]:
-        rollups, coverages = [], []
+    def build(period: Period, totals, seconds) -> tuple[list[tuple], list[tuple]]:
+        rollups: list[tuple] = []
+        coverages: list[tuple] = []
         window_seconds = PERIOD_SECONDS[period]
         for window in sorted(set(totals) | set(seconds)):
             analysed, seen = seconds.get(window, (0.0, 0))

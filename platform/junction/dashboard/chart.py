@@ -60,6 +60,7 @@ def hour_bars(hours: list[HourBar]) -> list[Bar]:
     bars = []
     for i, hour in enumerate(hours):
         when = f"{hour.start:%Y-%m-%d %H:00}"
+        height: float
         if hour.status == "no_data":
             height, title = plot, f"{when}: no data"
         else:

@@ -127,9 +127,9 @@ def site_day(site: Site, now: datetime) -> SiteDay:
     return SiteDay(
         start=start, end=end, classes=classes, rows=table, hours=hours,
         peak_date=local.date(), open_anomalies=open_anomalies,
-        peak=peak and PeakHour(date=local.date(), start=peak.start.astimezone(zone),
-                               end=(peak.start + timedelta(hours=1)).astimezone(zone),
-                               volume=peak.volume, phf=peak.phf),
+        peak=PeakHour(date=local.date(), start=peak.start.astimezone(zone),
+                      end=(peak.start + timedelta(hours=1)).astimezone(zone),
+                      volume=peak.volume, phf=peak.phf) if peak is not None else None,
     )
 
 

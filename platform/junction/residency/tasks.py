@@ -56,7 +56,7 @@ def check_region_served(region: str) -> None:
 class RegionTask(Task):
     abstract = True
 
-    def apply_async(self, args=None, kwargs=None, **options: Any):  # type: ignore[override]
+    def apply_async(self, args=None, kwargs=None, **options: Any):
         region = (kwargs or {}).get("region")
         if not region:
             raise TypeError(f"{self.name} is region-bound: pass region= as a keyword argument")

@@ -1,16 +1,29 @@
 """The region's policy and the site's registration applied to a schema-valid batch.
 
 Each rule refuses with the path of the offending field and a rule code, before anything is stored.
+
+Buckets of one device never overlap in time, whatever their lengths, or rollups would count the
+same traffic twice. A bucket is the half-open window [start, start + seconds): one ending where
+another starts does not overlap it. A batch is refused (`bucket_overlaps`) when two of its
+buckets overlap, or when one of its buckets overlaps a stored bucket of the same site and device
+that is not the identical window (same start and length); the identical window is a re-sent
+bucket and replaces the stored one (junction.ingest.services). Starts are aligned to their
+length, so two buckets of the same length are either the identical window or disjoint: in
+practice the refusal is for a different length, e.g. a 300 s bucket over stored 60 s ones, or a
+60 s bucket inside a stored 300 s one. Buckets with uptime 0 ("no data") follow the same rule:
+an outage marker over counted minutes contradicts them. Another device of the same site is
+another camera, and its buckets are its own.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import datetime, timedelta
 from operator import attrgetter
 
 from junction.ingest.errors import Forbidden, Invalid
 from junction.ingest.schema import BatchIn, BucketIn
-from junction.ingest.selectors import DeviceContext
+from junction.ingest.selectors import DeviceContext, device_buckets_near
 
 
 def batch_identity_check(batch: BatchIn, device: DeviceContext) -> None:
@@ -38,20 +51,93 @@ def batch_identity_check(batch: BatchIn, device: DeviceContext) -> None:
 def batch_policy_check(
     batch: BatchIn, device: DeviceContext, *, now: datetime, max_skew: int
 ) -> None:
-    seen: set[tuple[datetime, int]] = set()
+    """Every rule on the batch's buckets; the last one reads the device's stored buckets (one
+    query for the whole batch), once everything that needs no database has passed."""
+    # The windows of the buckets checked so far, sorted by start, pairwise disjoint (a bucket
+    # overlapping an earlier one is refused before it is added).
+    starts: list[datetime] = []
+    windows: list[tuple[datetime, datetime, int]] = []  # (start, end, index in the batch)
     for i, bucket in enumerate(batch.buckets):
         path = f"buckets[{i}]"
         _bucket_time_check(bucket, device, path, now=now, max_skew=max_skew)
-        key = (bucket.start, bucket.seconds)
-        if key in seen:
-            raise Invalid(
-                "duplicate_bucket",
-                f"{path}.start",
-                f"a bucket starting {bucket.start.isoformat()} of {bucket.seconds} s "
-                "appears twice in this batch",
-            )
-        seen.add(key)
+        start, end = bucket.start, bucket.start + timedelta(seconds=bucket.seconds)
+        at = bisect_left(starts, start)
+        # Disjoint and sorted: only the neighbours on either side can overlap this bucket.
+        for j in (at - 1, at):
+            if 0 <= j < len(windows) and windows[j][0] < end and start < windows[j][1]:
+                _batch_overlap_refuse(batch, path, bucket, windows[j][2])
+        starts.insert(at, start)
+        windows.insert(at, (start, end, i))
         _bucket_entries_check(bucket, device, path)
+    _stored_overlap_check(batch, device, windows)
+
+
+def _batch_overlap_refuse(batch: BatchIn, path: str, bucket: BucketIn, other: int) -> None:
+    earlier = batch.buckets[other]
+    if (earlier.start, earlier.seconds) == (bucket.start, bucket.seconds):
+        raise Invalid(
+            "duplicate_bucket",
+            f"{path}.start",
+            f"a bucket starting {bucket.start.isoformat()} of {bucket.seconds} s "
+            "appears twice in this batch",
+        )
+    raise Invalid(
+        "bucket_overlaps",
+        f"{path}.start",
+        f"the bucket {_window(bucket.start, bucket.seconds)} overlaps buckets[{other}] "
+        f"{_window(earlier.start, earlier.seconds)} of this batch; a device's buckets never "
+        "overlap in time",
+    )
+
+
+def _stored_overlap_check(
+    batch: BatchIn, device: DeviceContext, windows: list[tuple[datetime, datetime, int]]
+) -> None:
+    """Refuse a bucket overlapping a stored bucket of this device that it would not replace."""
+    # The batch's windows (sorted, disjoint) merged into stretches of contiguous time.
+    stretches: list[tuple[datetime, datetime]] = []
+    for start, end, _ in windows:
+        if stretches and stretches[-1][1] == start:
+            stretches[-1] = (stretches[-1][0], end)
+        else:
+            stretches.append((start, end))
+    stored = device_buckets_near(
+        region=device.region,
+        site_id=device.site_id,
+        device_id=device.device_id,
+        stretches=stretches,
+    )
+    if not stored:
+        return
+    sent = set(map(attrgetter("start", "seconds"), batch.buckets))
+    conflicts = [
+        (start, start + timedelta(seconds=seconds), seconds)
+        for start, seconds in stored
+        if (start, seconds) not in sent
+    ]
+    if not conflicts:  # only re-sent buckets, which replace the stored ones
+        return
+    conflicts.sort()
+    conflict_starts = [start for start, _, _ in conflicts]
+    # The batch's buckets in batch order, so that the first offending one is named. Stored
+    # buckets are disjoint: of those starting before this bucket ends, only the last can reach
+    # into it.
+    for i, bucket in enumerate(batch.buckets):
+        start, end = bucket.start, bucket.start + timedelta(seconds=bucket.seconds)
+        at = bisect_left(conflict_starts, end)
+        if at and conflicts[at - 1][1] > start:
+            s_start, _, s_seconds = conflicts[at - 1]
+            raise Invalid(
+                "bucket_overlaps",
+                f"buckets[{i}].start",
+                f"the bucket {_window(start, bucket.seconds)} overlaps the stored bucket "
+                f"{_window(s_start, s_seconds)} of device {device.device_id!r}; only the "
+                "same start and length replaces a stored bucket",
+            )
+
+
+def _window(start: datetime, seconds: int) -> str:
+    return f"{start.isoformat()} ({seconds} s)"
 
 
 def _bucket_time_check(

@@ -3,7 +3,9 @@
 A bucket sent again (same site, device, start and length) in a NEW batch replaces the stored
 one, rows and histograms included: the edge re-sends a bucket only when it knows better (a
 restart re-analysed it, a late camera's data was merged in), so the latest delivery wins and no
-count is ever doubled. The same batch sent again is not a new delivery and changes nothing.
+count is ever doubled. A bucket overlapping a stored one of another start or length is refused
+before anything is written (junction.ingest.policy). The same batch sent again is not a new
+delivery and changes nothing.
 """
 
 from __future__ import annotations

@@ -25,15 +25,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from junction.accounts.models import Role
-from junction.accounts.permissions import RegionMember, RegionScopedMixin
+from junction.accounts.permissions import RegionMember
 from junction.analytics import selectors, services
 from junction.analytics.models import Anomaly, Period
 from junction.analytics.windows import local_day
 from junction.api import serializers
 from junction.api.filters import AnomalyFilter
 from junction.api.pagination import Pages
+from junction.api.site_query import SiteQueryView
 from junction.residency.models import Region
-from junction.sites.models import Site
 
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="page number, from 1"),
@@ -43,24 +43,18 @@ PAGE_PARAMETERS = [
 ]
 
 
-class SiteRollupsView(RegionScopedMixin, generics.GenericAPIView):
+class SiteRollupsView(SiteQueryView):
     """Rollup totals of one site per window, each window with its coverage: a half-measured
     hour says so (status partial, coverage 0.5) and an unmeasured one has no count at all."""
 
-    queryset = Site.objects.select_related("region").prefetch_related("counters")
     serializer_class = serializers.SiteRollupsSerializer
+    query_serializer_class = serializers.RollupQuerySerializer
     pagination_class = Pages
-    lookup_field = "slug"
-    filter_backends: list = []
 
     @extend_schema(parameters=[serializers.RollupQuerySerializer, *PAGE_PARAMETERS],
                    responses=serializers.SiteRollupsSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        site = self.get_object()
-        query = serializers.RollupQuerySerializer(data=request.query_params,
-                                                  context={"site": site})
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        site, params = self.site_and_query(request)
         grid = selectors.window_grid(period=params["period"], start=params["start"],
                                      end=params["end"], tz=ZoneInfo(site.timezone))
         # Paginate the window grid first, so only the page's windows are read.
@@ -76,22 +70,17 @@ class SiteRollupsView(RegionScopedMixin, generics.GenericAPIView):
         return Response(self.get_serializer(answer).data)
 
 
-class SiteMeasuresView(RegionScopedMixin, generics.GenericAPIView):
+class SiteMeasuresView(SiteQueryView):
     """One local day of a site: peak hour and PHF, TMC per 15 minutes, v85 per hour."""
 
-    queryset = Site.objects.select_related("region").prefetch_related("counters")
     serializer_class = serializers.SiteMeasuresSerializer
-    lookup_field = "slug"
-    filter_backends: list = []
+    query_serializer_class = serializers.MeasuresQuerySerializer
 
     @extend_schema(parameters=[serializers.MeasuresQuerySerializer],
                    responses=serializers.SiteMeasuresSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        site = self.get_object()
-        query = serializers.MeasuresQuerySerializer(data=request.query_params,
-                                                    context={"site": site})
-        query.is_valid(raise_exception=True)
-        day, counters = query.validated_data["date"], query.validated_data.get("counter")
+        site, params = self.site_and_query(request)
+        day, counters = params["date"], params.get("counter")
         zone = ZoneInfo(site.timezone)
         start, end = local_day(datetime.combine(day, time(), tzinfo=zone), zone)
         measures = selectors.day_measures(region=site.region.code, site_id=site.pk,

@@ -11,7 +11,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, viewsets
+from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +21,7 @@ from junction.analytics.selectors import coverage_status, delivered_coverage, wi
 from junction.api import serializers
 from junction.api.filters import DeviceFilter, SiteFilter
 from junction.api.pagination import Pages
+from junction.api.site_query import SiteQueryView
 from junction.residency.models import Region, TransferLevel
 from junction.sites.models import Device, Site
 from junction.traffic.selectors import count_totals
@@ -49,22 +50,16 @@ class DeviceViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "device_id"
 
 
-class SiteCountsView(RegionScopedMixin, generics.GenericAPIView):
+class SiteCountsView(SiteQueryView):
     """Count totals of one site, read from the site's region database."""
 
-    queryset = Site.objects.select_related("region").prefetch_related("counters")
     serializer_class = serializers.SiteCountsSerializer
-    lookup_field = "slug"
-    filter_backends: list = []
+    query_serializer_class = serializers.CountQuerySerializer
 
     @extend_schema(parameters=[serializers.CountQuerySerializer],
                    responses=serializers.SiteCountsSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        site = self.get_object()
-        query = serializers.CountQuerySerializer(data=request.query_params,
-                                                 context={"site": site})
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        site, params = self.site_and_query(request)
         start, end = params["start"], params["end"]
         results = count_totals(site=site, start=start, end=end,
                                counter=params.get("counter"),
@@ -92,25 +87,21 @@ def _coverage(site: Site, start: datetime, end: datetime, interval: str) -> list
             for w_start, w_end in grid]
 
 
-class SiteTotalsView(RegionScopedMixin, generics.GenericAPIView):
+class SiteTotalsView(SiteQueryView):
     """Daily totals of one site: for its region's staff, and for staff of another region when
     a transfer rule allows daily site totals to reach it (audited; days below k withheld)."""
 
     queryset = Site.objects.select_related("region")
     serializer_class = serializers.SiteTotalsSerializer
+    query_serializer_class = serializers.SiteTotalsQuerySerializer
     permission_classes = [RegionMemberOrTransfer]
     transfer_level = TransferLevel.DAILY_SITE_TOTALS
-    lookup_field = "slug"
-    filter_backends: list = []
 
     @extend_schema(parameters=[serializers.SiteTotalsQuerySerializer],
                    responses=serializers.SiteTotalsSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        site = self.get_object()  # checks membership or a transfer rule (and audits it)
-        query = serializers.SiteTotalsQuerySerializer(data=request.query_params,
-                                                      context={"site": site})
-        query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
+        site, params = self.site_and_query(request)  # membership or a transfer rule (audited)
+        start, end = params["start"], params["end"]
         zone = ZoneInfo(site.timezone)
         days = count_totals(site=site, by=(), interval="day",
                             start=datetime.combine(start, time(), tzinfo=zone),

@@ -37,6 +37,8 @@ REPORT_EVERY_S = 2.0
 # by the clock only this much later, so that frame's events still land in their own bucket.
 LIVE_LATENESS_S = 2.0
 EXIT_STOPPED = 3
+# How long a stopping camera waits for its reader thread to leave the decoder (see run()).
+READER_STOP_S = 2.0
 # While the spool's disk is full, closed buckets wait in memory: up to this many (a day of
 # 60 s buckets, a few hundred kB), retried this often and at every bucket close.
 MAX_HELD_BUCKETS = 1440
@@ -216,6 +218,12 @@ class CameraLoop:
             self._writer.retry()
             last_t = item.t
             self._maybe_report()
+        # The reader must be out of OpenCV before the process exits: a daemon thread that comes
+        # back from grab() while the interpreter shuts down aborts the process (SIGABRT,
+        # "terminate called without an active exception"). Between frames it sees stop() at
+        # once; one sleeping out a reconnect backoff has no C++ on its stack and is not waited
+        # for beyond this.
+        reader.join(timeout=READER_STOP_S)
         if self.live and aggregator is not None:
             # Shutting down (or the stream gave up): keep what the open bucket saw, its uptime
             # says how much. A file is not flushed on shutdown: replaying it after the restart

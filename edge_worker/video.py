@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://")
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 60.0
+# How long opening a stream, or waiting for its next frame, may take before it counts as dropped.
+# OpenCV's own default is 30 s, as long as health.STALLED_AFTER_S: a link that dies silently (no
+# FIN, no RST) would block grab() until the camera is reported stalled, before read_stream even
+# noticed the drop and tried to reconnect.
+STREAM_TIMEOUT_S = 10.0
 
 
 class VideoError(RuntimeError):
@@ -84,12 +89,24 @@ def read_file(path: str | Path, stride: int = 1) -> Iterator[tuple[float, np.nda
     return iter(VideoFile(path, stride))
 
 
+def open_stream(url: str) -> cv2.VideoCapture:
+    """Open a live stream that gives up after STREAM_TIMEOUT_S without an answer or a frame."""
+    timeout_ms = int(STREAM_TIMEOUT_S * 1000)
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        timeout_ms,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        timeout_ms,
+    ]
+    return cv2.VideoCapture(url, cv2.CAP_ANY, params)
+
+
 def read_stream(
     url: str,
     stop: Callable[[], bool] = lambda: False,
     stride: int = 1,
     sleep: Callable[[float], None] = time.sleep,
-    opener: Callable[[str], cv2.VideoCapture] = cv2.VideoCapture,
+    opener: Callable[[str], cv2.VideoCapture] = open_stream,
 ) -> Iterator[np.ndarray]:
     """Frames of a live stream, forever (until `stop()`), reconnecting when the stream drops."""
     backoff = FIRST_BACKOFF_S

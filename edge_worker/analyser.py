@@ -15,6 +15,13 @@ from edge_worker.detect import Detector, DetectorSettings, OnnxDetector
 from edge_worker.events import FrameResult
 from edge_worker.track import ByteTracker, TrackerSettings
 
+# Every fourth frame: 6-7.5 analysed fps on a 24-30 fps camera. On the test footage (bench/edge.py)
+# it gives the counts of every frame from each of the four possible first frames, dusk clip
+# included; every fifth frame (Frigate's 5 fps) stays within the ground truth's tolerance but
+# loses a car on some of them (a dark car detected at 0.1-0.2 on few frames, or one crossing as
+# the clip ends).
+RECOMMENDED_STRIDE = 4
+
 
 class Analyser:
     """Turns timestamped frames of one camera into count, occupancy and dwell events."""

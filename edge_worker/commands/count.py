@@ -99,7 +99,9 @@ def _run(
         for event in analyser.analyse(frame, t).events:
             totals[(event.counter, event.direction, event.cls)] += 1
         analysed += 1
-    analyser.finish(t)
+    # The recording has ended: crossings one observation short of settling count now.
+    for event in analyser.finish(t).events:
+        totals[(event.counter, event.direction, event.cls)] += 1
     seconds = time.perf_counter() - began
     performance = {
         "frames": recording.frames_read,

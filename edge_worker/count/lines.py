@@ -5,6 +5,10 @@ band around the line on consecutive analysed frames, or once well past it. Box j
 line, a car stopped on the line for a red light, and a few missed detections therefore never add
 counts. The count takes the class the road user's votes give at that moment; by then a vehicle
 has usually been seen for a second or more, so one mislabelled frame cannot decide it.
+
+Two rules keep sparse analysis (every 4th or 5th frame) from losing vehicles: a car that comes
+out of its neighbour's box starts on the side the pair was on, and when a recording ends, a
+crossing one observation short of settling still counts.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class LineCounter:
         band = np.maximum(s.band_min_px, s.band_fraction * extent)
         sides = np.where(np.abs(distance) < band, 0, np.sign(distance)).astype(int)
         far = np.abs(distance) >= np.maximum(band, s.settle_fraction * extent)
+        self._inherit_splits(sightings.users)
         crossings = []
         for user, side, is_far, point in zip(
             sightings.users, sides.tolist(), far.tolist(), sightings.centres, strict=True
@@ -110,9 +115,49 @@ class LineCounter:
                 crossings.append(self._cross(user, side, sightings.t, state))
         return crossings
 
+    def _inherit_splits(self, users: tuple[RoadUser, ...]) -> None:
+        """A road user that came out of a pair's box starts on the side the pair was on.
+
+        Without this, a car that parts from its neighbour's box on the line has no known side
+        and its crossing is lost. Only the side is inherited, never a count: each of the two
+        cars still counts when it settles on the other side itself.
+        """
+        for user in users:
+            parent = user.split_from
+            state = self._sides.get(user.key)
+            if parent is None or (state is not None and state.settled != 0):
+                continue
+            pair = self._sides.get(parent.key)
+            if pair is not None and pair.settled != 0:
+                self._sides[user.key] = _Side(
+                    pair.settled, last_settled_point=pair.last_settled_point
+                )
+
     def forget(self, users: list[RoadUser]) -> None:
         for user in users:
             self._sides.pop(user.key, None)
+
+    def settle_at_end(self, users: list[RoadUser], last_frame_t: float | None) -> list[Crossing]:
+        """The timeline ended (a recording ran out): count crossings still being settled.
+
+        A confirmed road user seen on the last frame beyond the band on the new side would have
+        settled on the next one; at the end of a recording there is no next frame to wait for.
+        This is what counts a vehicle that crosses just before a clip ends at a sparse stride.
+        Road users who vanished earlier are not cut off by the end, so they are left alone.
+        """
+        crossings = []
+        for user in users:
+            state = self._sides.get(user.key)
+            if state is None or not user.confirmed or state.streak == 0:
+                continue
+            if user.last_seen != last_frame_t:
+                continue
+            if state.settled != 0 and state.candidate == -state.settled:
+                before = state.last_settled_point
+                assert before is not None  # set together with `settled`
+                if self._within_ends(before, user.centre):
+                    crossings.append(self._cross(user, state.candidate, user.last_seen, state))
+        return crossings
 
     def _within_ends(self, before: np.ndarray, after: np.ndarray) -> bool:
         # Where the path meets the line, roughly: the mid-point of the two settled positions.

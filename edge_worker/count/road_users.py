@@ -42,6 +42,10 @@ class RoadUser:
     votes: dict[int, float] = field(default_factory=dict)
     # (t, x, y) of the ground contact point (bottom centre), kept briefly for speed estimates.
     trail: deque = field(default_factory=lambda: deque(maxlen=64))
+    # The road user whose box this one came out of: two vehicles side by side are often
+    # detected as one box, which comes apart later, maybe right at a line. Set while this road
+    # user is new, so that the counters can start it where the pair was.
+    split_from: RoadUser | None = None
 
     @property
     def class_id(self) -> int:
@@ -81,6 +85,12 @@ class RoadUserSettings:
     forget_seconds: float = 3.0  # a road user unseen this long has left the scene
     # Sightings before a road user may count: a one-frame false detection never does.
     min_sightings: int = 3
+    # A new box came out of a confirmed road user's box when at least this share of it lay
+    # inside that box on the previous frame, and that box shrank to at most this share of its
+    # area as they parted. A fragment flickering on a vehicle leaves the vehicle's box whole.
+    split_inside: float = 0.6
+    split_shrink: float = 0.75
+    split_young_sightings: int = 3  # how new a road user must be to have come out of a pair
 
 
 class RoadUserRegister:
@@ -95,6 +105,7 @@ class RoadUserRegister:
     def update(self, tracks: Detections, t: float) -> tuple[Sightings, list[RoadUser]]:
         centres = tracks.centres.astype(np.float64)
         sizes = (tracks.xyxy[:, 2:] - tracks.xyxy[:, :2]).astype(np.float64)
+        previous_boxes = {key: _box(u.centre, u.size) for key, u in self._active.items()}
         feet = np.column_stack((centres[:, 0], tracks.xyxy[:, 3]))
         track_ids = tracks.tracker_ids.tolist()
         # Known ids first, so that a new id can never take over a road user who is in fact
@@ -120,6 +131,7 @@ class RoadUserRegister:
             self._observe(user, centres[i], sizes[i], feet[i], class_id, float(tracks.scores[i]), t)
             user.confirmed = user.sightings >= self.settings.min_sightings
         seen = [user for user in users if user is not None]
+        self._find_splits(seen, previous_boxes)
         left = [u for u in self._active.values() if t - u.last_seen > self.settings.forget_seconds]
         for user in left:
             del self._active[user.key]
@@ -133,6 +145,31 @@ class RoadUserRegister:
         self._active.clear()
         self._by_track.clear()
         return left
+
+    def _find_splits(self, seen: list[RoadUser], previous: dict[int, np.ndarray]) -> None:
+        """Mark young road users whose box just came out of a confirmed one's box.
+
+        The pair's box may shrink to one car a frame or two after the other car got its own
+        box, so every young road user is checked while it is new, not only on its first frame.
+        """
+        s = self.settings
+        parents = [
+            u
+            for u in seen
+            if u.confirmed
+            and u.key in previous
+            and np.prod(u.size) <= s.split_shrink * _area(previous[u.key])
+        ]
+        for user in seen:
+            if user.split_from is not None or user.sightings > s.split_young_sightings:
+                continue
+            box = _box(user.centre, user.size)
+            for parent in parents:
+                if parent is not user and _overlap(box, previous[parent.key]) >= (
+                    s.split_inside * _area(box)
+                ):
+                    user.split_from = parent
+                    break
 
     def _same_object(self, user: RoadUser, centre: np.ndarray, size: np.ndarray, t: float) -> bool:
         if t - user.last_seen > self.settings.reuse_gap_seconds:
@@ -192,3 +229,15 @@ class RoadUserRegister:
         user.sightings += 1
         user.votes[class_id] = user.votes.get(class_id, 0.0) + max(score, 1e-3)
         user.trail.append((t, float(foot[0]), float(foot[1])))
+
+
+def _box(centre: np.ndarray, size: np.ndarray) -> np.ndarray:
+    return np.concatenate((centre - size / 2, centre + size / 2))
+
+
+def _area(box: np.ndarray) -> float:
+    return float(np.prod(np.clip(box[2:] - box[:2], 0, None)))
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return _area(np.concatenate((np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:]))))

@@ -1,9 +1,10 @@
 """A ByteTrack-class tracker: two-stage association of strong then weak detections.
 
-After Zhang et al., "ByteTrack" (2022): strong detections are matched first to every live track,
-then weak ones rescue tracks that a blur or an occlusion made faint, instead of dropping them.
-Time is taken from frame timestamps, so analysing every N-th frame only lengthens the Kalman step;
-the lost-track buffer is in seconds for the same reason.
+After Zhang et al., "ByteTrack" (2022): strong detections are matched first, then weak ones
+rescue tracks that a blur or an occlusion made faint, instead of dropping them. Strong detections
+go to tracks in order of how recently they were seen (DeepSORT's matching cascade). Time is taken
+from frame timestamps, so analysing every N-th frame only lengthens the Kalman step; every buffer
+(lost tracks, tentative tracks, weak rescue) is in seconds for the same reason.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class TrackerSettings:
     tentative_takes_weak: bool = True
     min_hits: int = 2  # detections before a track is confirmed and reported
     lost_seconds: float = 1.5  # how long a vanished track may still be re-found
+    # About one missed frame at 4-5 analysed fps (and a few at full rate): how long a new,
+    # unconfirmed track may go unseen, and how long weak detections may still re-find a track.
+    # Dropping a tentative track on its first miss (ByteTrack's rule, made for 30 fps) loses
+    # faint vehicles when frames are analysed sparsely.
+    tentative_lost_seconds: float = 0.25
+    weak_rescue_seconds: float = 0.2
 
 
 def _buffered(boxes: np.ndarray, buffer: float) -> np.ndarray:
@@ -114,22 +121,32 @@ class ByteTracker:
         weak = np.flatnonzero((scores >= s.low_score) & (scores < s.high_score))
         self._det = np.full(len(self._ids), -1, np.int64)
 
-        # Stage 1: strong detections against every confirmed track, live or lost.
+        # Stage 1, a cascade by recency (as DeepSORT's matching cascade): strong detections go
+        # first to tracks seen on the previous frame, then to tentative ones, and only then to
+        # lost tracks, whose predictions have run on unchecked through the gap. When two cars
+        # driving side by side come apart after being detected as one box, the car that reappears
+        # must stay with the new track that followed it, not go to a long-lost one nearby.
         strong = self._associate(
-            self._state != TENTATIVE, predicted, boxes, strong, s.first_match_iou
+            self._state == TRACKED, predicted, boxes, strong, s.first_match_iou
         )
-        # Stage 2: weak detections only rescue tracks that were live on the previous frame.
-        weak = self._associate(self._state == TRACKED, predicted, boxes, weak, s.second_match_iou)
-        # Stage 3: tentative tracks take what is left, strong first. A weak detection may keep a
-        # new track alive (a dark car at dusk scores low on every frame), but never start one.
         strong = self._associate(
             self._state == TENTATIVE, predicted, boxes, strong, s.tentative_match_iou
         )
+        strong = self._associate(self._state == LOST, predicted, boxes, strong, s.first_match_iou)
+        # Stage 2: weak detections only rescue tracks seen very recently: a dark car scoring
+        # 0.1-0.2 at dusk may vanish for one sparse frame, but a weak box is no evidence for
+        # re-finding a track lost for longer.
+        recent = (self._state == TRACKED) | (
+            (self._state == LOST) & (t - self._last_seen <= s.weak_rescue_seconds)
+        )
+        weak = self._associate(recent, predicted, boxes, weak, s.second_match_iou)
+        # Stage 3: a weak detection may keep a new track alive (that dark car scores low on every
+        # frame), but never start one.
         if s.tentative_takes_weak:
             self._associate(self._state == TENTATIVE, predicted, boxes, weak, s.tentative_match_iou)
 
         self._correct(boxes, t)
-        self._forget()
+        self._forget(t)
         self._start(boxes, strong[scores[strong] >= s.new_track_score], t, first_frame)
         # Tentative tracks are reported too: a counter needs a vehicle's first sightings to know
         # which side of a line it came from. Deciding when a track is real enough to count is
@@ -160,10 +177,11 @@ class ByteTracker:
         self._last_seen[matched] = t
         self._state[matched[self._hits[matched] >= self.settings.min_hits]] = TRACKED
 
-    def _forget(self) -> None:
+    def _forget(self, t: float) -> None:
         missed = self._det < 0
         self._state[missed & (self._state == TRACKED)] = LOST
-        self._drop(missed & (self._state == TENTATIVE))
+        stale = t - self._last_seen > self.settings.tentative_lost_seconds
+        self._drop(missed & (self._state == TENTATIVE) & stale)
 
     def _drop(self, rows: np.ndarray) -> None:
         for name in _FIELDS:

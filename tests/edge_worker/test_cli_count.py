@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from edge_worker.__main__ import main
-
-RECOMMENDED_STRIDE = 3
+from edge_worker.analyser import RECOMMENDED_STRIDE
 
 
 @pytest.fixture(scope="module")

@@ -222,3 +222,64 @@ def test_a_big_vehicle_never_takes_over_a_small_box_that_vanished_nearby():
     counting = Counting(CounterSet(lines=[STOP]))
     events = [e for i, d in enumerate(frames) for e in counting.update(d, i / FPS).events]
     assert events == []
+
+
+def count_to_the_end(frames: list[Frame], fps: float = FPS) -> Counter:
+    """Like `count`, then the recording ends after the last frame."""
+    counting = Counting(CounterSet(lines=[STOP]))
+    totals: Counter = Counter()
+    results = [counting.update(to_detections(f), i / fps) for i, f in enumerate(frames)]
+    for result in results + [counting.finish(len(frames) / fps)]:
+        for event in result.events:
+            totals[(event.direction, event.cls)] += 1
+    return totals
+
+
+def test_a_crossing_cut_off_by_the_end_of_the_recording_still_counts():
+    # Every fifth frame: the car's last analysed position is past the band but not yet settled
+    # (one observation of the two needed); the recording ends there.
+    frames = drive(1, 40, 105, 5)
+    assert count(frames, fps=FPS / 5) == Counter()
+    assert count_to_the_end(frames, fps=FPS / 5) == Counter({("in", "car"): 1})
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        # still inside the band on the last frame: no side is known yet
+        drive(1, 40, 101, 20),
+        # one observation past the line, then the track vanished a second before the end
+        drive(1, 40, 105, 20) + pause(24),
+        # never confirmed: one sighting before the line and one after
+        [[(1, 100, 60, "car", 0.8)], [(1, 100, 105, "car", 0.8)]],
+    ],
+    ids=["on the line", "vanished before the end", "unconfirmed"],
+)
+def test_the_end_of_the_recording_counts_no_unsettled_crossing(frames):
+    assert count_to_the_end(frames) == Counter()
+
+
+def two_cars_parting_on_the_line(parent_shrinks: bool = True) -> list[Detections]:
+    """Cars at x=100 and x=160 driving down side by side, detected as one box until the line.
+
+    On the line the pair's box (track 1) shrinks to the left car and the right car gets a
+    track of its own (2), first seen inside the band, so it has no side of its own yet.
+    """
+    frames = []
+    for y in np.linspace(40, 96, 15):
+        frames.append(Detections([[80, y - 15, 180, y + 15]], [0.8], [2], [1]))
+    for y in np.linspace(101, 160, 15):
+        left = [80, y - 15, 120, y + 15] if parent_shrinks else [80, y - 15, 180, y + 15]
+        frames.append(Detections([left, [140, y - 15, 180, y + 15]], [0.8, 0.8], [2, 2], [1, 2]))
+    return frames
+
+
+@pytest.mark.parametrize(("parent_shrinks", "expected"), [(True, 2), (False, 1)])
+def test_a_car_coming_out_of_its_neighbours_box_on_the_line_counts(parent_shrinks, expected):
+    # When the pair's box shrinks as the second box appears inside it, that is a second car:
+    # it crossed from the side the pair was on. When the first box stays whole, the new box is
+    # only a fragment of it (a long vehicle seen twice) and inherits nothing.
+    counting = Counting(CounterSet(lines=[STOP]))
+    frames = two_cars_parting_on_the_line(parent_shrinks)
+    events = [e for i, d in enumerate(frames) for e in counting.update(d, i / FPS).events]
+    assert [(e.direction, e.cls) for e in events] == [("in", "car")] * expected

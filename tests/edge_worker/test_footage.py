@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_worker.analyser import Analyser
+from edge_worker.analyser import RECOMMENDED_STRIDE, Analyser
 from edge_worker.count import CounterSet, Counting, LineSpec
 from edge_worker.detect import OnnxDetector
 from edge_worker.detections import Detections
@@ -27,7 +27,6 @@ CLIPS = {
     "suburban_street_ahmetozlu.mp4": LineSpec(name="stop", x1=150, y1=200, x2=600, y2=200),
     "urban_overhead_opencv4nodejs.mp4": LineSpec(name="mid", x1=280, y1=0, x2=280, y2=359),
 }
-RECOMMENDED_STRIDE = 3
 
 
 class Replay:
@@ -56,8 +55,10 @@ def count(clip: str, detections: list[Detections], order: list[int], fps: float)
         Replay(detections), ByteTracker(), Counting(CounterSet(lines=[CLIPS[clip]]))
     )
     totals: Counter = Counter()
-    for position, index in enumerate(order):
-        for event in analyser.analyse(np.array(index), position / fps).events:
+    results = [analyser.analyse(np.array(i), position / fps) for position, i in enumerate(order)]
+    # The recording ends after its last frame, as in the count command.
+    for result in [*results, analyser.finish((len(order) - 1) / fps)]:
+        for event in result.events:
             totals[event.direction] += 1
     return totals
 
@@ -88,3 +89,15 @@ def test_analysing_every_nth_frame_gives_the_same_counts(detected, clip, stride)
     frames = list(range(len(detections)))
     strided = count(clip, detections, frames[::stride], fps / stride)
     assert strided == count(clip, detections, frames, fps)
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_the_recommended_stride_gives_the_same_counts_from_any_first_frame(detected, clip):
+    # A live camera starts analysing wherever it happens to be: whichever of the frames the
+    # analysis falls on, the counts must not depend on it.
+    fps, detections = detected[clip]
+    frames = list(range(len(detections)))
+    every = count(clip, detections, frames, fps)
+    for phase in range(1, RECOMMENDED_STRIDE):
+        strided = frames[phase::RECOMMENDED_STRIDE]
+        assert count(clip, detections, strided, fps / RECOMMENDED_STRIDE) == every, phase

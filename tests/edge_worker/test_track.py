@@ -53,12 +53,39 @@ def test_weak_detections_extend_a_track_but_never_start_one():
     assert tracker.update(boxes((308, 100, 0.15)), 0.12).tracker_ids.tolist() == [1]
 
 
-def test_a_tentative_track_that_misses_a_frame_is_dropped():
-    tracker = ByteTracker(TrackerSettings(min_hits=3))
+@pytest.mark.parametrize(("missed_frames", "same_id"), [(1, True), (2, False)])
+def test_a_tentative_track_survives_one_sparse_missed_frame_and_no_more(missed_frames, same_id):
+    # At 5 analysed fps one missed frame is 0.2 s: a faint new vehicle keeps its track; a
+    # blip that does not come back within tentative_lost_seconds is gone.
+    tracker = ByteTracker(TrackerSettings(min_hits=3, tentative_lost_seconds=0.25))
     tracker.update(Detections.empty(), 0.0)
-    tracker.update(boxes((100, 100, 0.9)), 0.04)
-    tracker.update(Detections.empty(), 0.08)
-    assert tracker.update(boxes((100, 100, 0.9)), 0.12).tracker_ids.tolist() == [2]
+    tracker.update(boxes((100, 100, 0.9)), 0.2)
+    for i in range(missed_frames):
+        tracker.update(Detections.empty(), 0.4 + 0.2 * i)
+    back = tracker.update(boxes((100, 100, 0.9)), 0.4 + 0.2 * missed_frames)
+    assert (back.tracker_ids.tolist() == [1]) is same_id
+
+
+@pytest.mark.parametrize(("gap_seconds", "same_id"), [(0.2, True), (0.6, False)])
+def test_weak_detections_rescue_only_a_track_lost_very_recently(gap_seconds, same_id):
+    tracker = ByteTracker(TrackerSettings(weak_rescue_seconds=0.2, lost_seconds=1.5))
+    for i in range(5):
+        tracker.update(boxes((100, 100, 0.9)), i * 0.2)
+    tracker.update(Detections.empty(), 0.8 + gap_seconds / 2)
+    back = tracker.update(boxes((100, 100, 0.15)), 0.8 + gap_seconds)
+    assert (back.tracker_ids.tolist() == [1]) is same_id
+
+
+def test_a_detection_goes_to_the_track_that_saw_it_last_before_a_lost_one():
+    # Two cars side by side were detected as one box, followed by track 1, which was then lost.
+    # One car comes apart, is picked up by a new track 2 and drives on past where track 1
+    # vanished: its box now overlaps both, and must stay with track 2, which saw it last.
+    tracker = ByteTracker()
+    for i in range(4):
+        tracker.update(boxes((100, 100, 0.9)), i / 8)
+    tracker.update(Detections.empty(), 4 / 8)
+    assert tracker.update(boxes((160, 100, 0.3)), 5 / 8).tracker_ids.tolist() == [2]
+    assert tracker.update(boxes((140, 100, 0.9)), 6 / 8).tracker_ids.tolist() == [2]
 
 
 @pytest.mark.parametrize(("gap_seconds", "same_id"), [(0.5, True), (1.4, True), (2.0, False)])

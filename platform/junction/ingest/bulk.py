@@ -9,6 +9,7 @@ the caller.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 
 from django.db import connections, models
@@ -73,3 +74,20 @@ def region_rows_insert(
         else:
             for row in rows:
                 copy.write_row((region, *row))
+
+
+def region_write_lock(region: str, name: str) -> None:
+    """Hold a named lock in `region`'s database until the current transaction ends.
+
+    On PostgreSQL, a transaction-level advisory lock: another transaction taking the same name
+    waits for this one to commit or roll back. SQLite transactions here start IMMEDIATE
+    (settings), so they already hold the database's only write lock from their first statement.
+    """
+    connection = connections[served_alias(region)]
+    if not connection.in_atomic_block:
+        raise RuntimeError("region_write_lock is only meaningful inside a transaction")
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

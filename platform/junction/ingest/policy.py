@@ -51,8 +51,10 @@ def batch_identity_check(batch: BatchIn, device: DeviceContext) -> None:
 def batch_policy_check(
     batch: BatchIn, device: DeviceContext, *, now: datetime, max_skew: int
 ) -> None:
-    """Every rule on the batch's buckets; the last one reads the device's stored buckets (one
-    query for the whole batch), once everything that needs no database has passed."""
+    """Every rule on the batch's buckets that needs no database.
+
+    The rule against stored buckets is `stored_overlap_check`, which the store runs inside its
+    transaction, once it holds the device's write lock."""
     # The windows of the buckets checked so far, sorted by start, pairwise disjoint (a bucket
     # overlapping an earlier one is refused before it is added).
     starts: list[datetime] = []
@@ -69,7 +71,6 @@ def batch_policy_check(
         starts.insert(at, start)
         windows.insert(at, (start, end, i))
         _bucket_entries_check(bucket, device, path)
-    _stored_overlap_check(batch, device, windows)
 
 
 def _batch_overlap_refuse(batch: BatchIn, path: str, bucket: BucketIn, other: int) -> None:
@@ -90,13 +91,17 @@ def _batch_overlap_refuse(batch: BatchIn, path: str, bucket: BucketIn, other: in
     )
 
 
-def _stored_overlap_check(
-    batch: BatchIn, device: DeviceContext, windows: list[tuple[datetime, datetime, int]]
-) -> None:
-    """Refuse a bucket overlapping a stored bucket of this device that it would not replace."""
-    # The batch's windows (sorted, disjoint) merged into stretches of contiguous time.
+def stored_overlap_check(batch: BatchIn, device: DeviceContext) -> None:
+    """Refuse a bucket overlapping a stored bucket of this device that it would not replace.
+
+    One query for the whole batch. Run it where no other batch of the device can be storing at
+    the same time (junction.ingest.services holds the device's write lock), or two batches
+    arriving together could each pass it and store overlapping buckets.
+    """
+    windows = sorted((b.start, b.start + timedelta(seconds=b.seconds)) for b in batch.buckets)
+    # The batch's windows (sorted, disjoint: batch_policy_check) merged into stretches.
     stretches: list[tuple[datetime, datetime]] = []
-    for start, end, _ in windows:
+    for start, end in windows:
         if stretches and stretches[-1][1] == start:
             stretches[-1] = (stretches[-1][0], end)
         else:

@@ -4,8 +4,8 @@ A bucket sent again (same site, device, start and length) in a NEW batch replace
 one, rows and histograms included: the edge re-sends a bucket only when it knows better (a
 restart re-analysed it, a late camera's data was merged in), so the latest delivery wins and no
 count is ever doubled. A bucket overlapping a stored one of another start or length is refused
-before anything is written (junction.ingest.policy). The same batch sent again is not a new
-delivery and changes nothing.
+before anything is written (junction.ingest.policy), under a per-device write lock. The same
+batch sent again is not a new delivery and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from uuid import UUID
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
-from junction.ingest.bulk import region_rows_insert, region_rows_insert_returning
+from junction.ingest.bulk import region_rows_insert, region_rows_insert_returning, region_write_lock
 from junction.ingest.errors import InProgress, Invalid
 from junction.ingest.models import IngestBatch
-from junction.ingest.policy import batch_policy_check
+from junction.ingest.policy import batch_policy_check, stored_overlap_check
 from junction.ingest.replay import batch_lock
 from junction.ingest.schema import BatchIn, BucketIn
 from junction.ingest.selectors import DeviceContext, ingest_batch_get
@@ -129,6 +129,12 @@ def _batch_store(
     no_data = len(batch.buckets) - len(with_data)
     rows_not_stored = sum(_entries(b) for b in batch.buckets if b.uptime == 0)
     with transaction.atomic(using=alias):
+        # One batch of a device is stored at a time, and the check against its stored buckets
+        # runs under that lock: two batches arriving together with overlapping buckets of
+        # different lengths would otherwise both pass it (neither sees the other's rows) and
+        # both be stored. The second one now waits, sees the first, and is refused.
+        region_write_lock(region, f"device-buckets:{device.site_id}:{device.device_id}")
+        stored_overlap_check(batch, device)
         # The idempotency record goes first: a concurrent copy of this batch fails on its unique
         # batch_id here (PostgreSQL makes it wait for ours to commit) before doing any work.
         (record_pk,) = region_rows_insert_returning(

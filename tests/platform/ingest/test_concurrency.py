@@ -100,3 +100,55 @@ def test_it_stores_concurrent_copies_once_even_without_the_cache_lock(
         assert statuses.count(201) == 1, statuses
         assert set(statuses) <= {200, 201, 409}, statuses
     _assert_stored_once()
+
+
+@live
+def test_two_batches_with_overlapping_buckets_arriving_together_store_only_one(
+    live_server, eu_device, monkeypatch
+):
+    # Batch A (one 300 s bucket) is held inside its store transaction, its rows written but not
+    # committed; batch B (a 60 s bucket inside A's window, another length) arrives meanwhile.
+    # Neither sees the other's rows, so both would pass the overlap check and both be stored;
+    # B must wait for A instead, then see its bucket and be refused.
+    from junction.ingest import services
+
+    held, release = threading.Event(), threading.Event()
+    rows_store = services._rows_store
+
+    def rows_store_holding_the_first(device, buckets):
+        rows_store(device, buckets)
+        if not held.is_set():
+            held.set()
+            release.wait(timeout=30)
+
+    monkeypatch.setattr(services, "_rows_store", rows_store_holding_the_first)
+    start = minute_start(60)
+    start -= timedelta(seconds=int(start.timestamp()) % 300)
+    first = example_batch(eu_device, buckets=[example_bucket(start, seconds=300)])
+    second = example_batch(eu_device, buckets=[example_bucket(start + timedelta(minutes=2))])
+
+    def post(body: dict) -> requests.Response:
+        raw = encode(body)
+        sent = headers(eu_device, raw, batch_id=body["batch_id"])
+        return requests.post(
+            live_server.url + INGEST_URL,
+            data=raw,
+            timeout=60,
+            headers=sent | {"Content-Type": "application/json"},
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(post, first)
+        assert held.wait(timeout=30)
+        b = pool.submit(post, second)
+        time.sleep(1.0)
+        waited = not b.done()
+        release.set()
+        a, b = a.result(), b.result()
+    assert a.status_code == 201, a.text
+    assert b.status_code == 422, b.text
+    assert b.json()["error"] == "bucket_overlaps", b.text
+    assert waited  # B was kept out while A was storing, not refused by luck of timing
+    counts = stored_counts()
+    assert counts["eu-west:CountBucket"] == 1
+    assert counts["eu-west:IngestBatch"] == 1

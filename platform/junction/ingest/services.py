@@ -17,7 +17,8 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from junction.ingest.bulk import region_rows_insert, region_rows_insert_returning, region_write_lock
 from junction.ingest.errors import InProgress, Invalid
@@ -301,7 +302,9 @@ def device_health_record(
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
     Device.objects.filter(pk=device_pk).update(
-        last_batch_at=at,
+        # Requests of one device may finish out of order: the latest delivery time must not
+        # step back to an earlier request's.
+        last_batch_at=Greatest(Coalesce(F("last_batch_at"), Value(at)), Value(at)),
         batches_received=F("batches_received") + 1,
         last_model_name=model_name,
         last_model_sha256=model_sha256,

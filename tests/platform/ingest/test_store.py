@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from django.utils import timezone
+
 from junction.ingest.models import IngestBatch
+from junction.ingest.services import device_health_record
 from junction.ingest.signals import batch_stored
 from junction.sites.models import Device
 from junction.traffic.models import (
@@ -97,6 +100,18 @@ def test_it_records_the_device_health_in_the_control_plane(client, eu_device):
     assert device.batches_received == 2
     assert device.last_batch_at is not None
     assert (device.last_model_name, device.last_model_sha256) == ("yolox_nano", MODEL_SHA256)
+
+
+def test_the_last_delivery_time_never_steps_back(eu_device):
+    # Two requests of one device finishing out of order: the later delivery time stays.
+    later = timezone.now()
+    for at in (later, later - timedelta(seconds=5)):
+        device_health_record(
+            device_pk=eu_device.device.pk, at=at, model_name="yolox_nano", model_sha256="0" * 64
+        )
+    device = Device.objects.get(pk=eu_device.device.pk)
+    assert device.last_batch_at == later
+    assert device.batches_received == 2
 
 
 def test_it_keeps_an_idempotency_record_of_the_batch(client, eu_device):

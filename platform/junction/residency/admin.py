@@ -13,6 +13,7 @@ from django.contrib import admin
 
 from junction.accounts.admin import RegionScopedAdmin, superuser_only
 from junction.residency.models import Region, TransferRule
+from junction.residency.services import transfer_rule_delete, transfer_rule_save
 from junction.sites.services import region_code_check
 
 
@@ -66,3 +67,18 @@ class TransferRuleAdmin(admin.ModelAdmin):
     has_module_permission = superuser_only
     has_view_permission = has_add_permission = superuser_only
     has_change_permission = has_delete_permission = superuser_only
+
+    # Every change goes through the services, which audit it in the source region.
+    def save_model(self, request, obj, form, change) -> None:
+        transfer_rule_save(obj, actor=_actor(request))
+
+    def delete_model(self, request, obj) -> None:
+        transfer_rule_delete(obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for rule in queryset.select_related("source", "destination"):
+            transfer_rule_delete(rule, actor=_actor(request))
+
+
+def _actor(request) -> str:
+    return request.user.get_username()

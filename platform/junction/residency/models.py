@@ -74,7 +74,8 @@ class AuditEvent(RegionModel):
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.CharField(max_length=200)
-    action = models.CharField(max_length=32)  # read | export | transfer | retention | refused
+    # read | export | transfer | retention | refused | rule_created | rule_changed | rule_deleted
+    action = models.CharField(max_length=32)
     destination_region = models.CharField(max_length=32, blank=True)
     detail = models.JSONField(default=dict)
 

@@ -6,10 +6,15 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import override_settings
+from django.urls import reverse
 
 from junction.residency.errors import MisdirectedRegion, TransferRefused
 from junction.residency.models import AuditEvent, TransferLevel, TransferRule
-from junction.residency.services import transfer_authorise
+from junction.residency.services import (
+    transfer_authorise,
+    transfer_rule_delete,
+    transfer_rule_save,
+)
 
 DAILY = TransferLevel.DAILY_SITE_TOTALS
 
@@ -86,3 +91,45 @@ def test_it_cannot_authorise_a_transfer_it_cannot_audit(eu_west, us_east):
         authorise("us-east", "eu-west")
     assert caught.value.endpoint == "https://us-east.junction.example"
     assert audit("us-east") == [] and audit("eu-west") == []
+
+
+def test_every_rule_change_is_audited_in_the_source_region(eu_west, us_east):
+    rule = transfer_rule_save(TransferRule(source=eu_west, destination=us_east, level=DAILY,
+                                           min_count=10), actor="dpo@eu-west")
+    rule.min_count = 5
+    transfer_rule_save(rule, actor="dpo@eu-west")
+    pk = rule.pk
+    transfer_rule_delete(rule, actor="dpo@eu-west")
+    events = sorted(audit("eu-west"), key=lambda e: e.pk)
+    assert [(e.action, e.actor, e.destination_region) for e in events] == [
+        ("rule_created", "dpo@eu-west", "us-east"),
+        ("rule_changed", "dpo@eu-west", "us-east"),
+        ("rule_deleted", "dpo@eu-west", "us-east"),
+    ]
+    assert [e.detail["min_count"] for e in events] == [10, 5, 5]
+    assert {e.detail["rule"] for e in events} == {pk}
+    assert audit("us-east") == []
+    assert not TransferRule.objects.exists()
+
+
+def test_a_node_that_cannot_audit_the_source_cannot_change_its_rules(eu_west, us_east):
+    with override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGION="eu-west"), \
+            pytest.raises(MisdirectedRegion):
+        transfer_rule_save(TransferRule(source=us_east, destination=eu_west, level=DAILY),
+                           actor="dpo@eu-west")
+    assert not TransferRule.objects.exists()
+
+
+def test_rule_changes_in_the_admin_are_audited(client, admin_user, eu_west, us_east):
+    client.force_login(admin_user)
+    answer = client.post(reverse("admin:residency_transferrule_add"), {
+        "source": eu_west.pk, "destination": us_east.pk, "level": DAILY, "min_count": 10,
+        "active": "on"})
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    rule = TransferRule.objects.get()
+    client.post(reverse("admin:residency_transferrule_delete", args=[rule.pk]), {"post": "yes"})
+    assert not TransferRule.objects.exists()
+    assert [(e.action, e.actor) for e in sorted(audit("eu-west"), key=lambda e: e.pk)] == [
+        ("rule_created", admin_user.get_username()),
+        ("rule_deleted", admin_user.get_username()),
+    ]

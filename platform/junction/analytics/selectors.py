@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db.models import Avg, Count, F, FloatField, Max, QuerySet, Sum
@@ -260,6 +260,8 @@ def delivered_coverage(*, region: str, site_id: int, windows: list[Window], star
                        end: datetime, interval: str, tz: ZoneInfo) -> dict[datetime, float]:
     """{window start: analysed share} of raw buckets, for reads that do not wait for rollups.
 
+    `windows` are local hours or days of the site (`tz`), as the raw counts are cut.
+
     The share is of the window's part inside [start, end) and of every active device of the
     site (as rollups count it), so a device that sent half an hour of buckets reads 0.5, not
     1.0. A window missing from the answer received no bucket at all.
@@ -270,8 +272,8 @@ def delivered_coverage(*, region: str, site_id: int, windows: list[Window], star
     rows = (
         CountBucket.objects.in_region(region)
         .filter(site_id=site_id, start__gte=start, start__lt=end)
-        # Hours are cut in UTC like window_grid's (and the rollups'); days in the site's zone.
-        .values(window=Trunc("start", interval, tzinfo=tz if interval == "day" else UTC))
+        # Cut on the site's clock, like the counts these shares go with (local_hours_touching).
+        .values(window=Trunc("start", interval, tzinfo=tz))
         .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()),
                   seen=Count("device_id", distinct=True))
         .order_by()

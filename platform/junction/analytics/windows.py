@@ -46,6 +46,22 @@ def days_touching(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[da
     return days
 
 
+def local_hours_touching(
+    start: datetime, end: datetime, tz: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The hours of the site's clock overlapping [start, end), as UTC instants.
+
+    In a zone half an hour off UTC (India, Newfoundland) a local hour runs from :30 to :30 UTC,
+    which is how counts per hour are cut for its staff.
+    """
+    moment = start.astimezone(tz).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    hours = []
+    while moment < end:
+        hours.append((moment, moment + HOUR))
+        moment += HOUR
+    return hours
+
+
 def hour_ranges(hours: Iterable[datetime]) -> Iterator[tuple[datetime, datetime]]:
     """Collapse hour starts into contiguous [start, end) ranges, so a long backlog is one query."""
     ordered = sorted(set(hours))

@@ -16,8 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from junction.accounts.permissions import RegionMemberOrTransfer, RegionScopedMixin
-from junction.analytics.models import Period
-from junction.analytics.selectors import coverage_status, delivered_coverage, window_grid
+from junction.analytics.selectors import coverage_status, delivered_coverage
+from junction.analytics.windows import days_touching, local_hours_touching
 from junction.api import serializers
 from junction.api.filters import DeviceFilter, SiteFilter
 from junction.api.pagination import Pages
@@ -77,8 +77,9 @@ def _coverage(site: Site, start: datetime, end: datetime, interval: str) -> list
     from the raw buckets like the counts themselves, so it never lags behind them."""
     zone = ZoneInfo(site.timezone)
     by_day = interval == "day"
-    grid = window_grid(period=Period.DAY if by_day else Period.HOUR, start=start, end=end,
-                       tz=zone)
+    # The site's own hours, as its counts are cut (a half-hour zone's hour starts at :30 UTC).
+    grid = (days_touching(start, end, zone) if by_day
+            else local_hours_touching(start, end, zone)) if start < end else []
     shares = delivered_coverage(region=site.region.code, site_id=site.pk, windows=grid,
                                 start=start, end=end, interval="day" if by_day else "hour",
                                 tz=zone)

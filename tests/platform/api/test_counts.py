@@ -153,6 +153,19 @@ def test_it_gives_every_hour_of_the_range_its_coverage(api, eu_analyst, eu_site)
     assert totals(answer) == [("2026-11-27T06:00:00Z", "N>E", None, "car", 30)]
 
 
+def test_it_cuts_coverage_on_the_sites_clock_like_the_counts(api, eu_analyst, eu_site):
+    # India is UTC+05:30: a local hour runs from :30 to :30 UTC, for counts and coverage alike.
+    eu_site.timezone = "Asia/Kolkata"
+    eu_site.save()
+    for minute in range(60):
+        counts_add(eu_site, T0 + timedelta(minutes=30 + minute), [("N>E", None, "car", 1)])
+    answer = counts(api, eu_analyst, eu_site, interval="hour", start="2026-11-27T06:30:00Z",
+                    end="2026-11-27T08:30:00Z")
+    assert totals(answer) == [("2026-11-27T06:30:00Z", "N>E", None, "car", 60)]
+    assert [(c["start"], c["status"], c["coverage"]) for c in answer.json()["coverage"]] == [
+        ("2026-11-27T06:30:00Z", "complete", 1.0), ("2026-11-27T07:30:00Z", "no_data", 0.0)]
+
+
 def test_it_counts_coverage_against_every_active_device_of_the_site(api, eu_analyst,
                                                                      eu_device):
     from junction.sites.services import device_add

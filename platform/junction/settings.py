@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "junction.ingest",
     "junction.analytics",
     "junction.accounts",
+    "junction.opendata",
     "junction.api",
     "junction.dashboard",
 ]

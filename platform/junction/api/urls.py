@@ -6,6 +6,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from junction.api import analytics, views
+from junction.opendata.api import RegionOpenDataView
 
 router = SimpleRouter(trailing_slash=False)
 router.register("regions", views.RegionViewSet, basename="region")
@@ -24,6 +25,7 @@ urlpatterns = [
          name="region-anomalies"),
     path("regions/<slug:code>/anomalies/<int:pk>", analytics.RegionAnomalyDetailView.as_view(),
          name="region-anomaly"),
+    path("regions/<slug:code>/opendata", RegionOpenDataView.as_view(), name="region-opendata"),
     path("regions/<slug:code>/anomalies/<int:pk>/acknowledge",
          analytics.AnomalyAcknowledgeView.as_view(), name="anomaly-acknowledge"),
     path("regions/<slug:code>/anomalies/<int:pk>/resolve",

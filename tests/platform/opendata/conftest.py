@@ -1,0 +1,6 @@
+from tests.platform.staff import (  # noqa: F401  (fixtures)
+    admin_user,
+    eu_analyst,
+    outsider,
+    us_analyst,
+)

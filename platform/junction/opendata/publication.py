@@ -12,7 +12,7 @@ transfer rule, another export at a coarser period).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -107,11 +107,18 @@ class Publication:
 
 def site_table(*, site: Site, period: str, start: date, end: date, k: int,
                epsilon: float | None, rng: np.random.Generator) -> SiteTable:
-    """The publication table of one site over its local days [start, end)."""
+    """The publication table of one site over its local days [start, end).
+
+    Suppression runs block by block (a calendar month of days, a local day of hours) over
+    whole blocks even where the range cuts one, so a window gets the same decision in every
+    export that includes it: two exports over overlapping ranges cannot be set against each
+    other. A day's hours are a block because their column sums are the day export's cells.
+    """
     zone = ZoneInfo(site.timezone)
-    grid = selectors.window_grid(period=PERIODS[period],
-                                 start=datetime.combine(start, time(), tzinfo=zone),
-                                 end=datetime.combine(end, time(), tzinfo=zone), tz=zone)
+    first, last = _midnight(start, zone), _midnight(end, zone)
+    block_start, block_end = _block_span(period, start, end)
+    grid = selectors.window_grid(period=PERIODS[period], start=_midnight(block_start, zone),
+                                 end=_midnight(block_end, zone), tz=zone)
     windows = selectors.rollup_windows(region=site.region.code, site_id=site.pk,
                                        period=PERIODS[period], windows=grid)
     categories = sorted({Category(r["counter"], r["direction"], r["road_user"])
@@ -124,25 +131,64 @@ def site_table(*, site: Site, period: str, start: date, end: date, k: int,
     for i, window in enumerate(measured):
         for r in window.rows:
             table[i, column[Category(r["counter"], r["direction"], r["road_user"])]] = r["count"]
-    hidden = suppress(table, k)
+    hidden = _suppress_by_block(table, [_block_of(period, w, zone) for w in measured], k)
+    wanted = np.array([w.end > first and w.start < last for w in measured], dtype=bool)
     published = table.copy()
     if epsilon is not None:
         # Suppression is judged on the true counts; only what is published is noised.
-        published[~hidden] = noisy_counts(table[~hidden], epsilon=epsilon, rng=rng)
-    rows = iter(zip(published.tolist(), hidden.tolist(), strict=True))
+        noised = ~hidden & wanted[:, None]
+        published[noised] = noisy_counts(table[noised], epsilon=epsilon, rng=rng)
+    # Categories with nothing in the range (no count, nothing withheld) are left out.
+    shown = [j for j in range(len(categories))
+             if (table[wanted, j] > 0).any() or hidden[wanted, j].any()]
+    rows = {id(w): (published[i, shown].tolist(), hidden[i, shown].tolist())
+            for i, w in enumerate(measured)}
     lines = []
     for window in windows:
+        if not (window.end > first and window.start < last):
+            continue  # read only to complete its block
         if window.count is None:
-            cells: list[int | None] = [None] * len(categories)
-            withheld = [False] * len(categories)
+            cells: list[int | None] = [None] * len(shown)
+            withheld = [False] * len(shown)
         else:
-            counts, withheld = next(rows)
+            counts, withheld = rows[id(window)]
             cells = [None if w else c for c, w in zip(counts, withheld, strict=True)]
         lines.append(WindowLine(start=window.start, end=window.end, coverage=window.coverage,
                                 status=window.status, pending=window.pending, cells=cells,
                                 withheld=withheld))
-    return SiteTable(site=site.slug, timezone=site.timezone, categories=categories,
-                     windows=lines, category_totals=_category_totals(categories, lines))
+    published_categories = [categories[j] for j in shown]
+    return SiteTable(site=site.slug, timezone=site.timezone, categories=published_categories,
+                     windows=lines,
+                     category_totals=_category_totals(published_categories, lines))
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+def _block_span(period: str, start: date, end: date) -> tuple[date, date]:
+    """The whole blocks covering local days [start, end)."""
+    if period == "hour":
+        return start, end
+    last = end - timedelta(days=1)
+    after = date(last.year + last.month // 12, last.month % 12 + 1, 1)
+    return date(start.year, start.month, 1), after
+
+
+def _block_of(period: str, window: selectors.RollupWindow, zone: ZoneInfo) -> object:
+    if period == "hour":
+        # By its middle: in a half-hour zone an hour runs :30 to :30 across local midnight.
+        return (window.start + (window.end - window.start) / 2).astimezone(zone).date()
+    local = window.start.astimezone(zone)
+    return local.year, local.month
+
+
+def _suppress_by_block(table: np.ndarray, blocks: list[object], k: int) -> np.ndarray:
+    hidden = np.zeros(table.shape, dtype=bool)
+    for block in dict.fromkeys(blocks):
+        rows = [i for i, b in enumerate(blocks) if b == block]
+        hidden[rows] = suppress(table[rows], k)
+    return hidden
 
 
 def _category_totals(categories: list[Category], lines: list[WindowLine]) -> list[CategoryTotal]:

@@ -16,19 +16,28 @@ def store_days(site: Site, first: date, table: dict[Category, list[int]],
                coverage: list[float] | None = None) -> None:
     """table[category][i] is the count of local day first + i; coverage[i] that day's share
     (default 1.0; 0 writes nothing at all for the day, as for a day no batch reached)."""
-    region, zone = site.region.code, ZoneInfo(site.timezone)
+    zone = ZoneInfo(site.timezone)
     days = len(next(iter(table.values())))
-    coverage = coverage or [1.0] * days
+    starts = [datetime.combine(first + timedelta(days=i), time(), tzinfo=zone)
+              for i in range(days)]
+    store_windows(site, Period.DAY, starts, table, coverage)
+
+
+def store_windows(site: Site, period: str, starts: list[datetime],
+                  table: dict[Category, list[int]], coverage: list[float] | None = None) -> None:
+    """table[category][i] is the count of the window at starts[i] (see store_days)."""
+    region = site.region.code
+    coverage = coverage or [1.0] * len(starts)
+    seconds = 86400 if period == Period.DAY else 3600
     rollups, covers = [], []
-    for i, cover in enumerate(coverage):
+    for i, (start, cover) in enumerate(zip(starts, coverage, strict=True)):
         if cover <= 0:
             continue
-        start = datetime.combine(first + timedelta(days=i), time(), tzinfo=zone)
-        covers.append(WindowCoverage(region=region, site_id=site.pk, period=Period.DAY,
-                                     start=start, analysed_seconds=86400 * cover, devices=1,
+        covers.append(WindowCoverage(region=region, site_id=site.pk, period=period,
+                                     start=start, analysed_seconds=seconds * cover, devices=1,
                                      coverage=cover))
         rollups.extend(
-            Rollup(region=region, site_id=site.pk, period=Period.DAY, start=start,
+            Rollup(region=region, site_id=site.pk, period=period, start=start,
                    counter=counter, direction=direction, road_user=road_user,
                    count=counts[i], coverage=cover)
             for (counter, direction, road_user), counts in table.items() if counts[i]

@@ -11,13 +11,14 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from junction.analytics import rollups
+from junction.analytics.models import Period
 from junction.opendata.formats import as_document
 from junction.opendata.publication import Category
 from junction.opendata.services import opendata_export
 from junction.residency.models import AuditEvent
 from junction.sites import services as site_services
 from tests.platform.analytics.factories import store_buckets
-from tests.platform.opendata.factories import store_days
+from tests.platform.opendata.factories import store_days, store_windows
 
 EU = "eu-west"
 DAY1 = date(2026, 11, 23)
@@ -145,6 +146,37 @@ def test_it_cuts_hours_from_real_rollups(eu_west, eu_site):
     # One bus an hour is withheld, and the hour's cars with it (a line needs two). The two
     # buses still sum to 2 < k with nothing left in their column to add, so the whole column
     # stays withheld; unmeasured hours are not cells and never serve as cover.
+
+
+def test_it_decides_a_day_alike_in_every_export_that_includes_it(eu_west, eu_site):
+    # Cut at the 24th, the bus column would take the 24th's 20 as the 3's complement; read
+    # by whole month it takes the 25th's 4. Exports over both ranges must agree.
+    store_days(eu_site, DAY1, {CAR: [40, 50, 60], BUS: [3, 20, 4], BIKE: [30, 30, 30]})
+    short = export(eu_west, site=eu_site, end=DAY1 + timedelta(days=2))
+    long = export(eu_west, site=eu_site, end=DAY1 + timedelta(days=3))
+    assert cells(short.tables[0]) == cells(long.tables[0])[:2]
+    assert cells(short.tables[0])[1] == {CAR: 50, BUS: 20, BIKE: 30}
+
+
+def test_it_protects_hours_against_the_day_export_of_the_same_day(eu_west, eu_site):
+    # Day 1's buses: 2 at 06:00 and 10 at 07:00; the day export publishes 12. Were the 2's
+    # complement day 2's 6 (the smallest in the whole column), 12 - 10 would give it away.
+    day1, day2 = (datetime(2026, 11, d, 6, tzinfo=UTC) for d in (23, 24))
+    starts = [day1, day1 + timedelta(hours=1), day2, day2 + timedelta(hours=1)]
+    store_windows(eu_site, Period.HOUR, starts, {CAR: [60, 60, 60, 60], BUS: [2, 10, 6, 10]})
+    (table,) = export(eu_west, site=eu_site, period="hour", end=DAY1 + timedelta(days=2)).tables
+    bus = table.categories.index(Category(*BUS[:2], "bus"))
+    hours = {(w.start.day, w.start.hour): w for w in table.windows if w.status != "no_data"}
+    for day in (23, 24):
+        withheld = [hours[day, h].withheld[bus] for h in (6, 7)]
+        assert sum(withheld) in (0, 2)  # never one withheld hour beside a published one
+    assert hours[23, 7].cells[bus] is None
+
+
+def test_it_exports_nothing_but_no_data_windows_when_nothing_was_counted(eu_west, eu_site):
+    (table,) = export(eu_west, site=eu_site).tables
+    assert table.categories == [] and table.category_totals == []
+    assert [(w.status, w.total) for w in table.windows] == [("no_data", None)] * 3
 
 
 def test_it_writes_every_export_to_the_regions_audit_log(eu_west, days):

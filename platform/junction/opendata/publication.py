@@ -19,7 +19,7 @@ import numpy as np
 
 from junction.analytics import selectors
 from junction.analytics.models import Period
-from junction.opendata.noise import laplace_scale, noisy_counts
+from junction.opendata.noise import cell_rng, laplace_scale, noisy_count
 from junction.opendata.suppression import suppress
 from junction.sites.models import Site
 
@@ -106,8 +106,11 @@ class Publication:
 
 
 def site_table(*, site: Site, period: str, start: date, end: date, k: int,
-               epsilon: float | None, rng: np.random.Generator) -> SiteTable:
+               epsilon: float | None, rng: np.random.Generator | None = None) -> SiteTable:
     """The publication table of one site over its local days [start, end).
+
+    Noise (when `epsilon` is set) comes from each cell's keyed generator (see
+    junction.opendata.noise), or from `rng` when one is given (tests fix it with a seed).
 
     Suppression runs block by block (a calendar month of days, a local day of hours) over
     whole blocks even where the range cuts one, so a window gets the same decision in every
@@ -136,8 +139,11 @@ def site_table(*, site: Site, period: str, start: date, end: date, k: int,
     published = table.copy()
     if epsilon is not None:
         # Suppression is judged on the true counts; only what is published is noised.
-        noised = ~hidden & wanted[:, None]
-        published[noised] = noisy_counts(table[noised], epsilon=epsilon, rng=rng)
+        for i, j in zip(*np.nonzero(~hidden & wanted[:, None]), strict=True):
+            count = int(table[i, j])
+            draw = rng if rng is not None else cell_rng(site.region.code, site.pk, period,
+                                   measured[i].start.isoformat(), categories[j], count)
+            published[i, j] = noisy_count(count, epsilon=epsilon, rng=draw)
     # Categories with nothing in the range (no count, nothing withheld) are left out.
     shown = [j for j in range(len(categories))
              if (table[wanted, j] > 0).any() or hidden[wanted, j].any()]

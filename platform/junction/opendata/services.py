@@ -22,12 +22,12 @@ def opendata_export(*, region: Region, actor: str, start: date, end: date, perio
                     rng: np.random.Generator | None = None) -> Publication:
     """Local days [start, end) of `site` (default: every site of the region) at `period`.
 
-    `rng` is for tests; left out, the noise is drawn from fresh OS entropy each time.
+    `rng` is for tests; left out, each cell's noise comes from its own keyed generator, so
+    the same data exported twice carries the same noise.
     """
     _validate(region=region, start=start, end=end, period=period, site=site)
     sites = [site] if site is not None else list(
         Site.objects.filter(region=region).select_related("region").order_by("slug"))
-    rng = rng if rng is not None else np.random.default_rng()
     epsilon = region.dp_epsilon
     publication = Publication(
         region=region.code, period=period, start=start, end=end, k=region.k_threshold,
@@ -55,5 +55,8 @@ def _validate(*, region: Region, start: date, end: date, period: str,
     if (end - start).days > MAX_DAYS[period]:
         raise ValidationError({"end": f"a range of at most {MAX_DAYS[period]} days for period "
                                       f"{period!r}"})
+    if region.dp_epsilon is not None and not region.dp_epsilon > 0:
+        raise ValidationError({"dp_epsilon": f"region {region.code!r} sets epsilon "
+                                             f"{region.dp_epsilon}; it must be positive"})
     if site is not None and site.region_id != region.pk:
         raise ValidationError({"site": f"site {site.slug!r} is not in region {region.code!r}"})

@@ -11,8 +11,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from junction.analytics import rollups
-from junction.analytics.models import Period
+from junction.analytics.models import Period, Rollup
 from junction.opendata.formats import as_document
+from junction.opendata.noise import cell_rng
 from junction.opendata.publication import Category
 from junction.opendata.services import opendata_export
 from junction.residency.models import AuditEvent
@@ -107,6 +108,28 @@ def test_it_adds_laplace_noise_only_when_the_region_sets_an_epsilon(eu_west, day
     assert [w.withheld for w in table.windows] == [w.withheld for w in plain.tables[0].windows]
     assert all(w.total == sum(c for c in w.cells if c is not None) for w in table.windows)
     assert as_document(noisy)["noise"]["epsilon"] == 0.5
+
+
+def test_it_gives_the_same_data_the_same_noise_so_repeats_cannot_be_averaged(eu_west, days):
+    eu_west.dp_epsilon = 0.5
+    eu_west.save()
+    first, second = (cells(export(eu_west, site=days).tables[0]) for _ in range(2))
+    assert first == second
+    assert first != cells(export(eu_west, site=days, rng=np.random.default_rng(1)).tables[0])
+    # A count that changed draws afresh (a shared draw would give the change away exactly);
+    # the other days keep theirs.
+    Rollup.objects.in_region(EU).filter(road_user="car", count=70).update(count=71)
+    assert cells(export(eu_west, site=days).tables[0])[:2] == first[:2]
+    key = ("eu-west", days.pk, "day", "2026-11-25T00:00:00+00:00", "car")
+    assert cell_rng(*key, 70).random() == cell_rng(*key, 70).random()
+    assert cell_rng(*key, 70).random() != cell_rng(*key, 71).random()
+
+
+def test_it_refuses_a_region_policy_with_an_epsilon_that_is_not_positive(eu_west, days):
+    eu_west.dp_epsilon = 0.0
+    eu_west.save()
+    with pytest.raises(ValidationError, match="must be positive"):
+        export(eu_west, site=days)
 
 
 def test_it_flags_partial_and_unmeasured_days_and_keeps_them_out_of_category_totals(

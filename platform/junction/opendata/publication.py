@@ -7,6 +7,9 @@ withheld), never of the true counts: then nothing in the export is a function of
 cell, with or without noise, and the same rule serves both. Complementary suppression still
 runs, because true window totals reach readers by other roads (daily site totals under a
 transfer rule, another export at a coarser period).
+
+With noise, epsilon covers the published values; which cells are withheld is decided on the
+true counts (as the region's policy asks: k first, then noise) and is not itself noised.
 """
 
 from __future__ import annotations

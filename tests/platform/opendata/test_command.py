@@ -84,7 +84,9 @@ def test_it_prints_a_json_summary_with_out(days, tmp_path):
     ([*ARGS[:2], "--start", "2026-11-25", "--end", "2026-11-23"], "must be before end"),
     ([*ARGS, "--site", "nowhere"], "no site 'nowhere'"),
     ([*ARGS, "--site", "broadway-and-king"], "not in region 'eu-west'"),
-], ids=["unknown region", "bad date", "reversed", "unknown site", "site of another region"])
+    ([*ARGS, "--out", "/nonexistent/dir/eu.csv"], "is not a directory"),
+], ids=["unknown region", "bad date", "reversed", "unknown site", "site of another region",
+        "no such folder"])
 def test_it_fails_with_a_clear_error(days, us_site, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)

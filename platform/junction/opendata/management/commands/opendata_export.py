@@ -53,6 +53,10 @@ class Command(JunctionCommand):
             served_alias(region.code)
         except MisdirectedRegion as exc:
             raise CommandError(str(exc)) from exc
+        out: Path | None = options["out"]
+        if out is not None and not out.parent.is_dir():
+            # Checked before exporting: a failed write must not leave an audited export behind.
+            raise CommandError(f"cannot write {out}: {out.parent} is not a directory")
         site = None
         if options["site"]:
             site = Site.objects.filter(slug=options["site"]).select_related("region").first()

@@ -3,6 +3,7 @@ not serve the region, and scheduled by beat once per region on that region's que
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -94,3 +95,14 @@ def test_it_rolls_up_and_detects_from_the_command_line(eu_site, capsys):
     assert "eu-west: " in capsys.readouterr().out
     assert sorted(Rollup.objects.in_region("eu-west").filter(period=Period.HOUR)
                   .values_list("count", flat=True)) == [120, 120]
+
+
+def test_the_command_reports_as_json(eu_site, capsys):
+    start = datetime(2026, 11, 24, 6, tzinfo=UTC)
+    store_buckets(region="eu-west", site_id=eu_site.pk, start=start, minutes=60, counts=COUNTS)
+    call_command("analytics_run", "--region", "eu-west", "--since", "2026-11-24T06:00",
+                 "--until", "2026-11-24T07:00", "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["region"] == "eu-west" and report["sites"] == 1 and report["rollups"] > 0
+    assert set(report) == {"region", "since", "until", "sites", "rollups",
+                           "dirty_ranges_recomputed", "anomalies_recorded"}

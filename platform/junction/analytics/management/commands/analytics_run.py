@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from junction.analytics import detection, rollups
 from junction.residency.errors import MisdirectedRegion
 from junction.residency.planes import served_alias
+from junction.sites.management.base import JunctionCommand
 
 
 def parse_moment(value: str) -> datetime:
@@ -20,7 +21,7 @@ def parse_moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class Command(BaseCommand):
+class Command(JunctionCommand):
     help = ("Recompute rollups for [--since, --until) (default: the last day) plus any pending "
             "dirty windows, then detect anomalies over the same span.")
 
@@ -42,8 +43,16 @@ class Command(BaseCommand):
         recomputed = rollups.rollups_recompute_range(region=region, since=since, until=until)
         pending = rollups.dirty_windows_rollup(region=region)
         found = detection.anomalies_detect_region(region=region, since=since, until=until)
-        self.stdout.write(
-            f"{region}: {sum(r.rollups for r in recomputed)} rollups over "
-            f"{len(recomputed)} site(s) for {since.isoformat()}..{until.isoformat()}, "
-            f"{len(pending)} dirty range(s) recomputed, {len(found)} anomalies recorded"
-        )
+        payload = {
+            "region": region,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "sites": len(recomputed),
+            "rollups": sum(r.rollups for r in recomputed),
+            "dirty_ranges_recomputed": len(pending),
+            "anomalies_recorded": len(found),
+        }
+        self.emit(options, payload,
+                  f"{region}: {payload['rollups']} rollups over {payload['sites']} site(s) for "
+                  f"{payload['since']}..{payload['until']}, {len(pending)} dirty range(s) "
+                  f"recomputed, {len(found)} anomalies recorded")

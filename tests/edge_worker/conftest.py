@@ -35,3 +35,14 @@ def videos_dir() -> Path:
 @pytest.fixture(scope="session")
 def ground_truth(videos_dir: Path) -> dict:
     return json.loads((videos_dir / "ground_truth.json").read_text(encoding="utf-8"))["clips"]
+
+
+# The clip the live test cameras (live_camera.py) serve: 640x352 at 24 fps, whole blocks of 8 as
+# RTP's JPEG needs; cars cross y=200 at frames 18, 75, ...
+LIVE_CLIP = "suburban_street_ahmetozlu.mp4"
+
+
+@pytest.fixture(scope="session")
+def live_clip(videos_dir: Path) -> Path:
+    require((videos_dir / LIVE_CLIP).is_file(), f"JUNCTION_TEST_VIDEOS lacks {LIVE_CLIP}")
+    return videos_dir / LIVE_CLIP

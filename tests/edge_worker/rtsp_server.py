@@ -18,7 +18,8 @@ headers from the type (1: 4:2:0), the size in blocks of 8 pixels and the standar
 tables that libjpeg uses unless told to optimize them.
 
 Like the MJPEG camera (mjpeg_server.py) it can drop off (`stop`: every connection reset,
-nothing listening), come back on the same port (`start`), and go silent (`stall`).
+nothing listening), come back on the same port (`start`), and go silent (`stall`): that life
+is LiveCamera's (live_camera.py).
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ import socket
 import socketserver
 import struct
 import threading
-import time
 from pathlib import Path
 from typing import BinaryIO
 
 import cv2
 import numpy as np
 
-PATH = "/camera"
+from tests.edge_worker.live_camera import LiveCamera, quietly
+
 PAYLOAD_TYPE = 26  # JPEG, static (RFC 3551)
 CLOCK_HZ = 90_000
 MAX_PAYLOAD = 1400  # bytes of RTP payload per packet, as if it had to fit an Ethernet frame
@@ -112,103 +113,37 @@ def rtp_payloads(frame: JpegFrame) -> list[bytes]:
     return payloads
 
 
-def clip_frames(clip: Path, limit: int) -> tuple[list[np.ndarray], float]:
-    """The clip's first `limit` frames (cropped to whole blocks of 8) and its frame rate."""
-    capture = cv2.VideoCapture(str(clip))
-    try:
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-        images: list[np.ndarray] = []
-        while len(images) < limit:
-            ok, image = capture.read()
-            if not ok:
-                break
-            height, width = image.shape[:2]
-            images.append(np.ascontiguousarray(image[: height - height % 8, : width - width % 8]))
-    finally:
-        capture.release()
-    if not images:
-        raise ValueError(f"no frames in {clip}")
-    return images, float(fps)
+class _RtspServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True  # the same port again at once after a stop
+    daemon_threads = True
 
 
-class RtspCamera:
+class RtspCamera(LiveCamera):
     """Serves the clip's frames in a loop at `fps` (default: the clip's own rate) to every
     client at rtsp://127.0.0.1:<port>/camera. Use as a context manager, or start/stop.
 
-    `images` holds what was sent, decoded back from the JPEGs (what a receiver should see)."""
+    `connections` counts the streams played; `transports` holds the Transport header of every
+    SETUP; `packets` the RTP payloads of each frame."""
+
+    SCHEME = "rtsp"
+    PATH = "/camera"
+    SERVER = _RtspServer
+    JPEG_PARAMS = (cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420)
 
     def __init__(self, clip: Path, fps: float | None = None, frames: int = 240) -> None:
-        originals, clip_fps = clip_frames(clip, frames)
-        self.fps = fps or clip_fps
-        jpegs = [_jpeg(image) for image in originals]
-        self.packets = [rtp_payloads(JpegFrame(jpeg)) for jpeg in jpegs]
-        self.images: list[np.ndarray] = [_decoded(jpeg) for jpeg in jpegs]
-        self.frame_shape = self.images[0].shape
-        self.port = 0  # ephemeral at the first start, then kept so the URL stays the same
-        self.connections = 0  # streams played since construction, across restarts
+        super().__init__(clip, fps, frames)
+        self.packets = [rtp_payloads(JpegFrame(jpeg)) for jpeg in self.jpegs]
         self.transports: list[str] = []  # the Transport header of every SETUP
-        self._server: socketserver.ThreadingTCPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._clients: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._down = threading.Event()  # set while stopped: senders stop sending
-        self._dead: set[socket.socket] = set()  # stalled connections: they get nothing more
 
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}{PATH}"
+    def _prepare(self, image: np.ndarray) -> np.ndarray:
+        """Cropped to whole blocks of 8, as RFC 2435 needs."""
+        height, width = image.shape[:2]
+        return np.ascontiguousarray(image[: height - height % 8, : width - width % 8])
 
-    def start(self) -> RtspCamera:
-        self._down.clear()
-        server = socketserver.ThreadingTCPServer(
-            ("127.0.0.1", self.port), self._handler(), bind_and_activate=False
-        )
-        server.allow_reuse_address = True  # the same port again at once after a stop
-        server.daemon_threads = True
-        server.server_bind()
-        server.server_activate()
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """The camera drops off: open connections are reset, and nothing listens any more."""
-        if self._server is None:
-            return
-        self._down.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-        with self._lock:
-            clients = list(self._clients)
-        for connection in clients:
-            # Wakes the handler blocked reading the client's requests, with nothing sent: the
-            # handler then closes the connection with a RST (see _reset).
-            _quietly(connection.shutdown, socket.SHUT_RD)
-        deadline = time.monotonic() + 2
-        while self._clients and time.monotonic() < deadline:
-            time.sleep(0.01)
-        with self._lock:
-            stuck = list(self._clients)
-        for connection in stuck:
-            _quietly(connection.shutdown, socket.SHUT_RDWR)  # a sender blocked in a write
-
-    def stall(self) -> None:
-        """The open connections go silent for good but stay open (a link dead without a FIN)."""
-        with self._lock:
-            self._dead |= self._clients
-
-    def __enter__(self) -> RtspCamera:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _wake(self, connection: socket.socket) -> None:
+        # Wakes the handler blocked reading the client's requests, with nothing sent: the
+        # handler then closes the connection with a RST.
+        quietly(connection.shutdown, socket.SHUT_RD)
 
     def _handler(self) -> type[socketserver.BaseRequestHandler]:
         camera = self
@@ -216,22 +151,17 @@ class RtspCamera:
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 connection: socket.socket = self.request
-                with camera._lock:
-                    camera._clients.add(connection)
                 ended = threading.Event()  # the session is over: its sender stops
                 sender: list[threading.Thread] = []
-                try:
-                    camera._session(connection, ended, sender)
-                except (OSError, ValueError):
-                    pass  # the client went away, or the camera dropped off
-                finally:
-                    ended.set()
-                    for thread in sender:
-                        thread.join(timeout=1)
-                    with camera._lock:
-                        camera._clients.discard(connection)
-                        camera._dead.discard(connection)
-                    _reset(connection)
+                with camera._serving(connection):
+                    try:
+                        camera._session(connection, ended, sender)
+                    except (OSError, ValueError):
+                        pass  # the client went away, or the camera dropped off
+                    finally:
+                        ended.set()
+                        for thread in sender:
+                            thread.join(timeout=1)
 
         return Handler
 
@@ -260,10 +190,10 @@ class RtspCamera:
                 methods = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
                 reply(cseq, headers=f"Public: {methods}\r\n")
             elif method == "DESCRIBE":
-                if not url.split("?")[0].endswith(PATH):
+                if not url.split("?")[0].endswith(self.PATH):
                     reply(cseq, "404 Not Found")
                     continue
-                base = f"rtsp://127.0.0.1:{self.port}{PATH}/"
+                base = f"{self.url}/"
                 sdp = (
                     "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=Junction test camera\r\n"
                     "c=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\n"
@@ -289,8 +219,7 @@ class RtspCamera:
             elif method == "PLAY":
                 reply(cseq, headers=f"Session: {session}\r\nRange: npt=0.000-\r\n")
                 if not sender:
-                    with self._lock:
-                        self.connections += 1
+                    self._count_connection()
                     sender.append(
                         threading.Thread(
                             target=self._send_quietly,
@@ -321,13 +250,7 @@ class RtspCamera:
         """The clip's frames from its first, in a loop, on time, until the camera stops."""
         ssrc, sequence = random.getrandbits(32), random.getrandbits(16)
         timestamp = random.getrandbits(32)
-        period = 1.0 / self.fps
-        due = time.monotonic()
-        index = 0
-        while not self._down.is_set() and not ended.is_set():
-            if connection in self._dead:
-                ended.wait(0.05)
-                continue
+        for index in self._ticks(connection, ended):
             payloads = self.packets[index % len(self.packets)]
             stamp = (timestamp + round(index * CLOCK_HZ / self.fps)) & 0xFFFFFFFF
             data = bytearray()
@@ -338,9 +261,6 @@ class RtspCamera:
                 data += struct.pack(">cBH", b"$", 0, len(rtp) + len(payload)) + rtp + payload
             with send_lock:
                 connection.sendall(data)
-            index += 1
-            due += period
-            ended.wait(max(0.0, due - time.monotonic()))
 
 
 def _read_request(incoming: BinaryIO) -> tuple[str, str, dict[str, str]] | None:
@@ -367,32 +287,3 @@ def _read_request(incoming: BinaryIO) -> tuple[str, str, dict[str, str]] | None:
             incoming.read(length)
         method, url, _ = (line.split(" ") + ["", ""])[:3]
         return method, url, headers
-
-
-def _jpeg(image: np.ndarray) -> bytes:
-    params = [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
-    ok, encoded = cv2.imencode(".jpg", image, params)
-    if not ok:
-        raise ValueError("cannot encode a frame as JPEG")
-    return encoded.tobytes()
-
-
-def _decoded(jpeg: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError("cannot decode a JPEG frame")
-    return image
-
-
-def _reset(connection: socket.socket) -> None:
-    """Close a connection with a TCP RST (linger 0), not the FIN of an orderly end, as a camera
-    that dies mid-stream leaves it. It comes before socketserver's own shutdown (a FIN)."""
-    _quietly(connection.setsockopt, socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    _quietly(connection.close)
-
-
-def _quietly(call, *args) -> None:
-    try:
-        call(*args)
-    except OSError:
-        pass  # already gone

@@ -1,6 +1,8 @@
-"""Live streams end to end: OpenCV reads real footage from a local MJPEG camera over HTTP, and
-read_stream (and a real camera process on it) rides out the camera dropping off, a link going
-silent and a camera that never answers. See mjpeg_server.py for the camera."""
+"""Live streams end to end: OpenCV reads real footage from a local camera, the MJPEG one over
+HTTP and the RTSP one (JPEG over RTP, interleaved in the RTSP connection) alike, and
+read_stream (and a real camera process on the MJPEG one) rides out the camera dropping off, a
+link going silent and a camera that never answers. See live_camera.py, mjpeg_server.py and
+rtsp_server.py for the cameras; test_stream_rtsp.py for what only RTSP has."""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import yaml
@@ -26,52 +27,54 @@ from edge_worker.camera import CameraLoop, TimedFrame, camera_main
 from edge_worker.config import CameraConfig
 from edge_worker.events import FrameResult
 from edge_worker.spool import BatchIdentity, Spool
-from tests.conftest import require
+from tests.edge_worker.live_camera import LiveCamera
 from tests.edge_worker.mjpeg_server import MjpegCamera
+from tests.edge_worker.rtsp_server import RtspCamera
 
-CLIP = "suburban_street_ahmetozlu.mp4"  # 640x352 at 24 fps; cars cross y=200 at frames 18, 75..
 # The test's own backoff is this much shorter than the product's, so reconnects take tenths.
 FAST = 10.0
 SPOOL = "spool.db"
+TCP = "RTP/AVP/TCP;unicast;interleaved=0-1"
 
 
-@pytest.fixture(scope="module")
-def clip(videos_dir: Path) -> Path:
-    require((videos_dir / CLIP).is_file(), f"JUNCTION_TEST_VIDEOS lacks {CLIP}")
-    return videos_dir / CLIP
+@pytest.fixture(params=[MjpegCamera, RtspCamera], ids=["mjpeg", "rtsp"])
+def camera_class(request, monkeypatch) -> type[LiveCamera]:
+    # Unset, OpenCV asks FFmpeg for RTP over TCP first (rtsp_flags prefer_tcp), as the worker
+    # relies on; any value set here would replace that default (see test_stream_rtsp.py).
+    monkeypatch.delenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", raising=False)
+    return request.param
 
 
 @pytest.fixture
-def camera(clip: Path):
-    with MjpegCamera(clip, frames=48) as live:
+def camera(camera_class: type[LiveCamera], live_clip: Path):
+    with camera_class(live_clip, frames=48) as live:
         yield live
-
-
-def position(camera: MjpegCamera, frame: np.ndarray) -> int:
-    """Which of the camera's frames this is: the one it differs least from."""
-    served = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in camera.jpegs]
-    return int(np.argmin([cv2.absdiff(frame, s).mean() for s in served]))
 
 
 def nothing_listening() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/video.mjpg"
+        return MjpegCamera.url_at(s.getsockname()[1])
 
 
-def test_a_live_mjpeg_camera_is_read_frame_by_frame_in_order(camera):
+def test_a_live_camera_is_read_frame_by_frame_in_order(camera):
     frames = video.read_stream(camera.url)
     seen = [next(frames) for _ in range(12)]
     frames.close()
-    assert {f.shape for f in seen} == {camera.frame_shape}
-    assert [position(camera, f) for f in seen[::3]] == [0, 3, 6, 9]
+    assert {f.shape for f in seen} == {camera.frame_shape} == {(352, 640, 3)}
+    assert [camera.position(f) for f in seen] == list(range(12))
+    # The frames the camera sent, not just frames of the right size: FFmpeg's JPEG decoder
+    # rounds a little differently from libjpeg's (about 1), neighbouring frames differ by 2+.
+    assert max(min(camera.differences(f)) for f in seen) < 1.5
+    if isinstance(camera, RtspCamera):
+        assert camera.transports == [TCP]  # RTP inside the RTSP connection: no UDP to firewall
 
 
 def test_a_stream_honours_the_stride_live(camera):
     frames = video.read_stream(camera.url, stride=4)
     seen = [next(frames) for _ in range(3)]
     frames.close()
-    assert [position(camera, f) for f in seen] == [0, 4, 8]
+    assert [camera.position(f) for f in seen] == [0, 4, 8]
 
 
 def test_a_camera_that_drops_off_is_reconnected_with_backoff(camera, monkeypatch, caplog):
@@ -102,15 +105,19 @@ def test_a_camera_that_drops_off_is_reconnected_with_backoff(camera, monkeypatch
     assert camera.connections == 2
     assert len(before) >= 10 and len(after) == 10
     assert {f.shape for f in before + after} == {camera.frame_shape}
-    assert position(camera, after[0]) == 0  # the restarted camera's stream, from its start
+    assert [camera.position(f) for f in before[:10]] == list(range(10))
+    assert [camera.position(f) for f in after] == list(range(10))  # the restarted stream
     assert "dropped; reconnecting in 1 s" in caplog.text
     assert "cannot open stream" in caplog.text  # at least one try while it was down ...
     assert len(waits) >= 2 and waits == [2.0**i for i in range(len(waits))]  # ... doubling
+    if isinstance(camera, RtspCamera):
+        assert camera.transports == [TCP, TCP]
 
 
 def test_a_silent_link_counts_as_a_drop_after_the_stream_timeout(camera, monkeypatch, caplog):
     """The connection stays open but no byte comes any more (a link dead without FIN or RST):
-    without a read timeout grab() would wait for it (30 s by OpenCV's default)."""
+    without a read timeout grab() would wait for it (30 s by OpenCV's default). OpenCV's read
+    timeout ends it for RTSP too, not FFmpeg's own RTSP timeouts."""
     monkeypatch.setattr(video, "STREAM_TIMEOUT_S", 1.0)
     frames = video.read_stream(camera.url, sleep=lambda s: time.sleep(s / FAST))
     with caplog.at_level(logging.WARNING, logger="edge_worker.video"):
@@ -125,27 +132,27 @@ def test_a_silent_link_counts_as_a_drop_after_the_stream_timeout(camera, monkeyp
     frames.close()
     assert frame.shape == camera.frame_shape
     assert "dropped; reconnecting" in caplog.text
-    assert 0.9 < recovered_s < 6  # the 1 s timeout plus a 0.1 s wait, with room for a busy CI
-
-
-def test_the_stream_timeout_ends_a_silent_link_before_health_calls_the_camera_stalled():
-    assert video.STREAM_TIMEOUT_S * 2 < health.STALLED_AFTER_S
+    assert 0.9 < recovered_s < 6  # the 1 s timeout, a 0.1 s wait and the reopen, on a busy CI
 
 
 def test_a_camera_that_accepts_but_never_answers_fails_to_open_within_the_timeout(
-    monkeypatch, caplog
+    camera_class, monkeypatch, caplog
 ):
     monkeypatch.setattr(video, "STREAM_TIMEOUT_S", 0.5)
     waits: list[float] = []
     with socket.socket() as mute, caplog.at_level(logging.WARNING, logger="edge_worker.video"):
         mute.bind(("127.0.0.1", 0))
         mute.listen(8)  # the kernel completes the handshake; nobody ever answers
-        url = f"http://127.0.0.1:{mute.getsockname()[1]}/video.mjpg"
+        url = camera_class.url_at(mute.getsockname()[1])
         began = time.monotonic()
         assert list(video.read_stream(url, stop=lambda: len(waits) >= 2, sleep=waits.append)) == []
         elapsed = time.monotonic() - began
     assert caplog.text.count("cannot open stream") == 2
     assert elapsed < 4  # two opens of 0.5 s each, not two of OpenCV's default 30 s
+
+
+def test_the_stream_timeout_ends_a_silent_link_before_health_calls_the_camera_stalled():
+    assert video.STREAM_TIMEOUT_S * 2 < health.STALLED_AFTER_S
 
 
 def test_an_unreachable_camera_is_retried_with_growing_backoff_until_stopped(caplog):
@@ -177,12 +184,14 @@ class StopsAfter:
         return FrameResult(t, ())
 
 
-def test_a_stopped_camera_loop_returns_only_once_its_reader_is_out_of_the_decoder(clip, tmp_path):
+def test_a_stopped_camera_loop_returns_only_once_its_reader_is_out_of_the_decoder(
+    live_clip, tmp_path
+):
     """The camera process exits as soon as run() returns; a reader thread still inside OpenCV's
     grab() then aborts it (SIGABRT). At 2 fps the reader waits in grab() for the next frame
     for up to half a second after the analyser asked to stop."""
     stop, reader_done = threading.Event(), threading.Event()
-    with MjpegCamera(clip, fps=2, frames=8) as live:
+    with MjpegCamera(live_clip, fps=2, frames=8) as live:
 
         def frames():
             try:
@@ -256,14 +265,14 @@ def spooled(path: Path) -> list[dict]:
         spool.close()
 
 
-def test_a_camera_process_analyses_a_live_stream_through_a_drop(clip, model_path, tmp_path):
+def test_a_camera_process_analyses_a_live_stream_through_a_drop(live_clip, model_path, tmp_path):
     """camera_main, as the worker spawns it, with the real model on the live camera: it
     analyses frames, the camera drops off for a second and a half, and it analyses again. The
     spool holds 1 s buckets with uptime before and after the drop, little during it, and the
     cars the restarted camera shows crossing the line."""
     mp = multiprocessing.get_context("spawn")
     reports, stop = mp.Queue(maxsize=1000), mp.Event()
-    with MjpegCamera(clip, frames=240) as live:
+    with MjpegCamera(live_clip, frames=240) as live:
         config = site_file(tmp_path, model_path, live.url)
         process = mp.Process(
             target=camera_main, args=(str(config), "north", reports, stop, os.getpid())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from junction.traffic.models import CountBucket, CountRow, SpeedHistogram
 
@@ -76,3 +76,20 @@ def store_quarter_series(*, region: str, site_id: int, start: datetime, volumes,
                                   road_user="car", count=int(volume), coverage=cover))
     Rollup.objects.in_region(region).bulk_create(rollups, batch_size=5000)
     WindowCoverage.objects.in_region(region).bulk_create(covers, batch_size=5000)
+
+
+# The measured morning both measures tests use: through volume per 15 minutes, 07:00-09:00.
+# Hourly sums by start: 07:00 500, 07:15 560, 07:30 550, 07:45 490, 08:00 440 -> peak hour
+# 07:15-08:15, 560 vehicles, busiest quarter 160, PHF = 560 / (4 x 160) = 0.875.
+MORNING = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+MORNING_QUARTERS = [100, 120, 150, 130, 160, 110, 90, 80]
+SPEED_EDGES = [0, 10, 20, 30, 40, 50, 60, 70, 80]
+
+
+def morning_counts(moment: datetime) -> Counts:
+    """Each quarter's whole volume in its first minute: rollups must still put it right."""
+    index = int((moment - MORNING) / timedelta(minutes=15))
+    first_minute = moment.minute % 15 == 0
+    return {("north-stopline", "in", "car"): MORNING_QUARTERS[index] if first_minute else 0,
+            ("N>E", None, "car"): 3 if first_minute else 0,
+            ("N>E", None, "bicycle"): 1 if first_minute else 0}

@@ -7,37 +7,28 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from junction.analytics import measures, rollups, selectors
-from tests.platform.analytics.factories import store_buckets, store_speeds
+from tests.platform.analytics.factories import (
+    MORNING,
+    SPEED_EDGES,
+    morning_counts,
+    store_buckets,
+    store_speeds,
+)
 
 EU = "eu-west"
-MORNING = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
-# Through volume per 15 minutes, 07:00-09:00. Hourly sums by start: 07:00 500, 07:15 560,
-# 07:30 550, 07:45 490, 08:00 440 -> peak hour 07:15-08:15, 560 vehicles, busiest quarter 160,
-# PHF = 560 / (4 x 160) = 0.875.
-QUARTERS = [100, 120, 150, 130, 160, 110, 90, 80]
-EDGES = [0, 10, 20, 30, 40, 50, 60, 70, 80]
-
-
-def quarter_counts(moment: datetime) -> dict:
-    # The whole quarter's volume in its first minute: the rollup must still put it right.
-    index = int((moment - MORNING) / timedelta(minutes=15))
-    first_minute = moment.minute % 15 == 0
-    return {("north-stopline", "in", "car"): QUARTERS[index] if first_minute else 0,
-            ("N>E", None, "car"): 3 if first_minute else 0,
-            ("N>E", None, "bicycle"): 1 if first_minute else 0}
 
 
 @pytest.fixture
 def morning(eu_site):
     buckets = store_buckets(region=EU, site_id=eu_site.pk, start=MORNING, minutes=120,
-                            counts=quarter_counts)
+                            counts=morning_counts)
     # 07:xx: two histograms [0,1,4,6,1,...] -> 24 cars, v85 at 20.4 -> 38.67 km/h.
     # 08:xx: one histogram [0,0,0,2,2,...] -> 4 cars, v85 at 3.4 -> 47.0 km/h.
     for bucket in (buckets[0], buckets[30]):
         store_speeds(region=EU, bucket=bucket, counter="north-stopline", road_user="car",
-                     edges_kmh=EDGES, counts=[0, 1, 4, 6, 1, 0, 0, 0])
+                     edges_kmh=SPEED_EDGES, counts=[0, 1, 4, 6, 1, 0, 0, 0])
     store_speeds(region=EU, bucket=buckets[60], counter="north-stopline", road_user="car",
-                 edges_kmh=EDGES, counts=[0, 0, 0, 2, 2, 0, 0, 0])
+                 edges_kmh=SPEED_EDGES, counts=[0, 0, 0, 2, 2, 0, 0, 0])
     rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=MORNING,
                               end=MORNING + timedelta(hours=2))
     return eu_site
@@ -71,7 +62,7 @@ def test_it_interpolates_the_85th_percentile_speed_within_its_bin(morning):
     ([0, 0, 0, 0, 0, 0, 0, 0], 0.85, None),
 ])
 def test_it_computes_speed_percentiles_from_a_histogram(counts, p, expected):
-    assert measures.speed_percentile(EDGES, counts, p) == expected
+    assert measures.speed_percentile(SPEED_EDGES, counts, p) == expected
 
 
 def test_it_ignores_a_peak_hour_with_a_missing_quarter():

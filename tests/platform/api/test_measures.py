@@ -10,33 +10,26 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from junction.analytics import rollups, selectors
-from tests.platform.analytics.factories import store_buckets, store_speeds
+from tests.platform.analytics.factories import (
+    MORNING,
+    SPEED_EDGES,
+    morning_counts,
+    store_buckets,
+    store_speeds,
+)
 
 EU = "eu-west"
-MORNING = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 DAY = (MORNING.replace(hour=0), MORNING.replace(hour=0) + timedelta(days=1))
-# Through volume per 15 minutes, 07:00-09:00: peak hour 07:15-08:15, 560 vehicles, busiest
-# quarter 160, PHF 560 / (4 x 160) = 0.875 (the analytics measures test's fixture).
-QUARTERS = [100, 120, 150, 130, 160, 110, 90, 80]
-EDGES = [0, 10, 20, 30, 40, 50, 60, 70, 80]
-
-
-def quarter_counts(moment: datetime) -> dict:
-    index = int((moment - MORNING) / timedelta(minutes=15))
-    first_minute = moment.minute % 15 == 0
-    return {("north-stopline", "in", "car"): QUARTERS[index] if first_minute else 0,
-            ("N>E", None, "car"): 3 if first_minute else 0,
-            ("N>E", None, "bicycle"): 1 if first_minute else 0}
 
 
 def build(site, uptime=1.0):
     buckets = store_buckets(region=EU, site_id=site.pk, start=MORNING, minutes=120,
-                            counts=quarter_counts, uptime=uptime)
+                            counts=morning_counts, uptime=uptime)
     for bucket in (buckets[0], buckets[30]):
         store_speeds(region=EU, bucket=bucket, counter="north-stopline", road_user="car",
-                     edges_kmh=EDGES, counts=[0, 1, 4, 6, 1, 0, 0, 0])
+                     edges_kmh=SPEED_EDGES, counts=[0, 1, 4, 6, 1, 0, 0, 0])
     store_speeds(region=EU, bucket=buckets[60], counter="north-stopline", road_user="car",
-                 edges_kmh=EDGES, counts=[0, 0, 0, 2, 2, 0, 0, 0])
+                 edges_kmh=SPEED_EDGES, counts=[0, 0, 0, 2, 2, 0, 0, 0])
     rollups.rollups_recompute(region=EU, site_id=site.pk, start=MORNING,
                               end=MORNING + timedelta(hours=2))
     return site

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
-from junction.analytics.anomalies import baseline_fit, detect  # noqa: E402
+from junction.analytics.anomalies import Calendar, detect  # noqa: E402
 
 MINUTES_PER_DAY = 1440
 WINDOW = 15
@@ -128,28 +128,11 @@ def to_windows(counts: np.ndarray, uptime: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def detect_site(volume: np.ndarray, coverage: np.ndarray, weeks: int) -> list[tuple]:
-    """Judge each evaluated week against the four weeks before it (as the worker does)."""
-    slots = np.arange(volume.size) % WINDOWS_PER_WEEK
-    found = []
-    for week in range(HISTORY_WEEKS, weeks):
-        history = slice((week - HISTORY_WEEKS) * WINDOWS_PER_WEEK, week * WINDOWS_PER_WEEK)
-        current = slice(week * WINDOWS_PER_WEEK, (week + 1) * WINDOWS_PER_WEEK)
-        baseline = baseline_fit(volume[history], coverage[history], slots[history])
-        for finding in detect(volume[current], coverage[current], slots[current], baseline):
-            offset = week * WINDOWS_PER_WEEK
-            found.append((finding.kind, finding.first + offset, finding.last + offset))
-    return _join_across_weeks(found)
-
-
-def _join_across_weeks(found: list[tuple]) -> list[tuple]:
-    found.sort(key=lambda f: f[1])
-    joined: list[list] = []
-    for kind, first, last in found:
-        if joined and joined[-1][0] == kind and first <= joined[-1][2] + 1:
-            joined[-1][2] = max(joined[-1][2], last)
-        else:
-            joined.append([kind, first, last])
-    return [tuple(f) for f in joined]
+    """Judge the whole series in one run, as a backfill does: every window against the weeks
+    before it; the first HISTORY_WEEKS weeks only teach the baseline."""
+    first_judged = HISTORY_WEEKS * WINDOWS_PER_WEEK
+    findings = detect(volume, coverage, Calendar.regular(volume.size))
+    return [(f.kind, f.first, f.last) for f in findings if f.last >= first_judged]
 
 
 def score(events: list[Injected], findings: dict[int, list[tuple]]) -> dict[str, dict]:

@@ -1,72 +1,97 @@
-"""Anomaly detection service: loads a site's 15-minute rollups and coverage, runs the pure
-detector (junction.analytics.anomalies) per counter, and records the findings as anomalies.
+"""Anomaly detection service: loads a site's 15-minute rollups and each camera's coverage, runs
+the pure detector (junction.analytics.anomalies) per counter and per camera, and records the
+findings as anomalies.
 
-Runs overlap (each looks back a day), so recording is an upsert: a finding that overlaps or
-touches an anomaly of the same site, counter and kind extends it instead of adding another.
+Outages belong to the camera that went dark; traffic anomalies (drops, spikes, flatlines,
+erratic counts) to a counter, judged on the coverage of the camera that feeds it. Runs overlap
+and late data re-opens old windows, so recording is an upsert: a finding that overlaps or
+touches an anomaly of the same site, counter, camera and kind extends it instead of adding
+another, and an outage that late data has since filled shrinks or is withdrawn.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
 from junction.analytics import alerts
 from junction.analytics.anomalies import (
-    LEVEL_WINDOWS,
-    OUTAGE_COVERAGE,
+    BASELINE_WEEKS,
+    SKIP_HISTORY,
+    SKIP_UNWATCHED,
+    TRAFFIC_KINDS,
+    Calendar,
     Finding,
-    baseline_fit,
-    detect,
+    judge,
 )
-from junction.analytics.models import Anomaly, Period, Rollup, WindowCoverage
+from junction.analytics.holidays import public_holidays
+from junction.analytics.models import Anomaly, CounterFeed, DeviceCoverage, Period, Rollup
 from junction.analytics.rollups import site_timezone
 from junction.analytics.windows import QUARTER, floor_quarter
 from junction.residency.planes import served_alias
-from junction.sites.models import Site
+from junction.sites.models import Device, Site
 
 log = logging.getLogger(__name__)
 
-BASELINE_WEEKS = 4
 LOOKBACK = timedelta(days=1)
+FINDING_REACH = timedelta(days=1)
 # Batches arrive a few minutes after their buckets end; judging the newest windows before
 # they are delivered would report every site as an outage.
 DELIVERY_LAG = timedelta(minutes=30)
-SITE_WIDE = ""
 LATE_DATA = "system:late-data"
+LIVE_STATES = (Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED)
 
 
 @dataclass(frozen=True)
 class Series:
     starts: list[datetime]
-    slots: np.ndarray
-    coverage: np.ndarray
-    volumes: dict[str, np.ndarray]  # per counter
+    calendar: Calendar
+    cameras: dict[str, np.ndarray]  # device id -> coverage per window
+    volumes: dict[str, np.ndarray]  # counter -> volume per window
+    feeds: dict[str, set[str]]  # counter -> the devices that count it
 
-    def total(self) -> np.ndarray:
-        return sum(self.volumes.values(), np.zeros(len(self.starts)))
+    def coverage_of(self, counter: str) -> np.ndarray:
+        """A counter is watched when the cameras that count it are; one dark camera of two
+        leaves the other camera's counters fully measured."""
+        devices = [d for d in self.feeds.get(counter, ()) if d in self.cameras]
+        chosen = devices or list(self.cameras)
+        return np.mean([self.cameras[d] for d in chosen], axis=0)
 
 
-def quarter_of_week(starts: list[datetime], tz: ZoneInfo) -> np.ndarray:
-    local = [s.astimezone(tz) for s in starts]
-    return np.array([t.weekday() * 96 + t.hour * 4 + t.minute // 15 for t in local], dtype=int)
+@dataclass
+class SiteReport:
+    """What one detection run did for one site, for operators and the command's JSON."""
+
+    recorded: list[Anomaly] = field(default_factory=list)
+    judged: int = 0  # counter windows compared with a baseline
+    skipped: Counter = field(default_factory=Counter)  # reason -> counter windows
+
+    def add(self, other: SiteReport) -> None:
+        self.recorded.extend(other.recorded)
+        self.judged += other.judged
+        self.skipped.update(other.skipped)
 
 
 def site_series(*, region: str, site_id: int, start: datetime, end: datetime) -> Series:
-    """Dense 15-minute series: windows with no coverage row had no bucket, hence coverage 0."""
+    """Dense 15-minute series: a camera with no coverage row for a window sent no bucket for
+    it, hence coverage 0."""
     n = int((end - start) / QUARTER)
     starts = [start + i * QUARTER for i in range(n)]
-    coverage = np.zeros(n)
-    for window, cover in WindowCoverage.objects.in_region(region).filter(
+    site = Site.objects.select_related("region").get(pk=site_id)
+    registered = Device.objects.filter(site_id=site_id, revoked_at__isnull=True)
+    cameras = {device_id: np.zeros(n) for device_id in
+               registered.values_list("device_id", flat=True)}
+    for device_id, window, cover in DeviceCoverage.objects.in_region(region).filter(
             site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start,
-            start__lt=end).values_list("start", "coverage"):
-        coverage[int((window - start) / QUARTER)] = cover
+            start__lt=end).values_list("device_id", "start", "coverage"):
+        cameras.setdefault(device_id, np.zeros(n))[int((window - start) / QUARTER)] = cover
     volumes: dict[str, np.ndarray] = {}
     totals = (Rollup.objects.in_region(region)
               .filter(site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
@@ -74,85 +99,118 @@ def site_series(*, region: str, site_id: int, start: datetime, end: datetime) ->
     for row in totals:
         volumes.setdefault(row["counter"], np.zeros(n))[
             int((row["start"] - start) / QUARTER)] = row["volume"]
-    return Series(starts=starts, slots=quarter_of_week(starts, site_timezone(site_id)),
-                  coverage=coverage, volumes=volumes)
+    feeds: dict[str, set[str]] = {}
+    for counter, device_id in CounterFeed.objects.in_region(region).filter(
+            site_id=site_id).values_list("counter", "device_id"):
+        feeds.setdefault(counter, set()).add(device_id)
+    tz = site_timezone(site_id)
+    days_off = public_holidays(site.region, start.astimezone(tz).date(),
+                               end.astimezone(tz).date())
+    return Series(starts=starts, calendar=Calendar.of(starts, tz, days_off), cameras=cameras,
+                  volumes=volumes, feeds=feeds)
 
 
-def site_findings(series: Series, judged_from: int) -> list[tuple[str, Finding]]:
-    """(counter, finding) pairs for windows from index `judged_from` on."""
-    history = slice(0, judged_from)
-    lead_in = max(0, judged_from - LEVEL_WINDOWS)  # lets the day-level estimate warm up
-    judged = slice(lead_in, len(series.starts))
-    found: list[tuple[str, Finding]] = []
-
-    def run(counter: str, volume: np.ndarray, keep: set[str] | None) -> None:
-        baseline = baseline_fit(volume[history], series.coverage[history], series.slots[history])
-        for finding in detect(volume[judged], series.coverage[judged], series.slots[judged],
-                              baseline):
-            finding.first += lead_in
-            finding.last += lead_in
-            if finding.last >= judged_from and (keep is None or finding.kind in keep):
-                found.append((counter, finding))
-
-    # An outage darkens every counter at once: report it once, for the site.
-    run(SITE_WIDE, series.total(), keep={"outage"})
-    for counter, volume in sorted(series.volumes.items()):
-        run(counter, volume, keep={"drop", "spike", "flatline", "erratic"})
+def camera_outages(series: Series) -> dict[str, list[Finding]]:
+    """Outages per camera, from the first window it ever delivered: a camera being set up, or
+    one that never reported in the span, is not dark."""
+    found: dict[str, list[Finding]] = {}
+    for device_id, coverage in sorted(series.cameras.items()):
+        delivered = np.flatnonzero(coverage > 0)
+        if delivered.size == 0:
+            continue
+        in_service = np.arange(coverage.size) >= delivered[0]
+        watched = np.where(in_service, coverage, 1.0)
+        # What it would have counted: the traffic an outage missed is told to the operator.
+        volume = sum((v for c, v in series.volumes.items()
+                      if device_id in series.feeds.get(c, {device_id})), np.zeros(coverage.size))
+        found[device_id] = [f for f in judge(volume, watched, series.calendar).findings
+                            if f.kind == "outage"]
     return found
 
 
 def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
-                          until: datetime) -> list[Anomaly]:
+                          until: datetime) -> SiteReport:
+    """Judge the windows of [since, until) against the weeks before each, and record what is
+    found (a finding that started earlier is recorded from its real start)."""
     since, until = floor_quarter(since), floor_quarter(until)
-    history_start = since - timedelta(weeks=BASELINE_WEEKS)
+    # A finding may have begun before `since`: the windows of its first day get their full
+    # history too, so a run a day judges them exactly as one run over the whole range does.
+    history_start = since - timedelta(weeks=BASELINE_WEEKS) - FINDING_REACH
     series = site_series(region=region, site_id=site_id, start=history_start, end=until)
-    if not series.coverage.any():
-        return []  # never reported in five weeks: a site being set up, not an outage
+    report = SiteReport()
+    if not any(coverage.any() for coverage in series.cameras.values()):
+        return report  # never reported in five weeks: a site being set up, not an outage
     judged_from = int((since - history_start) / QUARTER)
-    recorded = []
+    outages = camera_outages(series)
+    findings: list[tuple[str, str, Finding]] = [
+        ("", device_id, f) for device_id, fs in outages.items() for f in fs
+        if f.last >= judged_from
+    ]
+    for counter, volume in sorted(series.volumes.items()):
+        judgement = judge(volume, series.coverage_of(counter), series.calendar)
+        report.judged += int(judgement.judged[judged_from:].sum())
+        for reason in (SKIP_HISTORY, SKIP_UNWATCHED):
+            report.skipped[reason] += int(judgement.skipped[reason][judged_from:].sum())
+        findings.extend((counter, "", f) for f in judgement.findings
+                        if f.kind in TRAFFIC_KINDS and f.last >= judged_from)
     with transaction.atomic(using=served_alias(region)):
-        _outages_withdraw(region=region, site_id=site_id, series=series, since=since)
-        for counter, finding in site_findings(series, judged_from):
+        for device_id, device_outages in outages.items():
+            _outages_revise(region=region, site_id=site_id, device_id=device_id,
+                            found=device_outages, series=series)
+        for counter, device_id, finding in findings:
             anomaly = anomaly_record(region=region, site_id=site_id, counter=counter,
-                                     finding=finding, starts=series.starts)
+                                     device_id=device_id, finding=finding, starts=series.starts)
             if anomaly is not None:
-                recorded.append(anomaly)
-    for anomaly in recorded:
+                report.recorded.append(anomaly)
+    for anomaly in report.recorded:
         alerts.alerts_dispatch(region=region, anomaly_id=anomaly.pk)
-    return recorded
+    return report
 
 
-def _outages_withdraw(*, region: str, site_id: int, series: Series, since: datetime) -> None:
-    """Resolve open outages whose data has since arrived (an edge spool delivering late).
+def _outages_revise(*, region: str, site_id: int, device_id: str, found: list[Finding],
+                    series: Series) -> None:
+    """Late data corrects outages: the camera was not dark, only its uplink.
 
-    The device was not dark, only its uplink: once every window of the outage is covered, the
-    finding no longer stands, and the record says the system withdrew it.
+    An outage whose windows have all arrived since is withdrawn (the record says the system
+    did it); one that arrived in part shrinks to the windows still missing, with the traffic
+    it missed recomputed. The hours that arrived are judged for traffic like any other.
     """
-    first_start = series.starts[0]
+    first, end = series.starts[0], series.starts[-1] + QUARTER
     for outage in Anomaly.objects.in_region(region).filter(
-            site_id=site_id, counter=SITE_WIDE, kind="outage", state=Anomaly.State.OPEN,
-            start__gte=since, end__lte=series.starts[-1] + QUARTER):
-        span = slice(int((outage.start - first_start) / QUARTER),
-                     int((outage.end - first_start) / QUARTER))
-        if series.coverage[span].min() >= OUTAGE_COVERAGE:
-            Anomaly.objects.in_region(region).filter(
-                pk=outage.pk, state=Anomaly.State.OPEN
-            ).update(state=Anomaly.State.RESOLVED, resolved_by=LATE_DATA,
-                     resolved_at=timezone.now())
-            log.info("outage %s at site %s withdrawn: its data arrived late", outage.pk, site_id)
+            site_id=site_id, device_id=device_id, kind="outage", state__in=LIVE_STATES,
+            start__gte=first, end__lte=end):
+        lo, hi = int((outage.start - first) / QUARTER), int((outage.end - first) / QUARTER)
+        within = [f for f in found if f.first < hi and f.last >= lo]
+        if not within:
+            Anomaly.objects.in_region(region).filter(pk=outage.pk, state__in=LIVE_STATES).update(
+                state=Anomaly.State.RESOLVED, resolved_by=LATE_DATA, resolved_at=timezone.now())
+            log.info("outage %s of %s withdrawn: its data arrived late", outage.pk, device_id)
+            continue
+        kept = within[0]
+        keep_lo, keep_hi = max(lo, kept.first), min(hi, kept.last + 1)
+        if (keep_lo, keep_hi) == (lo, hi):
+            continue
+        part = slice(keep_lo - kept.first, keep_hi - kept.first)
+        outage.start, outage.end = series.starts[keep_lo], series.starts[keep_hi - 1] + QUARTER
+        outage.expected = round(float(kept.expected[part].sum()), 1)
+        outage.observed = round(float(kept.observed[part].sum()), 1)
+        outage.save(update_fields=["start", "end", "expected", "observed"])
+        log.info("outage %s of %s trimmed to %s..%s: part of its data arrived late",
+                 outage.pk, device_id, outage.start, outage.end)
 
 
-def anomaly_record(*, region: str, site_id: int, counter: str, finding: Finding,
-                   starts: list[datetime]) -> Anomaly | None:
+def anomaly_record(*, region: str, site_id: int, counter: str, device_id: str = "",
+                   finding: Finding, starts: list[datetime]) -> Anomaly | None:
     """Create the anomaly, or extend the one it continues; None when nothing changed."""
     start = starts[finding.first]
     end = starts[finding.last] + QUARTER
     window_starts = starts[finding.first:finding.last + 1]
     existing = (Anomaly.objects.in_region(region).select_for_update()
-                .filter(site_id=site_id, counter=counter, kind=finding.kind,
-                        start__lte=end, end__gte=start).order_by("start").first())
+                .filter(site_id=site_id, counter=counter, device_id=device_id,
+                        kind=finding.kind, start__lte=end, end__gte=start)
+                .order_by("start").first())
     if existing is None:
-        return _anomaly_create(region, site_id, counter, finding, start, end)
+        return _anomaly_create(region, site_id, counter, device_id, finding, start, end)
     if end <= existing.end and start >= existing.start:
         return None
     if existing.state == Anomaly.State.RESOLVED:
@@ -163,7 +221,7 @@ def anomaly_record(*, region: str, site_id: int, counter: str, finding: Finding,
         tail = Finding(kind=finding.kind, first=finding.first + after[0], last=finding.last,
                        severity=finding.severity, expected=finding.expected[after[0]:],
                        observed=finding.observed[after[0]:])
-        return _anomaly_create(region, site_id, counter, tail, existing.end, end)
+        return _anomaly_create(region, site_id, counter, device_id, tail, existing.end, end)
     if start <= existing.start:
         expected, observed = finding.expected.sum(), finding.observed.sum()
     else:
@@ -177,25 +235,41 @@ def anomaly_record(*, region: str, site_id: int, counter: str, finding: Finding,
     return existing
 
 
-def _anomaly_create(region: str, site_id: int, counter: str, finding: Finding,
+def _anomaly_create(region: str, site_id: int, counter: str, device_id: str, finding: Finding,
                     start: datetime, end: datetime) -> Anomaly:
-    anomaly = Anomaly(region=region, site_id=site_id, counter=counter, kind=finding.kind,
-                      start=start, end=end, severity=finding.severity,
+    anomaly = Anomaly(region=region, site_id=site_id, counter=counter, device_id=device_id,
+                      kind=finding.kind, start=start, end=end, severity=finding.severity,
                       expected=round(float(finding.expected.sum()), 1),
                       observed=round(float(finding.observed.sum()), 1))
     anomaly.save()
     log.info("anomaly %s at site %s/%s %s..%s severity %s", finding.kind, site_id,
-             counter or "*", start, end, finding.severity)
+             counter or device_id or "*", start, end, finding.severity)
     return anomaly
 
 
+def late_windows_since(*, region: str, site_id: int, computed_since: datetime) -> datetime | None:
+    """The earliest window whose coverage was (re)computed since `computed_since`: where data
+    that arrived late must be judged again, however old its windows are."""
+    return (DeviceCoverage.objects.in_region(region)
+            .filter(site_id=site_id, period=Period.QUARTER_HOUR, computed_at__gte=computed_since)
+            .aggregate(first=Min("start"))["first"])
+
+
 def anomalies_detect_region(*, region: str, since: datetime | None = None,
-                            until: datetime | None = None) -> list[Anomaly]:
-    until = until or timezone.now() - DELIVERY_LAG
-    since = since or until - LOOKBACK
-    site_ids = Site.objects.filter(region__code=region).values_list("pk", flat=True)
-    found = []
-    for site_id in site_ids:
-        found.extend(anomalies_detect_site(region=region, site_id=site_id, since=since,
-                                           until=until))
-    return found
+                            until: datetime | None = None) -> SiteReport:
+    """Judge every site of the region. Without `since`, the last day, reaching back to any
+    window whose data arrived within that day (a spool delivering a week's backlog)."""
+    now = timezone.now()
+    until = until or now - DELIVERY_LAG
+    report = SiteReport()
+    for site_id in Site.objects.filter(region__code=region).values_list("pk", flat=True):
+        site_since = since or until - LOOKBACK
+        if since is None:
+            late = late_windows_since(region=region, site_id=site_id,
+                                      computed_since=now - LOOKBACK)
+            if late is not None and late < site_since:
+                site_since = late
+        report.add(anomalies_detect_site(region=region, site_id=site_id, since=site_since,
+                                         until=until))
+    return report
+

@@ -66,6 +66,51 @@ class WindowCoverage(RegionModel):
         ]
 
 
+class DeviceCoverage(RegionModel):
+    """How much of a window each camera of a site was analysed.
+
+    The site's own coverage averages its cameras, which is right for the site's total and wrong
+    for a counter: when one of two cameras goes dark, its counters are unmeasured (an outage)
+    while the other camera's counters are measured in full and must not be scaled up.
+    """
+
+    site_id = models.BigIntegerField()
+    device_id = models.CharField(max_length=100)
+    period = models.CharField(max_length=3, choices=Period.choices)
+    start = models.DateTimeField()
+    analysed_seconds = models.FloatField()
+    coverage = models.FloatField()
+    # When its data last changed: detection judges again the windows that late data reopened.
+    computed_at = models.DateTimeField()
+
+    class Meta(RegionModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["site_id", "device_id", "period", "start"],
+                                    name="one_coverage_per_device_and_window"),
+        ]
+        indexes = [models.Index(fields=["site_id", "period", "start"]),
+                   models.Index(fields=["site_id", "computed_at"])]
+
+
+class CounterFeed(RegionModel):
+    """Which camera counts a counter, learned from the rows it delivers.
+
+    When a camera goes dark its counters deliver nothing at all, so the window itself cannot say
+    whose they were; the rows it delivered before can.
+    """
+
+    site_id = models.BigIntegerField()
+    counter = models.CharField(max_length=100)
+    device_id = models.CharField(max_length=100)
+    last_seen = models.DateTimeField()
+
+    class Meta(RegionModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["site_id", "counter", "device_id"],
+                                    name="one_feed_per_counter_and_device"),
+        ]
+
+
 class DirtyWindow(RegionModel):
     """An hour of one site whose rollups must be recomputed (a late or re-sent bucket).
 
@@ -109,8 +154,10 @@ class Anomaly(RegionModel):
         RESOLVED = "resolved"
 
     site_id = models.BigIntegerField()
-    # Empty for site-wide findings (an outage stops every counter of the site at once).
+    # Empty for findings that are not about one counter: an outage is about a camera.
     counter = models.CharField(max_length=100, blank=True, default="")
+    # The camera that went dark, for outages; a site's other cameras keep counting.
+    device_id = models.CharField(max_length=100, blank=True, default="")
     kind = models.CharField(max_length=10, choices=AnomalyKind.choices)
     start = models.DateTimeField()
     end = models.DateTimeField()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from junction.analytics.models import DirtyWindow, Rollup, WindowCoverage
+from junction.analytics.models import DeviceCoverage, DirtyWindow, Rollup, WindowCoverage
 from junction.ingest.models import IngestBatch
 from junction.residency.models import Region
 from junction.residency.planes import served_alias
@@ -79,6 +79,7 @@ def retention_apply(*, region: str, now: datetime | None = None, batch: int = BA
     deleted["dirty_windows"] = _delete_before(region, DirtyWindow, raw_cutoff, batch)
     deleted["rollups"] = _delete_before(region, Rollup, rollup_cutoff, batch)
     deleted["window_coverage"] = _delete_before(region, WindowCoverage, rollup_cutoff, batch)
+    deleted["camera_coverage"] = _delete_before(region, DeviceCoverage, rollup_cutoff, batch)
     deleted["ingest_batches"] = _delete_before(
         region, IngestBatch, idempotency_cutoff, batch, field="received_at"
     )

@@ -17,11 +17,19 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, DateTimeField, F, FloatField, Func, Q, Sum, Value
+from django.db.models import DateTimeField, F, FloatField, Func, Q, Sum, Value
 from django.db.models.functions import Coalesce, Trunc, TruncHour
 from django.utils import timezone
 
-from junction.analytics.models import PERIOD_SECONDS, DirtyWindow, Period, Rollup, WindowCoverage
+from junction.analytics.models import (
+    PERIOD_SECONDS,
+    CounterFeed,
+    DeviceCoverage,
+    DirtyWindow,
+    Period,
+    Rollup,
+    WindowCoverage,
+)
 from junction.analytics.windows import (
     HOUR,
     days_touching,
@@ -41,6 +49,8 @@ INSERT_BATCH = 5000
 ROLLUP_FIELDS = ("site_id", "period", "start", "counter", "direction", "road_user", "count",
                  "coverage", "computed_at")
 COVERAGE_FIELDS = ("site_id", "period", "start", "analysed_seconds", "devices", "coverage")
+CAMERA_COVERAGE_FIELDS = ("site_id", "device_id", "period", "start", "analysed_seconds",
+                          "coverage", "computed_at")
 Key = tuple[str, str, str]  # counter, direction ("" for movements), road user
 
 
@@ -57,10 +67,11 @@ def site_timezone(site_id: int) -> ZoneInfo:
     return ZoneInfo(name or "UTC")
 
 
-def _expected_devices(site_id: int) -> int:
-    # The site's registered devices, not the ones that happened to report: a site with two
+def _cameras(site_id: int) -> set[str]:
+    # The site's registered cameras, not the ones that happened to report: a site with two
     # cameras and one of them dark for the hour is half covered, not fully covered.
-    return max(1, Device.objects.filter(site_id=site_id, revoked_at__isnull=True).count())
+    return set(Device.objects.filter(site_id=site_id, revoked_at__isnull=True)
+               .values_list("device_id", flat=True))
 
 
 class QuarterHour(Func):
@@ -92,7 +103,7 @@ def _count_totals(region: str, site_id: int, start: datetime, end: datetime):
         CountRow.objects.in_region(region)
         .filter(site_id=site_id, start__gte=start, start__lt=end)
         .annotate(quarter=QuarterHour("start"), dir=Coalesce("direction", Value("")))
-        .values("quarter", "counter", "dir", "road_user")
+        .values("quarter", "counter", "dir", "road_user", "bucket__device_id")
         .annotate(total=Sum("count"))
         .order_by()
     )
@@ -103,114 +114,171 @@ def _analysed_seconds(region: str, site_id: int, start: datetime, end: datetime)
         CountBucket.objects.in_region(region)
         .filter(site_id=site_id, start__gte=start, start__lt=end)
         .annotate(quarter=QuarterHour("start"))
-        .values("quarter")
-        .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()),
-                  devices=Count("device_id", distinct=True))
+        .values("quarter", "device_id")
+        .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()))
         .order_by()
     )
 
 
-def _coverage(analysed: float, window_seconds: float, devices: int) -> float:
-    return min(1.0, analysed / (window_seconds * devices)) if window_seconds else 0.0
+@dataclass(frozen=True)
+class Watch:
+    """Who watched a site in one window: seconds analysed per camera, and who counts what."""
+
+    analysed: dict[str, float]  # device id -> seconds analysed in the window
+    window_seconds: float
+    cameras: set[str]  # the site's registered cameras
+    feeds: dict[str, set[str]]  # counter -> the cameras that count it
+
+    def camera_coverage(self) -> dict[str, float]:
+        # A camera that delivered in the window counts even if revoked since.
+        return {device: min(1.0, self.analysed.get(device, 0.0) / self.window_seconds)
+                for device in self.cameras | set(self.analysed)}
+
+    def site_coverage(self) -> float:
+        covered = self.camera_coverage()
+        return sum(covered.values()) / len(covered) if covered else 0.0
+
+    def counter_coverage(self, counter: str) -> float:
+        """The coverage of the cameras that count it: one dark camera of two leaves the other
+        camera's counters fully measured, and its own unmeasured."""
+        covered = self.camera_coverage()
+        feeding = [covered[d] for d in self.feeds.get(counter, ()) if d in covered]
+        return sum(feeding) / len(feeding) if feeding else self.site_coverage()
+
+
+def counter_feeds(*, region: str, site_id: int) -> dict[str, set[str]]:
+    feeds: dict[str, set[str]] = defaultdict(set)
+    for counter, device_id in CounterFeed.objects.in_region(region).filter(
+            site_id=site_id).values_list("counter", "device_id"):
+        feeds[counter].add(device_id)
+    return feeds
+
+
+def _counter_feeds_learn(*, region: str, site_id: int,
+                         seen: dict[tuple[str, str], datetime]) -> None:
+    """Remember which camera delivered rows for which counter (upsert, newest sighting)."""
+    existing = {(f.counter, f.device_id): f for f in CounterFeed.objects.in_region(region)
+                .filter(site_id=site_id)}
+    new, newer = [], []
+    for (counter, device_id), last_seen in seen.items():
+        feed = existing.get((counter, device_id))
+        if feed is None:
+            new.append(CounterFeed(region=region, site_id=site_id, counter=counter,
+                                   device_id=device_id, last_seen=last_seen))
+        elif feed.last_seen < last_seen:
+            feed.last_seen = last_seen
+            newer.append(feed)
+    CounterFeed.objects.in_region(region).bulk_create(new, ignore_conflicts=True)
+    CounterFeed.objects.in_region(region).bulk_update(newer, ["last_seen"])
 
 
 def rollups_recompute(*, region: str, site_id: int, start: datetime,
                       end: datetime) -> RecomputeResult:
     """Recompute 15-minute and hourly windows in [start, end) (hour aligned) and the site's
-    local days touching it."""
+    local days touching it, with each window's coverage per camera and per counter."""
     start, end = floor_hour(start), floor_hour(end)
     alias = served_alias(region)
     tz = site_timezone(site_id)
-    devices = _expected_devices(site_id)
-    quarter_totals: dict[datetime, dict[Key, int]] = defaultdict(dict)
+    cameras = _cameras(site_id)
+    quarter_totals: dict[datetime, dict[Key, int]] = defaultdict(lambda: defaultdict(int))
     hour_totals: dict[datetime, dict[Key, int]] = defaultdict(lambda: defaultdict(int))
+    seen: dict[tuple[str, str], datetime] = {}
     for row in _count_totals(region, site_id, start, end).iterator():
         key = (row["counter"], row["dir"], row["road_user"])
-        quarter_totals[row["quarter"]][key] = row["total"]
+        quarter_totals[row["quarter"]][key] += row["total"]
         hour_totals[floor_hour(row["quarter"])][key] += row["total"]
-    quarter_seconds: dict[datetime, tuple[float, int]] = {}
-    hour_seconds: dict[datetime, list[float]] = defaultdict(lambda: [0.0, 0])
+        feed = (row["counter"], row["bucket__device_id"])
+        seen[feed] = max(seen.get(feed, row["quarter"]), row["quarter"])
+    quarter_seconds: dict[datetime, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    hour_seconds: dict[datetime, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for row in _analysed_seconds(region, site_id, start, end).iterator():
-        quarter_seconds[row["quarter"]] = (row["analysed"], row["devices"])
-        hour = hour_seconds[floor_hour(row["quarter"])]
-        hour[0] += row["analysed"]
-        hour[1] = max(hour[1], row["devices"])
+        quarter_seconds[row["quarter"]][row["device_id"]] += row["analysed"]
+        hour_seconds[floor_hour(row["quarter"])][row["device_id"]] += row["analysed"]
 
     now = timezone.now()
-
-    def build(period: Period, totals, seconds) -> tuple[list[tuple], list[tuple]]:
-        rollups: list[tuple] = []
-        coverages: list[tuple] = []
-        window_seconds = PERIOD_SECONDS[period]
-        for window in sorted(set(totals) | set(seconds)):
-            analysed, seen = seconds.get(window, (0.0, 0))
-            cover = _coverage(analysed, window_seconds, max(devices, seen))
-            coverages.append((site_id, period, window, analysed, seen, cover))
-            rollups.extend(
-                (site_id, period, window, counter, direction, road_user, count, cover, now)
-                for (counter, direction, road_user), count in totals.get(window, {}).items()
-            )
-        return rollups, coverages
-
-    quarter_rollups, quarter_cover = build(Period.QUARTER_HOUR, quarter_totals, quarter_seconds)
-    hour_rollups, hour_cover = build(
-        Period.HOUR, hour_totals, {h: tuple(v) for h, v in hour_seconds.items()}
-    )
     with transaction.atomic(using=alias):
+        _counter_feeds_learn(region=region, site_id=site_id, seen=seen)
+        feeds = counter_feeds(region=region, site_id=site_id)
+        quarter = _windows_build(site_id, Period.QUARTER_HOUR, quarter_totals, quarter_seconds,
+                                 cameras, feeds, now)
+        hour = _windows_build(site_id, Period.HOUR, hour_totals, hour_seconds, cameras, feeds,
+                              now)
         window = Q(site_id=site_id, period__in=[Period.QUARTER_HOUR, Period.HOUR],
                    start__gte=start, start__lt=end)
-        Rollup.objects.in_region(region).filter(window).delete()
-        WindowCoverage.objects.in_region(region).filter(window).delete()
-        region_rows_insert(Rollup, region=region, fields=ROLLUP_FIELDS,
-                           rows=quarter_rollups + hour_rollups)
-        region_rows_insert(WindowCoverage, region=region, fields=COVERAGE_FIELDS,
-                           rows=quarter_cover + hour_cover)
+        _windows_replace(region, window, [quarter, hour])
         daily = _days_recompute(region=region, site_id=site_id, start=start, end=end, tz=tz,
-                                devices=devices)
-    total = len(quarter_rollups) + len(hour_rollups) + daily
+                                cameras=cameras, feeds=feeds, now=now)
+    total = len(quarter.rollups) + len(hour.rollups) + daily
     log.info("recomputed site %s %s..%s in %s: %s rollups", site_id, start, end, region, total)
     return RecomputeResult(site_id=site_id, start=start, end=end, rollups=total)
 
 
+@dataclass
+class WindowRows:
+    rollups: list[tuple]
+    coverages: list[tuple]
+    camera_coverages: list[tuple]
+
+
+def _windows_build(site_id: int, period: Period, totals: dict[datetime, dict[Key, int]],
+                   seconds: dict[datetime, dict[str, float]], cameras: set[str],
+                   feeds: dict[str, set[str]], now: datetime,
+                   lengths: dict[datetime, float] | None = None) -> WindowRows:
+    """Rollup, site coverage and camera coverage rows of one period's windows."""
+    rows = WindowRows([], [], [])
+    for window in sorted(set(totals) | set(seconds)):
+        analysed = dict(seconds.get(window, {}))
+        length = lengths[window] if lengths else PERIOD_SECONDS[period]
+        watch = Watch(analysed=analysed, window_seconds=length, cameras=cameras, feeds=feeds)
+        covered = watch.camera_coverage()
+        rows.coverages.append((site_id, period, window, sum(analysed.values()), len(covered),
+                               watch.site_coverage()))
+        rows.camera_coverages.extend(
+            (site_id, device, period, window, analysed.get(device, 0.0), cover, now)
+            for device, cover in sorted(covered.items()))
+        rows.rollups.extend(
+            (site_id, period, window, counter, direction, road_user, count,
+             watch.counter_coverage(counter), now)
+            for (counter, direction, road_user), count in totals.get(window, {}).items()
+        )
+    return rows
+
+
+def _windows_replace(region: str, window: Q, built: list[WindowRows]) -> None:
+    for model in (Rollup, WindowCoverage, DeviceCoverage):
+        model.objects.in_region(region).filter(window).delete()
+    region_rows_insert(Rollup, region=region, fields=ROLLUP_FIELDS,
+                       rows=[r for b in built for r in b.rollups])
+    region_rows_insert(WindowCoverage, region=region, fields=COVERAGE_FIELDS,
+                       rows=[r for b in built for r in b.coverages])
+    region_rows_insert(DeviceCoverage, region=region, fields=CAMERA_COVERAGE_FIELDS,
+                       rows=[r for b in built for r in b.camera_coverages])
+
+
 def _days_recompute(*, region: str, site_id: int, start: datetime, end: datetime, tz: ZoneInfo,
-                    devices: int) -> int:
+                    cameras: set[str], feeds: dict[str, set[str]], now: datetime) -> int:
     """Daily windows from the hourly rollups (24 rows a key, not 1,440 buckets)."""
     days = days_touching(start, end, tz)
     first, last = days[0][0], days[-1][1]
     hourly = Rollup.objects.in_region(region).filter(
         site_id=site_id, period=Period.HOUR, start__gte=first, start__lt=last)
-    totals = (
-        hourly.annotate(day=Trunc("start", "day", tzinfo=tz))
-        .values("day", "counter", "direction", "road_user")
-        .annotate(total=Sum("count")).order_by()
-    )
-    analysed = (
-        WindowCoverage.objects.in_region(region)
-        .filter(site_id=site_id, period=Period.HOUR, start__gte=first, start__lt=last)
-        .annotate(day=Trunc("start", "day", tzinfo=tz))
-        .values("day").annotate(seconds=Sum("analysed_seconds")).order_by()
-    )
-    day_length = {day_start: (day_end - day_start).total_seconds() for day_start, day_end in days}
-    seconds = {row["day"]: row["seconds"] for row in analysed}
-    cover = {
-        day: _coverage(seconds.get(day, 0.0), length, devices) for day, length in day_length.items()
-    }
-    now = timezone.now()
-    rollups = [
-        (site_id, Period.DAY.value, row["day"], row["counter"], row["direction"],
-         row["road_user"], row["total"], cover.get(row["day"], 0.0), now)
-        for row in totals
-    ]
-    coverages = [
-        (site_id, Period.DAY.value, day, seconds.get(day, 0.0), devices, cover[day])
-        for day in day_length
-    ]
-    window = Q(site_id=site_id, period=Period.DAY, start__gte=first, start__lt=last)
-    Rollup.objects.in_region(region).filter(window).delete()
-    WindowCoverage.objects.in_region(region).filter(window).delete()
-    region_rows_insert(Rollup, region=region, fields=ROLLUP_FIELDS, rows=rollups)
-    region_rows_insert(WindowCoverage, region=region, fields=COVERAGE_FIELDS, rows=coverages)
-    return len(rollups)
+    totals: dict[datetime, dict[Key, int]] = defaultdict(dict)
+    for row in (hourly.annotate(day=Trunc("start", "day", tzinfo=tz))
+                .values("day", "counter", "direction", "road_user")
+                .annotate(total=Sum("count")).order_by()):
+        totals[row["day"]][(row["counter"], row["direction"], row["road_user"])] = row["total"]
+    seconds: dict[datetime, dict[str, float]] = {day: {} for day, _ in days}
+    for row in (DeviceCoverage.objects.in_region(region)
+                .filter(site_id=site_id, period=Period.HOUR, start__gte=first, start__lt=last)
+                .annotate(day=Trunc("start", "day", tzinfo=tz))
+                .values("day", "device_id").annotate(seconds=Sum("analysed_seconds"))
+                .order_by()):
+        seconds[row["day"]][row["device_id"]] = row["seconds"]
+    lengths = {day_start: (day_end - day_start).total_seconds() for day_start, day_end in days}
+    built = _windows_build(site_id, Period.DAY, totals, seconds, cameras, feeds, now, lengths)
+    _windows_replace(region, Q(site_id=site_id, period=Period.DAY, start__gte=first,
+                               start__lt=last), [built])
+    return len(built.rollups)
 
 
 def dirty_windows_mark(*, region: str, site_id: int, starts: Iterable[datetime]) -> int:

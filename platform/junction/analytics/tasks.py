@@ -26,12 +26,12 @@ def rollup_dirty_windows(*, region: str) -> int:
 
 @region_task(idempotent=True, transient=(OperationalError,))
 def detect_anomalies(*, region: str, since: str | None = None, until: str | None = None) -> int:
-    found = detection.anomalies_detect_region(
+    report = detection.anomalies_detect_region(
         region=region,
         since=datetime.fromisoformat(since) if since else None,
         until=datetime.fromisoformat(until) if until else None,
     )
-    return len(found)
+    return len(report.recorded)
 
 
 @region_task(idempotent=True, transient=(OperationalError,), expires=86400)

@@ -55,14 +55,22 @@ def store_speeds(*, region: str, bucket: CountBucket, counter: str, road_user: s
 
 
 def store_quarter_series(*, region: str, site_id: int, start: datetime, volumes,
-                         coverage, counter: str = "north-stopline") -> None:
-    """15-minute rollups and coverage as rollups_recompute would leave them, written directly
-    (weeks of one-minute buckets would make detection tests slow for no extra truth).
-    A window with coverage 0 gets no coverage row: no batch ever arrived for it."""
-    from junction.analytics.models import Period, Rollup, WindowCoverage
+                         coverage, counter: str = "north-stopline",
+                         device_id: str = "dev-1", computed_at: datetime | None = None) -> None:
+    """15-minute rollups and coverage as rollups_recompute would leave them for one camera,
+    written directly (weeks of one-minute buckets would make detection tests slow for no extra
+    truth). A window with coverage 0 gets no coverage row: no batch ever arrived for it."""
+    from junction.analytics.models import (
+        CounterFeed,
+        DeviceCoverage,
+        Period,
+        Rollup,
+        WindowCoverage,
+    )
 
     quarter = timedelta(minutes=15)
-    rollups, covers = [], []
+    now = computed_at or datetime.now(UTC)
+    rollups, covers, cameras = [], [], []
     for i, (volume, cover) in enumerate(zip(volumes, coverage, strict=True)):
         moment = start + i * quarter
         if cover <= 0:
@@ -70,12 +78,26 @@ def store_quarter_series(*, region: str, site_id: int, start: datetime, volumes,
         covers.append(WindowCoverage(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
                                      start=moment, analysed_seconds=900 * cover, devices=1,
                                      coverage=cover))
+        cameras.append(DeviceCoverage(region=region, site_id=site_id, device_id=device_id,
+                                      period=Period.QUARTER_HOUR, start=moment,
+                                      analysed_seconds=900 * cover, coverage=cover,
+                                      computed_at=now))
         if volume:
             rollups.append(Rollup(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
                                   start=moment, counter=counter, direction="in",
                                   road_user="car", count=int(volume), coverage=cover))
-    Rollup.objects.in_region(region).bulk_create(rollups, batch_size=5000)
-    WindowCoverage.objects.in_region(region).bulk_create(covers, batch_size=5000)
+    for model, rows in ((Rollup, rollups), (WindowCoverage, covers), (DeviceCoverage, cameras)):
+        window = {"site_id": site_id, "period": Period.QUARTER_HOUR,
+                  "start__in": [row.start for row in rows]}
+        if model is Rollup:
+            window["counter"] = counter
+        if model is DeviceCoverage:
+            window["device_id"] = device_id
+        model.objects.in_region(region).filter(**window).delete()  # a late delivery replaces
+        model.objects.in_region(region).bulk_create(rows, batch_size=5000)
+    CounterFeed.objects.in_region(region).bulk_create(
+        [CounterFeed(region=region, site_id=site_id, counter=counter, device_id=device_id,
+                     last_seen=start)], ignore_conflicts=True)
 
 
 # The measured morning both measures tests use: through volume per 15 minutes, 07:00-09:00.

@@ -142,5 +142,5 @@ def test_it_keeps_detecting_while_the_webhook_is_down(subscription, eu_site, mon
     with django_capture_on_commit_callbacks(using="region_eu-west", execute=True):
         found = detection.anomalies_detect_region(region=EU, since=monday + timedelta(weeks=4),
                                                   until=monday + timedelta(weeks=5))
-    assert [a.kind for a in found] == ["outage"]
+    assert [a.kind for a in found.recorded] == ["outage"]
     assert AlertDelivery.objects.in_region(EU).get(channel="webhook").state == "failed"

@@ -47,7 +47,7 @@ def five_weeks(eu_site):
 
 def detect_week(site) -> list[Anomaly]:
     return detection.anomalies_detect_site(region=EU, site_id=site.pk, since=JUDGED_START,
-                                           until=JUDGED_START + timedelta(weeks=1))
+                                           until=JUDGED_START + timedelta(weeks=1)).recorded
 
 
 def test_it_records_an_incident_on_its_counter_and_an_outage_for_the_whole_site(five_weeks):
@@ -88,7 +88,7 @@ def test_it_extends_an_anomaly_still_going_on_at_the_next_run(five_weeks):
 
 def test_it_treats_a_site_that_never_reported_as_not_yet_set_up(eu_site):
     assert detection.anomalies_detect_site(region=EU, site_id=eu_site.pk, since=JUDGED_START,
-                                           until=JUDGED_START + timedelta(days=1)) == []
+                                           until=JUDGED_START + timedelta(days=1)).recorded == []
 
 
 def test_it_reports_a_device_that_stopped_sending_as_an_outage(eu_site):

@@ -105,4 +105,8 @@ def test_the_command_reports_as_json(eu_site, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["region"] == "eu-west" and report["sites"] == 1 and report["rollups"] > 0
     assert set(report) == {"region", "since", "until", "sites", "rollups",
-                           "dirty_ranges_recomputed", "anomalies_recorded"}
+                           "dirty_ranges_recomputed", "windows_judged", "windows_skipped",
+                           "anomalies_recorded", "anomalies_by_kind"}
+    # An hour of data and no past weeks: nothing can be judged yet, and it says why.
+    assert report["windows_judged"] == 0
+    assert report["windows_skipped"] == {"history": 4, "unwatched": 0}

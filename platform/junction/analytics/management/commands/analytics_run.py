@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import CommandError
 from django.utils import timezone
 
 from junction.analytics import detection, rollups
+from junction.analytics.anomalies import SKIP_HISTORY, SKIP_UNWATCHED
+from junction.analytics.models import AnomalyKind
 from junction.residency.errors import MisdirectedRegion
 from junction.residency.planes import served_alias
 from junction.sites.management.base import JunctionCommand
@@ -19,6 +22,12 @@ def parse_moment(value: str) -> datetime:
     except ValueError as exc:
         raise CommandError(f"{value!r} is not an ISO 8601 date or time") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+SKIP_REASONS = {
+    SKIP_HISTORY: "without enough history (fewer than 3 past weeks of that quarter hour)",
+    SKIP_UNWATCHED: "while their camera was dark (reported as its outage)",
+}
 
 
 class Command(JunctionCommand):
@@ -42,7 +51,9 @@ class Command(JunctionCommand):
             raise CommandError("--since must be before --until")
         recomputed = rollups.rollups_recompute_range(region=region, since=since, until=until)
         pending = rollups.dirty_windows_rollup(region=region)
-        found = detection.anomalies_detect_region(region=region, since=since, until=until)
+        report = detection.anomalies_detect_region(region=region, since=since, until=until)
+        by_kind = Counter(a.kind for a in report.recorded)
+        skipped_windows = {reason: report.skipped[reason] for reason in SKIP_REASONS}
         payload = {
             "region": region,
             "since": since.isoformat(),
@@ -50,9 +61,17 @@ class Command(JunctionCommand):
             "sites": len(recomputed),
             "rollups": sum(r.rollups for r in recomputed),
             "dirty_ranges_recomputed": len(pending),
-            "anomalies_recorded": len(found),
+            "windows_judged": report.judged,
+            "windows_skipped": skipped_windows,
+            "anomalies_recorded": len(report.recorded),
+            "anomalies_by_kind": {kind: by_kind[kind] for kind in AnomalyKind.values},
         }
+        skipped = ", ".join(f"{n} {SKIP_REASONS[reason]}" for reason, n in
+                            skipped_windows.items() if n) or "none"
+        kinds = ", ".join(f"{n} {kind}" for kind, n in by_kind.items()) or "none"
         self.emit(options, payload,
                   f"{region}: {payload['rollups']} rollups over {payload['sites']} site(s) for "
                   f"{payload['since']}..{payload['until']}, {len(pending)} dirty range(s) "
-                  f"recomputed, {len(found)} anomalies recorded")
+                  f"recomputed\n"
+                  f"counter windows judged: {report.judged}; not judged: {skipped}\n"
+                  f"anomalies recorded: {len(report.recorded)} ({kinds})")

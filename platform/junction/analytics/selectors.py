@@ -13,12 +13,13 @@ from django.db.models.functions import Trunc, TruncHour
 from junction.analytics import measures
 from junction.analytics.models import (
     Anomaly,
+    DeviceCoverage,
     DirtyWindow,
     Period,
     Rollup,
     WindowCoverage,
 )
-from junction.analytics.rollups import site_timezone
+from junction.analytics.rollups import counter_feeds, site_timezone
 from junction.analytics.windows import HOUR, QUARTER, days_touching, floor_hour, floor_quarter
 from junction.sites.models import Device, Site
 from junction.traffic.models import CountBucket, OccupancySummary, SpeedHistogram
@@ -36,10 +37,20 @@ def rollup_list(*, region: str, site_id: int, period: str, start: datetime,
 
 
 def coverage_by_window(*, region: str, site_id: int, period: str, start: datetime,
-                       end: datetime) -> dict[datetime, float]:
-    return dict(WindowCoverage.objects.in_region(region).filter(
-        site_id=site_id, period=period, start__gte=start, start__lt=end
-    ).values_list("start", "coverage"))
+                       end: datetime, counter: str | None = None) -> dict[datetime, float]:
+    """{window start: analysed share} of the site, or of the cameras that count `counter`:
+    when one camera of two is dark, its counters are unmeasured and the other's are whole."""
+    feeding = counter_feeds(region=region, site_id=site_id).get(counter, set()) if counter else ()
+    if not feeding:
+        return dict(WindowCoverage.objects.in_region(region).filter(
+            site_id=site_id, period=period, start__gte=start, start__lt=end
+        ).values_list("start", "coverage"))
+    return dict(
+        DeviceCoverage.objects.in_region(region).filter(
+            site_id=site_id, period=period, start__gte=start, start__lt=end,
+            device_id__in=feeding,
+        ).values("start").annotate(share=Sum("coverage") / len(feeding)).order_by()
+        .values_list("start", "share"))
 
 
 def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
@@ -199,7 +210,7 @@ def rollup_windows(*, region: str, site_id: int, period: str, windows: list[Wind
         by_window[start].append({"counter": name, "direction": direction or None,
                                  "road_user": user, "count": count})
     coverage = coverage_by_window(region=region, site_id=site_id, period=period, start=first,
-                                  end=last)
+                                  end=last, counter=counter)
     dirty = set(DirtyWindow.objects.in_region(region).filter(
         site_id=site_id, start__gte=floor_hour(first), start__lt=last
     ).values_list("start", flat=True))

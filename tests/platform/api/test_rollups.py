@@ -144,9 +144,30 @@ def test_it_reads_a_page_in_a_fixed_number_of_queries(api, eu_analyst, morning,
                                                       django_assert_num_queries):
     api.force_authenticate(eu_analyst)
     url = reverse("api:site-rollups", kwargs={"slug": morning.slug})
-    # control: site, memberships, counters (validating the counter); region: rollups,
-    # coverage, pending marks
-    with django_assert_num_queries(3, using="region_eu-west"), \
+    # control: site, memberships, counters (validating the counter); region: rollups, the
+    # cameras that count the counter, their coverage, pending marks
+    with django_assert_num_queries(4, using="region_eu-west"), \
             django_assert_num_queries(3, using="default"):
         answer = api.get(url, {"period": "15m", "counter": "N>E", **WINDOW})
     assert answer.json()["count"] == 16
+
+
+def test_a_counter_reads_the_coverage_of_the_camera_that_counts_it(api, eu_analyst, eu_site):
+    """Two cameras, the one counting N>E dark for 07:xx: the site is half measured, the
+    north stopline fully measured, N>E not measured at all."""
+    north, turns = {("north-stopline", "in", "car"): 2}, {("N>E", None, "bicycle"): 1}
+    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=120, counts=north,
+                  device_id="cam-north")
+    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=turns,
+                  device_id="cam-turns")
+    store_buckets(region=EU, site_id=eu_site.pk, start=T0 + timedelta(hours=1), minutes=60,
+                  counts=turns, device_id="cam-turns", uptime=0.0)
+    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0,
+                              end=T0 + timedelta(hours=2))
+    span = {"start": "2026-11-25T06:00:00Z", "end": "2026-11-25T08:00:00Z"}
+    assert windows(get(api, eu_analyst, eu_site, **span)) == [
+        ("06:00", "complete", 1.0, 180), ("07:00", "partial", 0.5, 120)]
+    assert windows(get(api, eu_analyst, eu_site, counter="north-stopline", **span)) == [
+        ("06:00", "complete", 1.0, 120), ("07:00", "complete", 1.0, 120)]
+    assert windows(get(api, eu_analyst, eu_site, counter="N>E", **span)) == [
+        ("06:00", "complete", 1.0, 60), ("07:00", "no_data", 0.0, None)]

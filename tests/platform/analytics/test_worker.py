@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -193,3 +194,35 @@ def test_it_enqueues_beat_entries_on_each_regions_queue(worker, transactional_db
     # Nobody consumes us-east here: its message waits on its own queue, untouched.
     assert _broker().llen("region.us-east") == 1
     assert us.id not in worker.output()
+
+
+def test_it_reports_a_dark_camera_through_the_worker(worker, transactional_db, client,
+                                                      eu_device):
+    """Five weeks of 15-minute buckets through ingest, the last two hours with the camera dark
+    (uptime 0); the worker rolls them up and its detection names the camera's outage."""
+    import numpy as np
+    from django.utils import timezone
+
+    from junction.analytics.models import Anomaly
+    from tests.platform.analytics.test_deployments import deliver
+    from tests.platform.analytics.traffic import generate
+
+    now = timezone.now()
+    end = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    traffic = generate(np.random.default_rng(9), weeks=5)
+    start = end - traffic.volume.size * timedelta(minutes=15)
+    dark = np.zeros(traffic.volume.size, dtype=bool)
+    dark[-8:] = True
+    deliver(client, eu_device, start=start, counter="north-stopline", volume=traffic.volume,
+            dark=dark, per_batch=672)
+    coverage = WindowCoverage.objects.in_region("eu-west").filter(period=Period.QUARTER_HOUR)
+    wait_until(lambda: coverage.count() == traffic.volume.size and not DirtyWindow.objects
+               .in_region("eu-west").exists(), what="the worker's rollups", worker=worker)
+
+    result = tasks.detect_anomalies.apply_async(
+        kwargs={"region": "eu-west", "since": (end - timedelta(hours=6)).isoformat(),
+                "until": end.isoformat()}, queue="region.eu-west")
+    worker.wait_for(f"detect_anomalies[{result.id}] succeeded", TASK_TIMEOUT)
+    outage = Anomaly.objects.in_region("eu-west").get()
+    assert (outage.kind, outage.device_id, outage.counter) == ("outage", eu_device.device_id, "")
+    assert (outage.start, outage.end) == (end - timedelta(hours=2), end)

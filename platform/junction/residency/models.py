@@ -32,10 +32,6 @@ class Region(ControlModel):
         null=True, blank=True, help_text="Differential-privacy budget for open-data exports."
     )
     classes = models.JSONField(default=_default_classes)
-    # Local time and the public-holiday calendar (ISO 3166 country and subdivision codes).
-    timezone = models.CharField(max_length=64, default="UTC")
-    country = models.CharField(max_length=2, blank=True)
-    subdivision = models.CharField(max_length=10, blank=True)
 
     class Meta:
         ordering = ["code"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from junction.analytics.models import Anomaly, Period
+from junction.api.query_fields import QueryDateField, QueryDateTimeField
 from junction.residency.models import VEHICLE_CLASSES, Region
 from junction.sites.models import Counter, Device, Site
 from junction.traffic.selectors import INTERVALS
@@ -90,9 +91,9 @@ def _validate_range(attrs: dict, grain: str, longest_by_grain: dict, hint: str) 
 class CountQuerySerializer(serializers.Serializer):
     """Query of /sites/{slug}/counts; `context["site"]` is the site asked about."""
 
-    start = serializers.DateTimeField(required=False,
+    start = QueryDateTimeField(required=False,
                                       help_text="inclusive; default: 24 h before `end`")
-    end = serializers.DateTimeField(required=False, help_text="exclusive; default: now")
+    end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
     road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
     interval = serializers.ChoiceField(
@@ -139,9 +140,9 @@ class SiteCountsSerializer(serializers.Serializer):
 class SiteTotalsQuerySerializer(serializers.Serializer):
     """Whole local days only: a transfer at daily level must not be cut finer by the range."""
 
-    start = serializers.DateField(required=False, help_text="first local day; default: 30 "
+    start = QueryDateField(required=False, help_text="first local day; default: 30 "
                                                             "days before `end`")
-    end = serializers.DateField(required=False, help_text="day after the last; default: "
+    end = QueryDateField(required=False, help_text="day after the last; default: "
                                                           "tomorrow in the site's zone")
 
     def validate(self, attrs: dict) -> dict:
@@ -193,10 +194,10 @@ class RollupQuerySerializer(serializers.Serializer):
 
     period = serializers.ChoiceField(choices=Period.values, default=Period.HOUR.value,
                                      help_text="15m, 1h, or 1d (the site's local days)")
-    start = serializers.DateTimeField(required=False,
+    start = QueryDateTimeField(required=False,
                                       help_text="default: 24 h before `end`; widened to the "
                                                 "start of its window")
-    end = serializers.DateTimeField(required=False, help_text="exclusive; default: now")
+    end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
     road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
 
@@ -242,7 +243,7 @@ class SiteRollupsSerializer(serializers.Serializer):
 
 
 class MeasuresQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False,
+    date = QueryDateField(required=False,
                                  help_text="the site's local day; default: today there")
     counter = serializers.ListField(
         child=serializers.CharField(), required=False,

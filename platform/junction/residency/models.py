@@ -78,6 +78,15 @@ class AuditEvent(RegionModel):
     action = models.CharField(max_length=32)
     destination_region = models.CharField(max_length=32, blank=True)
     detail = models.JSONField(default=dict)
+    # A row may stand for identical refusals repeated within a window (services.audit_repeated):
+    # `at` is the first, `last_at` the latest, `repeats` how many. Other rows stand for one.
+    repeats = models.PositiveIntegerField(default=1)
+    last_at = models.DateTimeField(null=True, blank=True)
+    repeat_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta(RegionModel.Meta):
         ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["repeat_key"], condition=~models.Q(repeat_key=""),
+                                    name="one_audit_row_per_repeat_window"),
+        ]

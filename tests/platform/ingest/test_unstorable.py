@@ -74,3 +74,11 @@ def test_it_refuses_a_key_given_twice(client, eu_device, key, first, second, fie
                            422, "duplicate_key", field)
     assert f"{key!r}" in payload["detail"]
     assert_nothing_stored()
+
+
+def test_it_refuses_a_nul_in_the_device_header_as_an_unknown_device(client, eu_device):
+    body = example_batch(eu_device)
+    answer = send(client, eu_device, body,
+                  header_overrides={"X-Junction-Device": "dev-main\x00-5th-n"})
+    assert_error(answer, 401, "unknown_device", "X-Junction-Device")
+    assert_nothing_stored()

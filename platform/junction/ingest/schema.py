@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -32,8 +32,8 @@ MAX_BUCKETS = 1440  # a day of one-minute buckets; the body size limit usually b
 MAX_ENTRIES = 10_000
 
 MAX_BUCKET_SECONDS = 86_400
-# The last start whose longest bucket still ends inside the calendar (datetime.max).
-LAST_START = datetime.max.replace(tzinfo=UTC) - timedelta(seconds=MAX_BUCKET_SECONDS)
+# Starts from here on could not end inside the calendar (datetime.max) with the longest bucket.
+STARTS_BEFORE = datetime(9999, 12, 31, tzinfo=UTC)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -143,10 +143,10 @@ class BucketIn(_Body):
         try:
             start = start.astimezone(UTC)
         except OverflowError:
-            raise ValueError("is before the first day of year 1 in UTC") from None
-        if start > LAST_START:
-            raise ValueError(f"must be at most {LAST_START.isoformat()}, so that the bucket "
-                             "ends inside the calendar")
+            raise ValueError("lies outside the years 1 to 9999 in UTC") from None
+        if start >= STARTS_BEFORE:
+            raise ValueError(f"must be before {STARTS_BEFORE:%Y-%m-%dT%H:%M:%SZ}, so that "
+                             "the bucket ends inside the calendar")
         return start
 
 

@@ -46,7 +46,9 @@ def test_it_refuses_a_control_character_in_a_string_field(client, eu_device, fie
     ("9999-12-31T23:59:00Z", 60),
     ("9999-12-31T00:00:00Z", 86_400),
     ("0001-01-01T00:30:00+01:00", 60),
-], ids=["a minute at the end of 9999", "the last day of 9999", "before year 1 in UTC"])
+    ("9999-12-31T23:00:00-05:00", 60),
+], ids=["a minute at the end of 9999", "the last day of 9999", "before year 1 in UTC",
+        "after year 9999 in UTC"])
 def test_it_refuses_a_bucket_outside_the_calendar(client, eu_device, start, seconds):
     body = example_batch(eu_device, buckets=[example_bucket(seconds=seconds)])
     body["buckets"][0]["start"] = start

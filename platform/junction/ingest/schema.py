@@ -207,16 +207,32 @@ class _Pairs(list):
     """A JSON object as its (key, value) pairs in order, duplicates kept."""
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey
+    return obj
+
+
 def _duplicate_keys_check(body: bytes) -> None:
     """Refuse a key given twice in one object: pydantic (like most parsers) keeps the last,
     so `"count": 12, "count": 999999` would store a number the device may never have meant,
     and a signer and a reader that disagree on which one counts could sign one batch and
-    store another. Run on a schema-valid body only, so its nesting is bounded by the schema."""
+    store another. Run on a schema-valid body only, so its nesting is bounded by the schema;
+    the path of the duplicate is only looked for once one was found."""
     try:
-        parsed = json.loads(body, object_pairs_hook=_Pairs)
+        json.loads(body, object_pairs_hook=_unique_object)
+        return
+    except _DuplicateKey:
+        pass
     except ValueError as exc:  # pydantic took it, so this is not expected; still a 422
         raise Invalid("invalid_json", "body", str(exc)) from None
-    stack: list[tuple[tuple[str | int, ...], object]] = [((), parsed)]
+    stack: list[tuple[tuple[str | int, ...], object]] = [
+        ((), json.loads(body, object_pairs_hook=_Pairs))]
     while stack:
         path, node = stack.pop()
         if isinstance(node, _Pairs):

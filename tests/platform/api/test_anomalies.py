@@ -202,3 +202,21 @@ def test_it_answers_in_a_fixed_number_of_queries(api, eu_analyst, eu_site,
             django_assert_num_queries(3, using="default"):
         answer = api.get(url)
     assert answer.json()["count"] == 20
+
+
+def test_the_command_prints_each_anomaly_exactly_as_the_api_answers_it(api, eu_analyst,
+                                                                       findings, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    call_command("anomalies", "--region", "eu-west", "--json")
+    printed = json.loads(capsys.readouterr().out)["anomalies"]
+    answered = listing(api, eu_analyst, "eu-west").json()["results"]
+    assert sorted(printed, key=lambda a: a["id"]) == sorted(answered, key=lambda a: a["id"])
+    outage = next(a for a in printed if a["kind"] == "outage")
+    # A finding about the whole site names no counter: null, never "".
+    assert (outage["site"], outage["counter"], outage["acknowledged_by"]) == (
+        "main-and-5th", None, None)
+    drop = next(a for a in printed if a["kind"] == "drop")
+    assert (drop["site"], drop["counter"]) == ("main-and-5th", "north-stopline")

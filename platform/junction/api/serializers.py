@@ -20,7 +20,8 @@ class RegionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Region
         fields = ["code", "name", "endpoint", "min_bucket_seconds", "raw_retention_days",
-                  "rollup_retention_days", "k_threshold", "classes"]
+                  "rollup_retention_days", "k_threshold", "classes", "timezone", "country",
+                  "subdivision"]
 
 
 class CounterSerializer(serializers.ModelSerializer):

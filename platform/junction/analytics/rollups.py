@@ -259,7 +259,9 @@ def dirty_windows_claim(*, region: str,
     marks = DirtyWindow.objects.in_region(region)
     claimable = Q(state=DirtyWindow.State.PENDING) | Q(state=DirtyWindow.State.CLAIMED,
                                                        claimed_at__lt=stale)
-    ids = list(marks.filter(claimable).order_by("site_id", "start")
+    # Newest marks first: a request that rolls up in-process claims its own batch's hours even
+    # when a failed run left older marks behind (those follow, a few per request).
+    ids = list(marks.filter(claimable).order_by("-marked_at", "site_id", "start")
                .values_list("pk", flat=True)[:limit])
     token = uuid.uuid4()
     marks.filter(claimable, pk__in=ids).update(state=DirtyWindow.State.CLAIMED, claimed_at=now,

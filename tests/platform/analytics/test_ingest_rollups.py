@@ -9,6 +9,7 @@ import pytest
 
 from junction.analytics import rollups
 from junction.analytics.models import DirtyWindow, Period, Rollup
+from junction.analytics.receivers import BACKLOG_PER_REQUEST
 from tests.platform.ingest.device import example_batch, example_bucket, send
 
 pytestmark = pytest.mark.usefixtures("clean_cache")
@@ -86,3 +87,21 @@ def test_a_request_never_sweeps_recent_receipts(
     _backfill(client, eu_device, 2, django_capture_on_commit_callbacks)
     assert swept == []
     assert Rollup.objects.in_region("eu-west").filter(period=Period.HOUR).count() == 6
+
+
+def test_a_request_rolls_up_its_own_hours_first_and_only_a_little_of_an_old_backlog(
+    client, eu_device, recomputed, django_capture_on_commit_callbacks
+):
+    # Forty hours a failed run left marked a week earlier, before this batch arrives.
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).replace(minute=0, second=0,
+                                                               microsecond=0)
+    rollups.dirty_windows_mark(region="eu-west", site_id=eu_device.site.pk,
+                               starts=[week_ago + timedelta(hours=h) for h in range(40)])
+    DirtyWindow.objects.in_region("eu-west").update(marked_at=week_ago)
+    [first] = _backfill(client, eu_device, 1, django_capture_on_commit_callbacks)
+
+    hours = sorted(hour for call in recomputed for hour in call)
+    own = [first + timedelta(hours=h) for h in range(HOURS_PER_BATCH)]
+    assert set(own) <= set(hours)
+    assert len(hours) == HOURS_PER_BATCH + BACKLOG_PER_REQUEST
+    assert DirtyWindow.objects.in_region("eu-west").count() == 40 - BACKLOG_PER_REQUEST

@@ -42,7 +42,7 @@ class Region(ControlModel):
         max_length=2, blank=True,
         help_text="ISO 3166-1 alpha-2 code of the public-holiday calendar (blank: none).")
     subdivision = models.CharField(
-        max_length=16, blank=True,
+        max_length=32, blank=True,
         help_text="Subdivision of the country whose holidays also apply (e.g. NY for the US).")
 
     class Meta:

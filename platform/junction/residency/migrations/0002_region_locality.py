@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='region',
             name='subdivision',
-            field=models.CharField(blank=True, help_text='Subdivision of the country whose holidays also apply (e.g. NY for the US).', max_length=16),
+            field=models.CharField(blank=True, help_text='Subdivision of the country whose holidays also apply (e.g. NY for the US).', max_length=32),
         ),
         migrations.AddField(
             model_name='region',

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from rest_framework import serializers
 
+from junction.analytics import selectors as analytics_selectors
 from junction.analytics.models import Anomaly, Period
 from junction.api.query_fields import QueryDateField, QueryDateTimeField
 from junction.residency.models import VEHICLE_CLASSES, Region
@@ -19,7 +21,8 @@ class RegionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Region
         fields = ["code", "name", "endpoint", "min_bucket_seconds", "raw_retention_days",
-                  "rollup_retention_days", "k_threshold", "classes"]
+                  "rollup_retention_days", "k_threshold", "classes", "timezone", "country",
+                  "subdivision"]
 
 
 class CounterSerializer(serializers.ModelSerializer):
@@ -300,10 +303,27 @@ class SiteMeasuresSerializer(serializers.Serializer):
     v85 = HourSpeedSerializer(many=True, help_text="hours with speed histograms")
 
 
-class AnomalySerializer(serializers.ModelSerializer):
-    """`context["site_slugs"]` maps the page's site ids to slugs (sites are control plane)."""
+class BlankAsNullField(serializers.CharField):
+    """A text column whose blank means "none": answered as null, not as ""."""
 
-    site = serializers.SerializerMethodField()
+    def __init__(self, **kwargs) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+class AnomalySerializer(serializers.ModelSerializer):
+    """The one representation of an anomaly: the API answers it and `manage.py anomalies
+    --json` prints it (both through `anomalies_represent`). `context["site_slugs"]` maps the
+    anomalies' site ids to slugs (sites are control plane)."""
+
+    site = serializers.SerializerMethodField(help_text="the site's slug")
+    counter = BlankAsNullField(
+        help_text="the counter's name; null for a finding about the whole site, such as an "
+                  "outage of every camera (earlier versions answered an empty string)")
+    acknowledged_by = BlankAsNullField(help_text="null until acknowledged")
+    resolved_by = BlankAsNullField(help_text="null until resolved")
 
     class Meta:
         model = Anomaly
@@ -313,3 +333,10 @@ class AnomalySerializer(serializers.ModelSerializer):
 
     def get_site(self, anomaly: Anomaly) -> str | None:
         return self.context["site_slugs"].get(anomaly.site_id)
+
+
+def anomalies_represent(anomalies: Sequence[Anomaly], context: dict | None = None) -> list[dict]:
+    """Anomalies as the API shows them, with their sites' slugs read in one query."""
+    slugs = analytics_selectors.site_slugs({anomaly.site_id for anomaly in anomalies})
+    return AnomalySerializer(anomalies, many=True,
+                             context={**(context or {}), "site_slugs": slugs}).data

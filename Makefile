@@ -57,6 +57,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/edge.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --backfill
+	$(BIN)/python bench/batch_parse.py
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/rollups.py
 

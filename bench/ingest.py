@@ -10,6 +10,14 @@ one-minute buckets x 24 count rows (the shape of a quarter hour at a busy inters
 client threads for a bounded time. Prints batches/s, count rows/s, p50/p99 latency, then COPYs
 the very rows that were ingested into the same table with psycopg's COPY, in the same run, and
 prints the ratio. The Redis database given is the bench's own: it is flushed before and after.
+
+    .venv/bin/python bench/ingest.py --backfill
+
+The backfill case runs the embedded default instead (SQLite files in a fresh folder, tasks
+in-process, so every batch's rollups are computed inside its request, one gunicorn worker):
+8 devices on 4 sites send 40,000 five-minute buckets of history, oldest first, in batches
+through the real endpoint. It prints batches/s for each tenth of the backfill and the ratio of
+the last tenth to the first: if ingest slowed down as history grew, the ratio shows it.
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ WARMUP = 3  # batches per client before the clock starts
 def main() -> None:
     args = _arguments()
     args.port = args.port or _free_port()
+    if args.backfill:
+        _backfill_main(args)
+        return
     env = _environment(args)
     _databases_recreate(args.pg)
     _redis_flush(args.redis)
@@ -72,6 +83,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=6, help="client threads (one device each)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed run")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--backfill", action="store_true",
+                        help="the history backfill on the embedded default (SQLite, in-process)")
+    parser.add_argument("--backfill-buckets", type=int, default=40_000,
+                        help="buckets of history in all (the backfill case)")
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
     )
@@ -118,8 +133,9 @@ def _redis_flush(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def _devices_register(clients: int) -> list[tuple[str, str, str]]:
-    """(device_id, secret, site slug) per client thread, registered through the services."""
+def _devices_register(clients: int, per_site: int = 1) -> list[tuple[str, str, str]]:
+    """(device_id, secret, site slug) per client thread, registered through the services;
+    `per_site` devices share each site (cameras on the approaches of one intersection)."""
     sys.path.insert(0, str(REPO / "platform"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "junction.settings")
     import django
@@ -130,12 +146,13 @@ def _devices_register(clients: int) -> list[tuple[str, str, str]]:
     services.region_add(code=REGION, name="Bench region")
     devices = []
     for i in range(clients):
-        site = services.site_add(
-            slug=f"bench-site-{i}",
-            region=REGION,
-            name=f"Bench {i}",
-            counters={name: {} for name in COUNTERS},
-        )
+        if i % per_site == 0:
+            site = services.site_add(
+                slug=f"bench-site-{i // per_site}",
+                region=REGION,
+                name=f"Bench {i // per_site}",
+                counters={name: {} for name in COUNTERS},
+            )
         issued = services.device_add(device_id=f"bench-device-{i}", site=site.slug)
         devices.append((issued.device.device_id, issued.secret, site.slug))
     return devices
@@ -168,21 +185,22 @@ def _wait_ready(port: int) -> None:
     raise SystemExit("gunicorn did not come up")
 
 
-def _batch(device_id: str, site: str, window_end: int) -> tuple[str, bytes]:
-    """One batch: the 15 minutes before `window_end`, 24 count rows per bucket."""
-    buckets = []
-    for minute in range(BUCKETS):
-        start = window_end - (BUCKETS - minute) * SECONDS
+def _batch(device_id: str, site: str, window_end: int, buckets: int = BUCKETS,
+           seconds: int = SECONDS) -> tuple[str, bytes]:
+    """One batch: `buckets` buckets of `seconds` ending at `window_end`, 24 count rows each."""
+    bodies = []
+    for n in range(buckets):
+        start = window_end - (buckets - n) * seconds
         counts = [
             {"counter": c, "direction": d, "class": k, "count": (start // 60 + i) % 17}
             for i, (c, d, k) in enumerate(
                 (c, d, k) for c in COUNTERS for d in DIRECTIONS for k in CLASSES
             )
         ]
-        buckets.append(
+        bodies.append(
             {
                 "start": datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "seconds": SECONDS,
+                "seconds": seconds,
                 "uptime": 1.0,
                 "counts": counts,
             }
@@ -194,9 +212,23 @@ def _batch(device_id: str, site: str, window_end: int) -> tuple[str, bytes]:
         "site": site,
         "region": REGION,
         "model": {"name": "yolox_nano", "sha256": hashlib.sha256(b"bench").hexdigest()},
-        "buckets": buckets,
+        "buckets": bodies,
     }
     return body["batch_id"], json.dumps(body, separators=(",", ":")).encode()
+
+
+def _signed_headers(device_id: str, secret: str, batch_id: str, body: bytes) -> dict[str, str]:
+    # Every body is another batch, so its signature is new even within one second; a stamp
+    # stepped ahead per batch would leave the server's skew window at 15 batches/s.
+    stamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    return {
+        "Content-Type": "application/json",
+        "X-Junction-Device": device_id,
+        "X-Junction-Timestamp": str(stamp),
+        "X-Junction-Signature": "v1=" + mac.hexdigest(),
+        "Idempotency-Key": batch_id,
+    }
 
 
 class _Result:
@@ -239,17 +271,7 @@ def _load(
                 start_line.wait()
             elif n > WARMUP and time.perf_counter() >= stop_at[0]:
                 break
-            # Every body is another batch, so its signature is new even within one second; a
-            # stamp stepped ahead per batch would leave the server's skew window at 15 batches/s.
-            stamp = int(time.time())
-            mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-            headers = {
-                "Content-Type": "application/json",
-                "X-Junction-Device": device_id,
-                "X-Junction-Timestamp": str(stamp),
-                "X-Junction-Signature": "v1=" + mac.hexdigest(),
-                "Idempotency-Key": batch_id,
-            }
+            headers = _signed_headers(device_id, secret, batch_id, body)
             began = time.perf_counter()
             response = session.post(url, data=body, headers=headers, timeout=60)
             latencies.append(time.perf_counter() - began)
@@ -367,6 +389,105 @@ def _report(args: argparse.Namespace, result: _Result, copy_rate: float, copied:
     print(f"latency p99    {p99:10.1f} ms")
     print(f"COPY rows/s    {copy_rate:10.0f}   ({copied} rows, same table, same run)")
     print(f"ingest / COPY  {rows_per_s / copy_rate:10.3f}")
+
+
+BACKFILL_DEVICES, BACKFILL_PER_SITE = 8, 2
+BACKFILL_SECONDS = 300
+BACKFILL_BATCH = 100  # buckets per batch: a device catching up sends 8 h 20 min at a time
+TENTHS = 10
+
+
+def _backfill_main(args: argparse.Namespace) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="junction-bench-backfill-") as var_dir:
+        env = {
+            "JUNCTION_VAR_DIR": var_dir,  # the embedded default: SQLite files, no broker
+            "DJANGO_SECRET_KEY": "bench-only-" + uuid.uuid4().hex,
+            "JUNCTION_DEBUG": "0",
+            "JUNCTION_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(REPO / "platform"),
+        }
+        for name in ("DATABASE_URL", "JUNCTION_REGIONS", "JUNCTION_REGION", "REDIS_URL",
+                     "JUNCTION_TASKS_EAGER"):
+            os.environ.pop(name, None)
+        _run([PYTHON, "manage.py", "migrate_all", "-v0"], env)
+        os.environ.update(env)
+        devices = _devices_register(BACKFILL_DEVICES, per_site=BACKFILL_PER_SITE)
+        args.workers = 1  # one SQLite writer at a time, whatever the worker count
+        server = _gunicorn_start(args, env)
+        try:
+            _wait_ready(args.port)
+            busy_before = _machine_busy_seconds()
+            began = time.perf_counter()
+            durations = _backfill_send(args.port, devices, args.backfill_buckets)
+            capacity = (time.perf_counter() - began) * (os.cpu_count() or 1)
+            busy = (_machine_busy_seconds() - busy_before) / capacity
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        _backfill_report(durations, busy)
+
+
+def _backfill_send(port: int, devices: list[tuple[str, str, str]], buckets: int) -> list[float]:
+    """Send every device's history oldest first, the devices taking turns; the wall time of
+    each batch, in sending order."""
+    url = f"http://127.0.0.1:{port}{PATH}"
+    # The default 40,000 buckets are 5,000 per device: 17 days of five-minute buckets.
+    per_device = buckets // len(devices) // BACKFILL_BATCH
+    span = BACKFILL_BATCH * BACKFILL_SECONDS
+    now = int(time.time())
+    last_end = now - now % 3600 - 3600
+    first_end = last_end - (per_device - 1) * span
+    session = requests.Session()
+    # One untimed batch per device loads Django in the worker; its hour lies before the history.
+    for device_id, secret, site in devices:
+        batch_id, body = _batch(device_id, site, first_end - span, 1, BACKFILL_SECONDS)
+        session.post(url, data=body, headers=_signed_headers(device_id, secret, batch_id, body),
+                     timeout=60).raise_for_status()
+    durations = []
+    for k in range(per_device):
+        for device_id, secret, site in devices:
+            batch_id, body = _batch(device_id, site, first_end + k * span, BACKFILL_BATCH,
+                                    BACKFILL_SECONDS)
+            headers = _signed_headers(device_id, secret, batch_id, body)
+            began = time.perf_counter()
+            response = session.post(url, data=body, headers=headers, timeout=120)
+            durations.append(time.perf_counter() - began)
+            if response.status_code != 201:
+                raise SystemExit(f"unexpected {response.status_code}: {response.text[:300]}")
+    return durations
+
+
+def _backfill_report(durations: list[float], machine_busy: float) -> None:
+    from junction.analytics.models import DirtyWindow, Period, Rollup
+
+    tenth = len(durations) // TENTHS
+    tenths = [durations[i * tenth:(i + 1) * tenth] for i in range(TENTHS)]
+    rates = [len(part) / sum(part) for part in tenths]
+    medians = [statistics.median(part) * 1000 for part in tenths]
+    hourly = Rollup.objects.in_region(REGION).filter(period=Period.HOUR)
+    print(
+        f"ingest backfill bench: embedded default (SQLite, in-process tasks), gunicorn 1 sync "
+        f"worker, 1 client, {os.cpu_count()} CPUs; machine busy {machine_busy:.0%} during the "
+        f"run (other developers' work included)"
+    )
+    print(
+        f"history: {BACKFILL_DEVICES} devices on {BACKFILL_DEVICES // BACKFILL_PER_SITE} sites, "
+        f"{len(durations) * BACKFILL_BATCH} buckets of {BACKFILL_SECONDS} s x {ROWS_PER_BUCKET} "
+        f"count rows, {len(durations)} batches of {BACKFILL_BATCH} buckets, "
+        f"{sum(durations):.1f} s"
+    )
+    print("batches/s by tenth of the backfill:  " + " ".join(f"{r:6.1f}" for r in rates))
+    print("median ms per batch, by tenth:       " + " ".join(f"{m:6.0f}" for m in medians))
+    print(f"batches/s at the start  {rates[0]:8.1f}   (first {tenth} batches)")
+    print(f"batches/s at the end    {rates[-1]:8.1f}   (last {tenth} batches)")
+    print(f"end / start             {rates[-1] / rates[0]:8.2f}   "
+          f"(median batch time start / end {medians[0] / medians[-1]:.2f})")
+    print(
+        f"rollups after the backfill: {hourly.count()} hourly rows, "
+        f"{DirtyWindow.objects.in_region(REGION).count()} windows still marked dirty"
+    )
 
 
 if __name__ == "__main__":

@@ -129,6 +129,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "junction.middleware.QueryStringMiddleware",
     "junction.residency.middleware.ResidencyMiddleware",
 ]
 ROOT_URLCONF = "junction.urls"

@@ -56,6 +56,17 @@ class DevicePersona:
 
 
 @pytest.fixture
+def clean_cache():
+    """Seen signatures and batch locks live in the shared cache (Redis in the PostgreSQL pass),
+    which outlives a test's database rollback: tests that send batches start and end clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def eu_west(db):
     return site_services.region_add(code="eu-west", name="Europe West",
                                     endpoint="https://eu-west.junction.example")

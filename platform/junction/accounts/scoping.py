@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from junction.accounts.models import ROLE_RANK, RegionMembership, Role
+from junction.analytics.models import AlertSubscription
 from junction.residency.errors import TransferRefused
 from junction.residency.models import Region, TransferRule
 from junction.residency.services import transfer_authorise
@@ -24,6 +25,7 @@ REGION_LOOKUPS: dict[type[models.Model], str] = {
     Counter: "site__region__code",
     Device: "site__region__code",
     RegionMembership: "region__code",
+    AlertSubscription: "region__code",
 }
 
 

@@ -44,6 +44,8 @@ from junction.traffic.models import CountBucket, CountRow
 log = logging.getLogger(__name__)
 
 INSERT_BATCH = 5000
+# Marks one rollup run claims: a worker coalesces the hours of many batches into few recomputes.
+CLAIM_LIMIT = 2000
 # Rollups are written with COPY on PostgreSQL (bulk_create elsewhere): preparing values one by
 # one in the ORM cost more than the GROUP BY that produced them.
 ROLLUP_FIELDS = ("site_id", "period", "start", "counter", "direction", "road_user", "count",
@@ -314,7 +316,8 @@ def dirty_windows_sweep(*, region: str, received_since: datetime) -> int:
                for site_id, site_hours in by_site.items())
 
 
-def dirty_windows_claim(*, region: str, limit: int = 2000) -> tuple[uuid.UUID, list[DirtyWindow]]:
+def dirty_windows_claim(*, region: str,
+                        limit: int = CLAIM_LIMIT) -> tuple[uuid.UUID, list[DirtyWindow]]:
     """Claim up to `limit` pending marks (and marks whose claimer died) for this run.
 
     filter().update() with a fresh token is the claim: two workers never get the same mark.
@@ -324,7 +327,9 @@ def dirty_windows_claim(*, region: str, limit: int = 2000) -> tuple[uuid.UUID, l
     marks = DirtyWindow.objects.in_region(region)
     claimable = Q(state=DirtyWindow.State.PENDING) | Q(state=DirtyWindow.State.CLAIMED,
                                                        claimed_at__lt=stale)
-    ids = list(marks.filter(claimable).order_by("site_id", "start")
+    # Newest marks first: a request that rolls up in-process claims its own batch's hours even
+    # when a failed run left older marks behind (those follow, a few per request).
+    ids = list(marks.filter(claimable).order_by("-marked_at", "site_id", "start")
                .values_list("pk", flat=True)[:limit])
     token = uuid.uuid4()
     marks.filter(claimable, pk__in=ids).update(state=DirtyWindow.State.CLAIMED, claimed_at=now,
@@ -332,7 +337,7 @@ def dirty_windows_claim(*, region: str, limit: int = 2000) -> tuple[uuid.UUID, l
     return token, list(marks.filter(claim_token=token).order_by("site_id", "start"))
 
 
-def dirty_windows_rollup(*, region: str, limit: int = 2000) -> list[RecomputeResult]:
+def dirty_windows_rollup(*, region: str, limit: int = CLAIM_LIMIT) -> list[RecomputeResult]:
     """Recompute the claimed hours; a mark made again mid-recompute stays for the next run."""
     token, claimed = dirty_windows_claim(region=region, limit=limit)
     by_site: dict[int, list[datetime]] = defaultdict(list)

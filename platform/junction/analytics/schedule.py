@@ -12,7 +12,8 @@ DETECT_EVERY_SECONDS = 900
 
 # (job name, task, schedule); the task names are those region_task gives analytics.tasks.
 JOBS = (
-    ("rollup", "junction.analytics.tasks.rollup_dirty_windows", ROLLUP_EVERY_SECONDS),
+    # The rollup job is the sweep: ingest rolls up what it marks, beat catches what was missed.
+    ("rollup", "junction.analytics.tasks.sweep_dirty_windows", ROLLUP_EVERY_SECONDS),
     ("detect", "junction.analytics.tasks.detect_anomalies", DETECT_EVERY_SECONDS),
     # At night local to most deployments, and well clear of the quarter-hour detection runs.
     ("retention", "junction.analytics.tasks.apply_retention", crontab(hour=2, minute=7)),

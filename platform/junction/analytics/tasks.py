@@ -17,7 +17,20 @@ log = logging.getLogger(__name__)
 
 
 @region_task(idempotent=True, transient=(OperationalError,), expires=ROLLUP_EVERY_SECONDS * 2)
-def rollup_dirty_windows(*, region: str) -> int:
+def rollup_dirty_windows(*, region: str, limit: int = rollups.CLAIM_LIMIT) -> int:
+    """Roll up the hours already marked dirty (by ingest or by the sweep), and nothing else.
+
+    Ingest sends this after each batch. It never sweeps: a sweep marks every hour received in
+    the last ten minutes, so during a backfill each batch would recompute all the history sent
+    before it, and ingest would slow down as history grows.
+    """
+    return len(rollups.dirty_windows_rollup(region=region, limit=limit))
+
+
+@region_task(idempotent=True, transient=(OperationalError,), expires=ROLLUP_EVERY_SECONDS * 2)
+def sweep_dirty_windows(*, region: str) -> int:
+    """The beat schedule's backstop: mark what a crashed request stored but never announced,
+    then roll up every pending mark."""
     # Two sweep intervals back, so a run that was late or skipped leaves no bucket unmarked.
     since = timezone.now() - timedelta(seconds=ROLLUP_EVERY_SECONDS * 2)
     rollups.dirty_windows_sweep(region=region, received_since=since)

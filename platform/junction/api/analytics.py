@@ -116,9 +116,8 @@ class RegionPlaneMixin:
         self.check_object_permissions(self.request, region)
         return region
 
-    def anomaly_context(self, anomalies) -> dict:
-        slugs = selectors.site_slugs({anomaly.site_id for anomaly in anomalies})
-        return {**self.get_serializer_context(), "site_slugs": slugs}
+    def anomalies_data(self, anomalies) -> list[dict]:
+        return serializers.anomalies_represent(anomalies, self.get_serializer_context())
 
 
 class RegionAnomalyListView(RegionPlaneMixin, generics.ListAPIView):
@@ -137,9 +136,7 @@ class RegionAnomalyListView(RegionPlaneMixin, generics.ListAPIView):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         page = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())))
-        data = self.get_serializer_class()(page, many=True,
-                                           context=self.anomaly_context(page)).data
-        return self.get_paginated_response(data)
+        return self.get_paginated_response(self.anomalies_data(page))
 
 
 class RegionAnomalyDetailView(RegionPlaneMixin, generics.GenericAPIView):
@@ -148,8 +145,7 @@ class RegionAnomalyDetailView(RegionPlaneMixin, generics.GenericAPIView):
     def get(self, request: Request, code: str, pk: int) -> Response:
         region = self.region()
         anomaly = _anomaly_or_404(region.code, pk)
-        return Response(self.get_serializer_class()(
-            anomaly, context=self.anomaly_context([anomaly])).data)
+        return Response(self.anomalies_data([anomaly])[0])
 
 
 class Conflict(APIException):
@@ -184,8 +180,7 @@ class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
             raise NotFound(f"region {region.code!r} has no anomaly {pk}") from None
         except ValidationError as exc:
             raise Conflict(" ".join(exc.message_dict.get("state", exc.messages))) from None
-        return Response(self.get_serializer_class()(
-            anomaly, context=self.anomaly_context([anomaly])).data)
+        return Response(self.anomalies_data([anomaly])[0])
 
 
 class AnomalyAcknowledgeView(AnomalyTransitionView):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from rest_framework import serializers
 
+from junction.analytics import selectors as analytics_selectors
 from junction.analytics.models import Anomaly, Period
+from junction.api.query_fields import QueryDateField, QueryDateTimeField
 from junction.residency.models import VEHICLE_CLASSES, Region
 from junction.sites.models import Counter, Device, Site
 from junction.traffic.selectors import INTERVALS
@@ -18,7 +21,8 @@ class RegionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Region
         fields = ["code", "name", "endpoint", "min_bucket_seconds", "raw_retention_days",
-                  "rollup_retention_days", "k_threshold", "classes"]
+                  "rollup_retention_days", "k_threshold", "classes", "timezone", "country",
+                  "subdivision"]
 
 
 class CounterSerializer(serializers.ModelSerializer):
@@ -90,9 +94,9 @@ def _validate_range(attrs: dict, grain: str, longest_by_grain: dict, hint: str) 
 class CountQuerySerializer(serializers.Serializer):
     """Query of /sites/{slug}/counts; `context["site"]` is the site asked about."""
 
-    start = serializers.DateTimeField(required=False,
+    start = QueryDateTimeField(required=False,
                                       help_text="inclusive; default: 24 h before `end`")
-    end = serializers.DateTimeField(required=False, help_text="exclusive; default: now")
+    end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
     road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
     interval = serializers.ChoiceField(
@@ -139,9 +143,9 @@ class SiteCountsSerializer(serializers.Serializer):
 class SiteTotalsQuerySerializer(serializers.Serializer):
     """Whole local days only: a transfer at daily level must not be cut finer by the range."""
 
-    start = serializers.DateField(required=False, help_text="first local day; default: 30 "
+    start = QueryDateField(required=False, help_text="first local day; default: 30 "
                                                             "days before `end`")
-    end = serializers.DateField(required=False, help_text="day after the last; default: "
+    end = QueryDateField(required=False, help_text="day after the last; default: "
                                                           "tomorrow in the site's zone")
 
     def validate(self, attrs: dict) -> dict:
@@ -193,10 +197,10 @@ class RollupQuerySerializer(serializers.Serializer):
 
     period = serializers.ChoiceField(choices=Period.values, default=Period.HOUR.value,
                                      help_text="15m, 1h, or 1d (the site's local days)")
-    start = serializers.DateTimeField(required=False,
+    start = QueryDateTimeField(required=False,
                                       help_text="default: 24 h before `end`; widened to the "
                                                 "start of its window")
-    end = serializers.DateTimeField(required=False, help_text="exclusive; default: now")
+    end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
     road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
 
@@ -242,7 +246,7 @@ class SiteRollupsSerializer(serializers.Serializer):
 
 
 class MeasuresQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False,
+    date = QueryDateField(required=False,
                                  help_text="the site's local day; default: today there")
     counter = serializers.ListField(
         child=serializers.CharField(), required=False,
@@ -299,10 +303,27 @@ class SiteMeasuresSerializer(serializers.Serializer):
     v85 = HourSpeedSerializer(many=True, help_text="hours with speed histograms")
 
 
-class AnomalySerializer(serializers.ModelSerializer):
-    """`context["site_slugs"]` maps the page's site ids to slugs (sites are control plane)."""
+class BlankAsNullField(serializers.CharField):
+    """A text column whose blank means "none": answered as null, not as ""."""
 
-    site = serializers.SerializerMethodField()
+    def __init__(self, **kwargs) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+class AnomalySerializer(serializers.ModelSerializer):
+    """The one representation of an anomaly: the API answers it and `manage.py anomalies
+    --json` prints it (both through `anomalies_represent`). `context["site_slugs"]` maps the
+    anomalies' site ids to slugs (sites are control plane)."""
+
+    site = serializers.SerializerMethodField(help_text="the site's slug")
+    counter = BlankAsNullField(
+        help_text="the counter's name; null for a finding about the whole site, such as an "
+                  "outage of every camera (earlier versions answered an empty string)")
+    acknowledged_by = BlankAsNullField(help_text="null until acknowledged")
+    resolved_by = BlankAsNullField(help_text="null until resolved")
 
     class Meta:
         model = Anomaly
@@ -312,3 +333,10 @@ class AnomalySerializer(serializers.ModelSerializer):
 
     def get_site(self, anomaly: Anomaly) -> str | None:
         return self.context["site_slugs"].get(anomaly.site_id)
+
+
+def anomalies_represent(anomalies: Sequence[Anomaly], context: dict | None = None) -> list[dict]:
+    """Anomalies as the API shows them, with their sites' slugs read in one query."""
+    slugs = analytics_selectors.site_slugs({anomaly.site_id for anomaly in anomalies})
+    return AnomalySerializer(anomalies, many=True,
+                             context={**(context or {}), "site_slugs": slugs}).data

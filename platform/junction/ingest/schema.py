@@ -7,11 +7,14 @@ counters live in junction.ingest.policy.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -28,8 +31,26 @@ SCHEMA = "junction.batch/v1"
 MAX_BUCKETS = 1440  # a day of one-minute buckets; the body size limit usually bites first
 MAX_ENTRIES = 10_000
 
+MAX_BUCKET_SECONDS = 86_400
+# Starts from here on could not end inside the calendar (datetime.max) with the longest bucket.
+STARTS_BEFORE = datetime(9999, 12, 31, tzinfo=UTC)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    # PostgreSQL cannot store NUL in text (SQLite can): refused here, the same on every
+    # database, rather than failing in the store and being retried by the device for ever.
+    # The other control characters are no part of a name and would corrupt CSV and logs.
+    found = _CONTROL.search(text)
+    if found:
+        raise ValueError(f"must not contain a control character (U+{ord(found[0]):04X} at "
+                         f"position {found.start()})")
+    return text
+
+
 RoadUser = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_printable)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Edge = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -106,7 +127,7 @@ class DwellIn(_Body):
 
 class BucketIn(_Body):
     start: AwareDatetime
-    seconds: Annotated[int, Field(gt=0, le=86_400)]
+    seconds: Annotated[int, Field(gt=0, le=MAX_BUCKET_SECONDS)]
     uptime: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
     counts: Annotated[list[CountIn], Field(max_length=MAX_ENTRIES)] = []
     speeds: Annotated[list[SpeedIn], Field(max_length=MAX_ENTRIES)] = []
@@ -117,7 +138,16 @@ class BucketIn(_Body):
     @field_validator("start")
     @classmethod
     def _in_utc(cls, start: datetime) -> datetime:
-        return start.astimezone(UTC)
+        # Starts near either end of the calendar would overflow in the UTC conversion or in
+        # start + seconds (the policy's arithmetic): a body the store could never take.
+        try:
+            start = start.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("lies outside the years 1 to 9999 in UTC") from None
+        if start >= STARTS_BEFORE:
+            raise ValueError(f"must be before {STARTS_BEFORE:%Y-%m-%dT%H:%M:%SZ}, so that "
+                             "the bucket ends inside the calendar")
+        return start
 
 
 class ModelIn(_Body):
@@ -130,7 +160,8 @@ class BatchIn(_Body):
     batch_id: UUID
     device_id: Name
     site: Name
-    region: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    region: Annotated[str, StringConstraints(min_length=1, max_length=32),
+                      AfterValidator(_printable)]
     model: ModelIn
     buckets: Annotated[list[BucketIn], Field(min_length=1, max_length=MAX_BUCKETS)]
 
@@ -158,7 +189,7 @@ _RULES = {
 def batch_parse(body: bytes) -> BatchIn:
     """The validated batch, or Invalid naming the first offending field and its rule."""
     try:
-        return BatchIn.model_validate_json(body)
+        batch = BatchIn.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         first = errors[0]
@@ -168,3 +199,49 @@ def batch_parse(body: bytes) -> BatchIn:
             first["msg"],
             errors=[{"field": field_path(e["loc"]), "detail": e["msg"]} for e in errors[:20]],
         ) from None
+    _duplicate_keys_check(body)
+    return batch
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in order, duplicates kept."""
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey
+    return obj
+
+
+def _duplicate_keys_check(body: bytes) -> None:
+    """Refuse a key given twice in one object: pydantic (like most parsers) keeps the last,
+    so `"count": 12, "count": 999999` would store a number the device may never have meant,
+    and a signer and a reader that disagree on which one counts could sign one batch and
+    store another. Run on a schema-valid body only, so its nesting is bounded by the schema;
+    the path of the duplicate is only looked for once one was found."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_object)
+        return
+    except _DuplicateKey:
+        pass
+    except ValueError as exc:  # pydantic took it, so this is not expected; still a 422
+        raise Invalid("invalid_json", "body", str(exc)) from None
+    stack: list[tuple[tuple[str | int, ...], object]] = [
+        ((), json.loads(body, object_pairs_hook=_Pairs))]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, _Pairs):
+            seen: set[str] = set()
+            for key, value in node:
+                if key in seen:
+                    raise Invalid("duplicate_key", field_path((*path, key)),
+                                  f"the key {key!r} is given more than once in this object")
+                seen.add(key)
+                stack.append(((*path, key), value))
+        elif isinstance(node, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(node))

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from junction.api.analytics import RegionPlaneMixin
+from junction.api.query_fields import QueryDateField
 from junction.api.serializers import STATUS_CHOICES
 from junction.opendata.formats import TOTALS_RULE, as_document
 from junction.opendata.publication import PERIODS, SCHEMA
@@ -24,8 +25,8 @@ from junction.sites.models import Site
 class OpenDataQuerySerializer(serializers.Serializer):
     """`context["region"]` is the region asked about."""
 
-    start = serializers.DateField(help_text="first local day of the sites")
-    end = serializers.DateField(help_text="the day after the last")
+    start = QueryDateField(help_text="first local day of the sites")
+    end = QueryDateField(help_text="the day after the last")
     period = serializers.ChoiceField(
         choices=list(PERIODS), default="day",
         help_text=f"day: the site's local days (at most {MAX_DAYS['day']} days); hour: "

@@ -37,11 +37,14 @@ class RegionForm(forms.ModelForm):
 @admin.register(Region)
 class RegionAdmin(RegionScopedAdmin):
     form = RegionForm
-    list_display = ["code", "name", "endpoint", "min_bucket_seconds", "raw_retention_days",
-                    "rollup_retention_days", "k_threshold"]
+    list_display = ["code", "name", "endpoint", "timezone", "country", "subdivision",
+                    "min_bucket_seconds", "raw_retention_days", "rollup_retention_days",
+                    "k_threshold"]
     search_fields = ["code", "name"]
     fieldsets = [
         (None, {"fields": ["code", "name", "endpoint"]}),
+        # Validated by the model (junction.residency.locality), as region_add is.
+        ("Local time and public holidays", {"fields": ["timezone", "country", "subdivision"]}),
         ("Policy", {"fields": ["min_bucket_seconds", "raw_retention_days",
                                "rollup_retention_days", "k_threshold", "dp_epsilon",
                                "classes"]}),

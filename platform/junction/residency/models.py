@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from junction.residency.base import ControlModel, RegionModel
+from junction.residency.locality import holiday_area_check, time_zone_check
 
 VEHICLE_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 
@@ -32,6 +33,17 @@ class Region(ControlModel):
         null=True, blank=True, help_text="Differential-privacy budget for open-data exports."
     )
     classes = models.JSONField(default=_default_classes)
+    # Local time and public holidays: sites default to the region's zone, and anomaly
+    # detection judges a public holiday of the region's calendar as one.
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[time_zone_check],
+        help_text="IANA time zone (e.g. Europe/Paris); the default of the region's sites.")
+    country = models.CharField(
+        max_length=2, blank=True,
+        help_text="ISO 3166-1 alpha-2 code of the public-holiday calendar (blank: none).")
+    subdivision = models.CharField(
+        max_length=32, blank=True,
+        help_text="Subdivision of the country whose holidays also apply (e.g. NY for the US).")
 
     class Meta:
         ordering = ["code"]
@@ -43,6 +55,7 @@ class Region(ControlModel):
         unknown = set(self.classes) - set(VEHICLE_CLASSES)
         if unknown:
             raise ValidationError({"classes": f"unknown classes: {', '.join(sorted(unknown))}"})
+        holiday_area_check(country=self.country, subdivision=self.subdivision)
 
 
 class TransferLevel(models.TextChoices):
@@ -78,6 +91,15 @@ class AuditEvent(RegionModel):
     action = models.CharField(max_length=32)
     destination_region = models.CharField(max_length=32, blank=True)
     detail = models.JSONField(default=dict)
+    # A row may stand for identical refusals repeated within a window (services.audit_repeated):
+    # `at` is the first, `last_at` the latest, `repeats` how many. Other rows stand for one.
+    repeats = models.PositiveIntegerField(default=1)
+    last_at = models.DateTimeField(null=True, blank=True)
+    repeat_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta(RegionModel.Meta):
         ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["repeat_key"], condition=~models.Q(repeat_key=""),
+                                    name="one_audit_row_per_repeat_window"),
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 
 from junction.residency.base import ControlModel
+from junction.residency.locality import time_zone_check
 from junction.residency.models import Region
 
 
@@ -12,7 +13,9 @@ class Site(ControlModel):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="sites")
-    timezone = models.CharField(max_length=64, default="UTC")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[time_zone_check],
+                                help_text="IANA time zone; site_add defaults it to the "
+                                          "region's.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

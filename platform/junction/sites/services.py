@@ -27,24 +27,28 @@ def region_code_check(code: str) -> None:
 @transaction.atomic(using="default")
 def region_add(*, code: str, name: str, endpoint: str = "", min_bucket_seconds: int = 60,
                raw_retention_days: int = 90, rollup_retention_days: int = 730,
-               k_threshold: int = 5) -> Region:
+               k_threshold: int = 5, timezone: str = "UTC", country: str = "",
+               subdivision: str = "") -> Region:
     region_code_check(code)
     region = Region(code=code, name=name, endpoint=endpoint,
                     min_bucket_seconds=min_bucket_seconds, raw_retention_days=raw_retention_days,
-                    rollup_retention_days=rollup_retention_days, k_threshold=k_threshold)
+                    rollup_retention_days=rollup_retention_days, k_threshold=k_threshold,
+                    timezone=timezone, country=country, subdivision=subdivision)
     region.full_clean()
     region.save()
     return region
 
 
 @transaction.atomic(using="default")
-def site_add(*, slug: str, region: str, name: str,
-             counters: dict[str, dict] | None = None) -> Site:
+def site_add(*, slug: str, region: str, name: str, counters: dict[str, dict] | None = None,
+             timezone: str | None = None) -> Site:
+    """Register a site; its time zone is the region's unless given."""
     try:
         region_obj = Region.objects.get(code=region)
     except Region.DoesNotExist as exc:
         raise ValidationError({"region": f"unknown region {region!r}"}) from exc
-    site = Site(slug=slug, name=name, region=region_obj)
+    site = Site(slug=slug, name=name, region=region_obj,
+                timezone=region_obj.timezone if timezone is None else timezone)
     site.full_clean()
     site.save()
     for counter_name, geometry in (counters or {}).items():

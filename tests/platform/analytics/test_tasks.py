@@ -56,7 +56,7 @@ def test_it_enqueues_each_beat_entry_to_its_regions_queue(sent):
     for name in ("analytics-rollup-eu-west", "analytics-detect-us-east"):
         scheduler.apply_async(scheduler.schedule[name], advance=False)
     assert sent == [
-        ("junction.analytics.tasks.rollup_dirty_windows", {"region": "eu-west"}, "region.eu-west"),
+        ("junction.analytics.tasks.sweep_dirty_windows", {"region": "eu-west"}, "region.eu-west"),
         ("junction.analytics.tasks.detect_anomalies", {"region": "us-east"}, "region.us-east"),
     ]
 
@@ -67,10 +67,12 @@ def test_it_routes_a_region_task_to_its_regions_queue(sent):
                      {"region": "us-east", "delivery_id": 7}, "region.us-east")]
 
 
-def test_it_rolls_up_recent_buckets_when_the_task_runs(eu_site):
+def test_the_scheduled_sweep_rolls_up_recent_buckets_no_request_announced(eu_site):
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     store_buckets(region="eu-west", site_id=eu_site.pk, start=start, minutes=30, counts=COUNTS)
-    assert tasks.rollup_dirty_windows.delay(region="eu-west").get() == 1
+    # The task ingest sends rolls up marks only; the beat's sweep finds the unmarked hour.
+    assert tasks.rollup_dirty_windows.delay(region="eu-west").get() == 0
+    assert tasks.sweep_dirty_windows.delay(region="eu-west").get() == 1
     assert Rollup.objects.in_region("eu-west").get(period=Period.HOUR).count == 60
 
 

@@ -190,7 +190,7 @@ def test_it_enqueues_beat_entries_on_each_regions_queue(worker, transactional_db
     eu = scheduler.apply_async(scheduler.schedule["analytics-rollup-eu-west"], advance=False)
     us = scheduler.apply_async(scheduler.schedule["analytics-rollup-us-east"], advance=False)
 
-    worker.wait_for(f"rollup_dirty_windows[{eu.id}] succeeded", TASK_TIMEOUT)
+    worker.wait_for(f"sweep_dirty_windows[{eu.id}] succeeded", TASK_TIMEOUT)
     # Nobody consumes us-east here: its message waits on its own queue, untouched.
     assert _broker().llen("region.us-east") == 1
     assert us.id not in worker.output()

@@ -202,3 +202,34 @@ def test_it_answers_in_a_fixed_number_of_queries(api, eu_analyst, eu_site,
             django_assert_num_queries(3, using="default"):
         answer = api.get(url)
     assert answer.json()["count"] == 20
+
+
+def test_the_command_prints_each_anomaly_exactly_as_the_api_answers_it(api, eu_analyst,
+                                                                       findings, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    call_command("anomalies", "--region", "eu-west", "--json")
+    printed = json.loads(capsys.readouterr().out)["anomalies"]
+    answered = listing(api, eu_analyst, "eu-west").json()["results"]
+    assert sorted(printed, key=lambda a: a["id"]) == sorted(answered, key=lambda a: a["id"])
+    outage = next(a for a in printed if a["kind"] == "outage")
+    # A finding about the whole site names no counter: null, never "".
+    assert (outage["site"], outage["counter"], outage["acknowledged_by"]) == (
+        "main-and-5th", None, None)
+    drop = next(a for a in printed if a["kind"] == "drop")
+    assert (drop["site"], drop["counter"]) == ("main-and-5th", "north-stopline")
+
+
+def test_the_commands_table_names_the_site_by_slug_and_a_whole_site_finding_as_such(findings,
+                                                                                  capsys):
+    from django.core.management import call_command
+
+    call_command("anomalies", "--region", "eu-west", "--state", "open")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    drop, outage = (next(line for line in lines if f" {kind} " in line)
+                    for kind in ("drop", "outage"))
+    assert "main-and-5th" in drop and "north-stopline" in drop
+    assert "main-and-5th" in outage and "(whole site)" in outage

@@ -129,3 +129,11 @@ def test_it_refuses_a_bad_range(api, eu_analyst, eu_site, params, field, message
     answer = totals(api, eu_analyst, eu_site, **params)
     assert answer.status_code == 400
     assert message in " ".join(answer.json()[field])
+
+
+def test_fifty_refused_reads_leave_one_audit_row_that_counts_them(api, us_analyst, eu_days):
+    for _ in range(50):
+        assert totals(api, us_analyst, eu_days).status_code == 403
+    [event] = AuditEvent.objects.in_region("eu-west")
+    assert (event.action, event.actor, event.repeats) == ("refused", "us-analyst", 50)
+    assert audit("us-east") == []

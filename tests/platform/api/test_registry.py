@@ -30,6 +30,15 @@ def test_it_lists_only_the_regions_of_the_analyst(api, eu_analyst, us_east):
     assert [r["code"] for r in answer.json()["results"]] == ["eu-west"]
 
 
+def test_it_gives_a_regions_local_time_and_holiday_calendar(api, eu_analyst):
+    from junction.residency.models import Region
+
+    Region.objects.filter(code="eu-west").update(timezone="Europe/Paris", country="FR")
+    region = get(api, eu_analyst, "region-list").json()["results"][0]
+    assert (region["timezone"], region["country"], region["subdivision"]) == (
+        "Europe/Paris", "FR", "")
+
+
 def test_it_lists_every_region_for_an_administrator(api, admin_user, eu_west, us_east):
     assert [r["code"] for r in get(api, admin_user, "region-list").json()["results"]] == [
         "eu-west", "us-east"]

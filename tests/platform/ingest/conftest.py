@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from junction.sites import services as site_services
 from junction.sites.models import CounterKind
 
 
 @pytest.fixture(autouse=True)
-def _clean_cache():
-    # Seen signatures and batch locks live in the shared cache (Redis in the PostgreSQL pass),
-    # which outlives a test's database rollback.
-    cache.clear()
-    yield
-    cache.clear()
+def _clean_cache(clean_cache):
+    return None
 
 
 @pytest.fixture

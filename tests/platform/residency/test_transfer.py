@@ -3,10 +3,13 @@ source region's audit log."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from junction.residency.errors import MisdirectedRegion, TransferRefused
 from junction.residency.models import AuditEvent, TransferLevel, TransferRule
@@ -133,3 +136,45 @@ def test_rule_changes_in_the_admin_are_audited(client, admin_user, eu_west, us_e
         ("rule_created", admin_user.get_username()),
         ("rule_deleted", admin_user.get_username()),
     ]
+
+
+def test_it_records_repeated_refusals_as_one_row_with_their_count(eu_west, us_east,
+                                                                   monkeypatch):
+    clock = [datetime(2026, 12, 1, 9, 0, 5, tzinfo=UTC)]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+    for _ in range(50):
+        with pytest.raises(TransferRefused):
+            authorise()
+        clock[0] += timedelta(seconds=30)  # 50 refusals over 25 minutes
+    [event] = audit("eu-west")
+    assert (event.action, event.actor, event.destination_region) == (
+        "refused", "analyst@us-east", "us-east")
+    assert event.repeats == 50
+    assert (event.at, event.last_at) == (datetime(2026, 12, 1, 9, 0, 5, tzinfo=UTC),
+                                         datetime(2026, 12, 1, 9, 24, 35, tzinfo=UTC))
+
+
+def test_it_starts_a_new_refusal_row_each_hour_and_for_each_actor_and_level(eu_west, us_east,
+                                                                            monkeypatch):
+    clock = [datetime(2026, 12, 1, 9, 59, 0, tzinfo=UTC)]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+    attempts = [("analyst@us-east", DAILY), ("analyst@us-east", DAILY),
+                ("other@us-east", DAILY), ("analyst@us-east", TransferLevel.HOURLY_SITE_TOTALS)]
+    for actor, level in attempts:
+        with pytest.raises(TransferRefused):
+            transfer_authorise(source="eu-west", destination="us-east", level=level,
+                               actor=actor)
+    clock[0] = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    with pytest.raises(TransferRefused):
+        authorise()
+    rows = sorted((e.at.hour, e.actor, e.detail["level"], e.repeats) for e in audit("eu-west"))
+    assert rows == [(9, "analyst@us-east", DAILY, 2),
+                    (9, "analyst@us-east", TransferLevel.HOURLY_SITE_TOTALS, 1),
+                    (9, "other@us-east", DAILY, 1),
+                    (10, "analyst@us-east", DAILY, 1)]
+
+
+def test_it_records_every_granted_transfer_on_its_own_row(eu_to_us_daily):
+    for _ in range(3):
+        authorise()
+    assert [(e.action, e.repeats) for e in audit("eu-west")] == [("transfer", 1)] * 3

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from junction.residency.models import Region
-from junction.sites.models import Device
+from junction.sites.models import Device, Site
 from junction.sites.services import device_secrets
 
 
@@ -75,6 +75,42 @@ def test_it_refuses_a_region_without_a_database(admin_client):
     assert answer.status_code == 200
     assert "has no database in JUNCTION_REGIONS" in answer.content.decode()
     assert not Region.objects.exists()
+
+
+def region_form(**overrides) -> dict:
+    return {"code": "us-east", "name": "US East", "endpoint": "", "min_bucket_seconds": 60,
+            "raw_retention_days": 90, "rollup_retention_days": 730, "k_threshold": 5,
+            "classes": '["car"]', "timezone": "America/New_York", "country": "US",
+            "subdivision": "NY", **overrides}
+
+
+def test_it_registers_a_regions_local_time_and_holiday_calendar(admin_client):
+    answer = admin_client.post(reverse("admin:residency_region_add"), region_form())
+    assert answer.status_code == 302
+    assert Region.objects.values_list("timezone", "country", "subdivision").get() == (
+        "America/New_York", "US", "NY")
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"timezone": "America/Gotham"}, "is not an IANA time zone name"),
+    ({"country": "QQ"}, "is not an ISO 3166-1 alpha-2 country code"),
+    ({"subdivision": "ZZ"}, "valid subdivisions: AK, AL, AR"),
+], ids=["time zone", "country", "subdivision"])
+def test_it_refuses_a_bad_local_time_or_holiday_calendar_as_the_command_does(
+        admin_client, overrides, message):
+    answer = admin_client.post(reverse("admin:residency_region_add"), region_form(**overrides))
+    assert answer.status_code == 200
+    assert message in answer.content.decode()
+    assert not Region.objects.exists()
+
+
+def test_it_refuses_a_site_in_an_unknown_time_zone(admin_client, eu_site):
+    page = admin_client.post(reverse("admin:sites_site_change", args=[eu_site.pk]), {
+        "slug": eu_site.slug, "name": eu_site.name, "timezone": "Europe/Atlantis",
+        "counters-TOTAL_FORMS": 0, "counters-INITIAL_FORMS": 0})
+    assert page.status_code == 200
+    assert "is not an IANA time zone name" in page.content.decode()
+    assert Site.objects.get().timezone == "UTC"
 
 
 def test_it_keeps_a_regions_code_and_a_sites_region_read_only(admin_client, eu_site):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -43,7 +44,37 @@ def test_it_prints_the_region_as_json():
     payload = run_json("region_add", "us-east", "--name", "US East")
     assert payload == {"code": "us-east", "name": "US East", "endpoint": "",
                        "min_bucket_seconds": 60, "raw_retention_days": 90,
-                       "rollup_retention_days": 730, "k_threshold": 5}
+                       "rollup_retention_days": 730, "k_threshold": 5, "timezone": "UTC",
+                       "country": "", "subdivision": ""}
+
+
+def test_it_registers_a_regions_local_time_and_holiday_calendar():
+    payload = run_json("region_add", "us-east", "--name", "US East",
+                       "--timezone", "America/New_York", "--country", "US",
+                       "--subdivision", "NY")
+    assert (payload["timezone"], payload["country"], payload["subdivision"]) == (
+        "America/New_York", "US", "NY")
+    region = Region.objects.get(code="us-east")
+    assert (region.timezone, region.country, region.subdivision) == (
+        "America/New_York", "US", "NY")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timezone", "Mars/Olympus_Mons"],
+     "--timezone: 'Mars/Olympus_Mons' is not an IANA time zone name"),
+    (["--timezone", ""], "--timezone: "),
+    (["--country", "XX"], "--country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+    (["--country", "USA"], "--country: "),
+    (["--country", "US", "--subdivision", "ZZ"],
+     "--subdivision: 'ZZ' is not a subdivision of US; valid subdivisions: AK, AL, AR, "),
+    (["--country", "IE", "--subdivision", "D"], "--subdivision: 'D' is not a subdivision of IE"),
+    (["--subdivision", "NY"], "--subdivision: subdivision 'NY' needs a country"),
+], ids=["unknown zone", "empty zone", "unknown country", "alpha-3 country",
+        "unknown subdivision", "country without subdivisions", "subdivision alone"])
+def test_it_refuses_a_bad_local_time_or_holiday_calendar_naming_the_option(args, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run("region_add", "us-east", "--name", "US East", *args)
+    assert not Region.objects.exists()
 
 
 def test_it_refuses_a_region_without_a_database():
@@ -69,7 +100,7 @@ def test_it_refuses_an_invalid_endpoint():
 def test_it_registers_a_site_with_its_counting_lines(eu_west):
     out, _ = run("site_add", "elm-and-oak", "--region", "eu-west", "--name", "Elm & Oak",
                  "--counter", "north=100,200,500,200", "--counter", "south=0,0.5,10,20")
-    assert out.strip() == ("site elm-and-oak (Elm & Oak) registered in region eu-west "
+    assert out.strip() == ("site elm-and-oak (Elm & Oak) registered in region eu-west (UTC) "
                            "with 2 counter(s)")
     site = Site.objects.get(slug="elm-and-oak")
     assert site.region == eu_west
@@ -81,8 +112,18 @@ def test_it_prints_the_site_as_json(eu_west):
     payload = run_json("site_add", "elm-and-oak", "--region", "eu-west", "--name", "Elm & Oak",
                        "--counter", "north=1,2,3,4")
     assert payload == {"slug": "elm-and-oak", "name": "Elm & Oak", "region": "eu-west",
+                       "timezone": "UTC",
                        "counters": [{"name": "north", "kind": "line",
                                      "geometry": {"line": [1, 2, 3, 4]}}]}
+
+
+def test_a_site_takes_its_regions_time_zone_unless_given_one():
+    run("region_add", "us-east", "--name", "US East", "--timezone", "America/New_York")
+    run("site_add", "broadway-and-king", "--region", "us-east", "--name", "Broadway & King")
+    run("site_add", "main-and-1st", "--region", "us-east", "--name", "Main & 1st",
+        "--timezone", "America/Chicago")
+    assert dict(Site.objects.values_list("slug", "timezone")) == {
+        "broadway-and-king": "America/New_York", "main-and-1st": "America/Chicago"}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -92,8 +133,10 @@ def test_it_prints_the_site_as_json(eu_west):
     (["--region", "eu-west", "--counter", "north=a,b,c,d"], "coordinates must be numbers"),
     (["--region", "eu-west", "--counter", "north=1,1,1,1"], "two ends are the same point"),
     (["--region", "eu-west", "--counter", "n=1,2,3,4", "--counter", "n=5,6,7,8"], "given twice"),
+    (["--region", "eu-west", "--timezone", "Europe/Atlantis"],
+     "--timezone: 'Europe/Atlantis' is not an IANA time zone name"),
 ], ids=["unknown region", "three numbers", "no geometry", "not numbers", "a point",
-        "duplicate counter"])
+        "duplicate counter", "unknown time zone"])
 def test_it_refuses_a_bad_site_and_writes_nothing(eu_west, args, message):
     with pytest.raises(CommandError, match=message):
         run("site_add", "elm-and-oak", "--name", "Elm & Oak", *args)

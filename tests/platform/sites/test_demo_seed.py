@@ -48,6 +48,14 @@ def test_it_seeds_two_regions_each_with_a_site_and_a_device(var_dir):
         assert f"device {device.device_id} secret: " in out
 
 
+def test_it_gives_the_demo_regions_their_local_time_and_holiday_calendars(var_dir):
+    seed()
+    assert sorted(Region.objects.values_list("code", "timezone", "country", "subdivision")) == [
+        ("eu-west", "Europe/Dublin", "IE", ""), ("us-east", "America/New_York", "US", "NY")]
+    assert dict(Site.objects.values_list("region__code", "timezone")) == {
+        "eu-west": "Europe/Dublin", "us-east": "America/New_York"}
+
+
 def test_it_writes_each_devices_secret_to_a_private_file(var_dir):
     seed()
     path = var_dir / "demo-devices.json"

@@ -26,16 +26,23 @@ SECRET_WARNING = (
 )
 
 
-def one_line(error: ValidationError) -> str:
+def one_line(error: ValidationError, names: dict[str, str] | None = None) -> str:
+    """The errors on one line, each after its field's name (or the option in `names` that
+    set that field, so an operator sees the option to correct)."""
+    names = names or {}
     if hasattr(error, "error_dict"):
         return "; ".join(
-            f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+            f"{names.get(field, field)}: {' '.join(messages)}"
+            if field != "__all__" else " ".join(messages)
             for field, messages in error.message_dict.items()
         )
     return " ".join(error.messages)
 
 
 class JunctionCommand(BaseCommand):
+    # Model field -> the option that sets it, for error messages.
+    field_options: dict[str, str] = {}
+
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -45,7 +52,7 @@ class JunctionCommand(BaseCommand):
         try:
             return service(**kwargs)
         except ValidationError as exc:
-            raise CommandError(one_line(exc)) from exc
+            raise CommandError(one_line(exc, self.field_options)) from exc
         except IntegrityError as exc:
             # A concurrent command won the race for the same unique name.
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -67,6 +74,9 @@ def region_payload(region: Region) -> dict[str, Any]:
         "raw_retention_days": region.raw_retention_days,
         "rollup_retention_days": region.rollup_retention_days,
         "k_threshold": region.k_threshold,
+        "timezone": region.timezone,
+        "country": region.country,
+        "subdivision": region.subdivision,
     }
 
 
@@ -75,6 +85,7 @@ def site_payload(site: Site) -> dict[str, Any]:
         "slug": site.slug,
         "name": site.name,
         "region": site.region.code,
+        "timezone": site.timezone,
         "counters": [
             {"name": c.name, "kind": c.kind, "geometry": c.geometry}
             for c in site.counters.all()

@@ -1,4 +1,5 @@
-"""List a region's anomalies, as a table or as JSON."""
+"""List a region's anomalies, as a table or as JSON (each anomaly shaped exactly as the API's
+`GET /api/v1/regions/{code}/anomalies/` gives it: site by slug, counter by name)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from junction.analytics import selectors
-from junction.analytics.alerts import anomaly_payload
 from junction.analytics.management.commands.analytics_run import parse_moment
 from junction.analytics.models import Anomaly
+from junction.api.serializers import anomalies_represent
 from junction.residency.errors import MisdirectedRegion
 
 
@@ -27,16 +28,15 @@ class Command(BaseCommand):
             rows = list(selectors.anomaly_list(region=region, state=state, since=since))
         except MisdirectedRegion as exc:
             raise CommandError(str(exc)) from exc
+        shown = anomalies_represent(rows)
         if json:
-            self.stdout.write(_dumps({"region": region, "anomalies": [
-                {**anomaly_payload(a), "acknowledged_by": a.acknowledged_by or None,
-                 "resolved_by": a.resolved_by or None} for a in rows]}))
+            self.stdout.write(_dumps({"region": region, "anomalies": shown}))
             return
-        for a in rows:
+        for a, seen in zip(rows, shown, strict=True):
             self.stdout.write(
-                f"{a.pk:>6} {a.state:<12} {a.kind:<8} site {a.site_id} {a.counter or '*':<16} "
-                f"{a.start:%Y-%m-%d %H:%M}..{a.end:%H:%M} severity {a.severity:.1f} "
-                f"expected {a.expected:.0f} observed {a.observed:.0f}"
+                f"{a.pk:>6} {a.state:<12} {a.kind:<8} {seen['site'] or a.site_id:<20} "
+                f"{a.counter or '(whole site)':<16} {a.start:%Y-%m-%d %H:%M}..{a.end:%H:%M} "
+                f"severity {a.severity:.1f} expected {a.expected:.0f} observed {a.observed:.0f}"
             )
 
 

@@ -33,6 +33,7 @@ INGEST_PATH = "/api/v1/ingest/batches"
 DEMO_REGIONS = [
     {
         "code": "eu-west", "name": "Europe West",
+        "locality": {"timezone": "Europe/Dublin", "country": "IE", "subdivision": ""},
         "site": {"slug": "main-and-5th", "name": "Main St & 5th Ave",
                  "counters": {"north-stopline": {"line": [100, 200, 500, 200]},
                               "south-stopline": {"line": [500, 600, 100, 600]}}},
@@ -40,6 +41,7 @@ DEMO_REGIONS = [
     },
     {
         "code": "us-east", "name": "US East",
+        "locality": {"timezone": "America/New_York", "country": "US", "subdivision": "NY"},
         "site": {"slug": "broadway-and-king", "name": "Broadway & King St",
                  "counters": {"east-stopline": {"line": [600, 100, 600, 500]},
                               "west-stopline": {"line": [100, 500, 100, 100]}}},
@@ -102,7 +104,8 @@ class Command(JunctionCommand):
                      report: dict[str, Any]) -> dict[str, Any]:
         code, site_spec, device_id = demo["code"], demo["site"], demo["device"]
         if not Region.objects.filter(code=code).exists():
-            self.run(services.region_add, code=code, name=demo["name"], endpoint=DEMO_ENDPOINT)
+            self.run(services.region_add, code=code, name=demo["name"], endpoint=DEMO_ENDPOINT,
+                     **demo["locality"])
             report["created"].append(f"region {code}")
         if not Site.objects.filter(slug=site_spec["slug"]).exists():
             self.run(services.site_add, region=code, **site_spec)

@@ -1,4 +1,5 @@
-"""manage.py site_add SLUG --region CODE --name NAME [--counter NAME=X1,Y1,X2,Y2 ...]."""
+"""manage.py site_add SLUG --region CODE --name NAME [--timezone ZONE]
+[--counter NAME=X1,Y1,X2,Y2 ...]."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def parse_counter(value: str) -> tuple[str, dict]:
 
 class Command(JunctionCommand):
     help = "Register a site (an intersection) in a region, with its counting lines."
+    field_options = {"region": "--region", "name": "--name", "timezone": "--timezone"}
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
@@ -32,6 +34,8 @@ class Command(JunctionCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--counter", action="append", default=[], metavar="NAME=X1,Y1,X2,Y2",
                             help="a counting line from P1 to P2 (repeatable)")
+        parser.add_argument("--timezone", help="IANA time zone, e.g. America/New_York "
+                                               "(default: the region's)")
 
     def handle(self, *args, **options) -> None:
         counters: dict[str, dict] = {}
@@ -41,7 +45,8 @@ class Command(JunctionCommand):
                 raise CommandError(f"--counter {name!r} is given twice")
             counters[name] = geometry
         site = self.run(services.site_add, slug=options["slug"], region=options["region"],
-                        name=options["name"], counters=counters)
+                        name=options["name"], counters=counters,
+                        timezone=options["timezone"])
         self.emit(options, site_payload(site),
                   f"site {site.slug} ({site.name}) registered in region {site.region.code} "
-                  f"with {len(counters)} counter(s)")
+                  f"({site.timezone}) with {len(counters)} counter(s)")

@@ -43,7 +43,8 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
 def anomaly_payload(anomaly: Anomaly) -> dict:
     return {
         "schema": SCHEMA, "id": anomaly.pk, "region": anomaly.region,
-        "site_id": anomaly.site_id, "counter": anomaly.counter or None, "kind": anomaly.kind,
+        "site_id": anomaly.site_id, "counter": anomaly.counter or None,
+        "device": anomaly.device_id or None, "kind": anomaly.kind,
         "start": anomaly.start.isoformat(), "end": anomaly.end.isoformat(),
         "severity": anomaly.severity, "expected": anomaly.expected,
         "observed": anomaly.observed, "state": anomaly.state,
@@ -148,7 +149,7 @@ def _send_webhook(subscription: AlertSubscription, delivery: AlertDelivery) -> N
 def _send_email(subscription: AlertSubscription, delivery: AlertDelivery) -> None:
     anomaly = delivery.anomaly
     subject = (f"[Junction {anomaly.region}] {anomaly.get_kind_display()} at site "
-               f"{anomaly.site_id} {anomaly.counter}".strip())
+               f"{anomaly.site_id} {anomaly.counter or anomaly.device_id}".strip())
     body = json.dumps(anomaly_payload(anomaly), indent=2, sort_keys=True)
     try:
         send_mail(subject, body, getattr(settings, "DEFAULT_FROM_EMAIL", None),

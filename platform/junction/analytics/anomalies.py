@@ -33,7 +33,8 @@ BASELINE_COVERAGE = 0.9
 BASELINE_WEEKS = 4  # past weeks a window is compared with
 MIN_HISTORY = 3  # of those, how many must be usable before the window can be judged
 
-Z_CANDIDATE = 0.5  # a window this far out (and changed enough) may be part of a run; its run decides
+# A window this far out (and changed enough) may be part of a run; the run's total decides.
+Z_CANDIDATE = 0.5
 Z_DROP = 4.5  # combined evidence of a run of low windows
 Z_SPIKE = 5.0
 Z_SINGLE = 6.0  # a lone window must be far stronger: one noisy quarter hour is not an incident

@@ -320,14 +320,19 @@ class AnomalySerializer(serializers.ModelSerializer):
 
     site = serializers.SerializerMethodField(help_text="the site's slug")
     counter = BlankAsNullField(
-        help_text="the counter's name; null for a finding about the whole site, such as an "
-                  "outage of every camera (earlier versions answered an empty string)")
+        help_text="the counter's name; null for a finding that is not about one counter, "
+                  "such as a camera's outage (earlier versions answered an empty string)")
+    device = BlankAsNullField(
+        source="device_id",
+        help_text="for an outage, the camera (device id) that went dark; the site's other "
+                  "cameras kept counting. Null for traffic findings")
     acknowledged_by = BlankAsNullField(help_text="null until acknowledged")
     resolved_by = BlankAsNullField(help_text="null until resolved")
 
     class Meta:
         model = Anomaly
-        fields = ["id", "region", "site", "counter", "kind", "start", "end", "severity",
+        fields = ["id", "region", "site", "counter", "device", "kind", "start", "end",
+                  "severity",
                   "expected", "observed", "state", "detected_at", "acknowledged_by",
                   "acknowledged_at", "resolved_by", "resolved_at"]
 

@@ -23,7 +23,7 @@ def api():
 def findings(eu_site, us_site):
     return {
         "drop": anomaly_add(eu_site, kind="drop", counter="north-stopline", hours_ago=1),
-        "outage": anomaly_add(eu_site, kind="outage", hours_ago=5),
+        "outage": anomaly_add(eu_site, kind="outage", device_id="dev-main-5th-n", hours_ago=5),
         "old": anomaly_add(eu_site, kind="spike", counter="N>E", hours_ago=48,
                            state=Anomaly.State.RESOLVED),
         "us": anomaly_add(us_site, kind="drop", counter="south-stopline", hours_ago=2),
@@ -215,14 +215,15 @@ def test_the_command_prints_each_anomaly_exactly_as_the_api_answers_it(api, eu_a
     answered = listing(api, eu_analyst, "eu-west").json()["results"]
     assert sorted(printed, key=lambda a: a["id"]) == sorted(answered, key=lambda a: a["id"])
     outage = next(a for a in printed if a["kind"] == "outage")
-    # A finding about the whole site names no counter: null, never "".
-    assert (outage["site"], outage["counter"], outage["acknowledged_by"]) == (
-        "main-and-5th", None, None)
+    # An outage is about a camera: it names the device and no counter (null, never "").
+    assert (outage["site"], outage["counter"], outage["device"], outage["acknowledged_by"]) == (
+        "main-and-5th", None, "dev-main-5th-n", None)
     drop = next(a for a in printed if a["kind"] == "drop")
-    assert (drop["site"], drop["counter"]) == ("main-and-5th", "north-stopline")
+    assert (drop["site"], drop["counter"], drop["device"]) == ("main-and-5th", "north-stopline",
+                                                               None)
 
 
-def test_the_commands_table_names_the_site_by_slug_and_a_whole_site_finding_as_such(findings,
+def test_the_commands_table_names_the_site_by_slug_and_an_outage_by_its_camera(findings,
                                                                                   capsys):
     from django.core.management import call_command
 
@@ -232,4 +233,4 @@ def test_the_commands_table_names_the_site_by_slug_and_a_whole_site_finding_as_s
     drop, outage = (next(line for line in lines if f" {kind} " in line)
                     for kind in ("drop", "outage"))
     assert "main-and-5th" in drop and "north-stopline" in drop
-    assert "main-and-5th" in outage and "(whole site)" in outage
+    assert "main-and-5th" in outage and "camera dev-main-5th-n" in outage

@@ -35,9 +35,16 @@ class Command(BaseCommand):
         for a, seen in zip(rows, shown, strict=True):
             self.stdout.write(
                 f"{a.pk:>6} {a.state:<12} {a.kind:<8} {seen['site'] or a.site_id:<20} "
-                f"{a.counter or '(whole site)':<16} {a.start:%Y-%m-%d %H:%M}..{a.end:%H:%M} "
+                f"{_subject(a):<24} {a.start:%Y-%m-%d %H:%M}..{a.end:%H:%M} "
                 f"severity {a.severity:.1f} expected {a.expected:.0f} observed {a.observed:.0f}"
             )
+
+
+def _subject(anomaly: Anomaly) -> str:
+    """What the finding is about: a counter, a camera that went dark, or the whole site."""
+    if anomaly.counter:
+        return anomaly.counter
+    return f"camera {anomaly.device_id}" if anomaly.device_id else "(whole site)"
 
 
 def _dumps(document: dict) -> str:

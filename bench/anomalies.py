@@ -16,14 +16,25 @@ Scenarios:
   and empty nights (zero counts with the camera watching) that must not read as outages.
 - holidays: two public holidays per site carry Sunday traffic. Baseline in the same run: the
   same data judged without the holiday calendar.
+- through ingest: two-camera sites whose 15-minute buckets go through the real ingest endpoint
+  (embedded default: SQLite files in a temporary folder, in-process tasks), a share of the
+  batches days late, then `analytics_run` once over the whole range; scored from the stored
+  anomalies against the direct judgement of the same data. Skip it with --no-ingest.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
+import json
+import os
 import sys
+import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +199,7 @@ class Outcome:
     findings: dict[int, list[Found]] = field(default_factory=dict)  # per site
     baseline: dict[int, list[Found]] = field(default_factory=dict)
     holiday_windows: dict[int, list[int]] = field(default_factory=dict)
+    volumes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     empty_night_windows: int = 0
     seconds: float = 0.0
 
@@ -212,6 +224,7 @@ def run_scenario(rng: np.random.Generator, scenario: Scenario, weeks: int,
             events = schedule(rng, scenario, site, camera, minutes, first_evaluated, taken)
             counts, uptime = counts_with_anomalies(rng, rate, events)
             cameras.append(to_windows(counts, uptime))
+            outcome.volumes[(site, camera)] = cameras[-1]
             outcome.events.extend(events)
             night = np.arange(windows) % QUARTERS_PER_DAY < 4 * 4  # 00:00-04:00
             volume, coverage = cameras[-1]
@@ -302,11 +315,107 @@ def print_table(title: str, report: dict[str, dict]) -> None:
               f"{row['recall']:>8.3f}{row['delay']:>20.1f}{row['unrelated']:>14}")
 
 
+INGEST = Scenario("through ingest", 4, 2, (3.0, 14.0),
+                  (("drop", 1), ("spike", 1), ("outage", 1)))
+LATE_SHARE = 0.15  # of the batches, sent after all the others (a spool delivering its backlog)
+
+
+def _signed_post(client, device_id: str, secret: str, body: bytes):
+    stamp = str(int(time.time()))
+    signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    return client.post("/api/v1/ingest/batches", data=body, content_type="application/json",
+                       headers={"X-Junction-Device": device_id, "X-Junction-Timestamp": stamp,
+                                "X-Junction-Signature": "v1=" + signature.hexdigest(),
+                                "Idempotency-Key": json.loads(body)["batch_id"]})
+
+
+def through_ingest(rng: np.random.Generator, weeks: int) -> tuple[Outcome, dict]:
+    """The INGEST scenario's data posted as signed batches of a day of 15-minute buckets."""
+    os.environ["JUNCTION_VAR_DIR"] = tempfile.mkdtemp(prefix="junction-bench-")
+    for name in ("DATABASE_URL", "JUNCTION_REGIONS", "JUNCTION_REGION", "REDIS_URL"):
+        os.environ.pop(name, None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "junction.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+    from django.utils import timezone
+
+    from junction.analytics.models import Anomaly
+    from junction.sites import services
+    from junction.sites.models import Site
+
+    call_command("migrate_all", verbosity=0)
+    services.region_add(code="eu-west", name="Europe West", endpoint="")
+    now = timezone.now()
+    this_monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
+                                                                microsecond=0)
+    first_day = this_monday - timedelta(weeks=weeks)  # whole weeks, none in the future
+    outcome = run_scenario(rng, INGEST, weeks, 1.0)  # generated and judged directly
+    batches: list[tuple[str, str, bytes]] = []
+    cameras: dict[tuple[int, int], tuple[str, str]] = {}
+    for site in outcome.findings:
+        slug = f"site-{site}"
+        services.site_add(slug=slug, region="eu-west", name=slug, counters={
+            f"line-{c}": {"line": [0, 100 * c, 400, 100 * c]} for c in range(INGEST.cameras)})
+        for camera in range(INGEST.cameras):
+            issued = services.device_add(device_id=f"{slug}-cam-{camera}", site=slug)
+            cameras[(site, camera)] = (issued.device.device_id, f"line-{camera}")
+            volume, coverage = outcome.volumes[(site, camera)]
+            for day in range(0, volume.size, QUARTERS_PER_DAY):
+                buckets = [{
+                    "start": (first_day + timedelta(minutes=WINDOW * i)).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"),
+                    "seconds": WINDOW * 60, "uptime": float(coverage[i]),
+                    "counts": [{"counter": f"line-{camera}", "direction": "in", "class": "car",
+                                "count": int(volume[i])}] if volume[i] and coverage[i] else [],
+                } for i in range(day, day + QUARTERS_PER_DAY)]
+                body = json.dumps({
+                    "schema": "junction.batch/v1", "batch_id": str(uuid.uuid4()),
+                    "device_id": issued.device.device_id, "site": slug, "region": "eu-west",
+                    "model": {"name": "yolox_nano", "sha256": "0" * 64}, "buckets": buckets,
+                }).encode()
+                batches.append((issued.device.device_id, issued.secret, body))
+    late = rng.random(len(batches)) < LATE_SHARE
+    order = ([b for b, is_late in zip(batches, late, strict=True) if not is_late]
+             + [b for b, is_late in zip(batches, late, strict=True) if is_late])
+    client = Client()
+    started = time.perf_counter()
+    for device_id, secret, body in order:
+        response = _signed_post(client, device_id, secret, body)
+        assert response.status_code == 201, response.content
+    ingest_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with open(os.devnull, "w") as quiet:
+        call_command("analytics_run", "--region", "eu-west", "--since", first_day.isoformat(),
+                     "--until", (first_day + timedelta(weeks=weeks)).isoformat(), "--json",
+                     stdout=quiet)
+    analytics_seconds = time.perf_counter() - started
+    by_device = {device: key for key, (device, _) in cameras.items()}
+    by_counter = {(f"site-{site}", counter): (site, camera)
+                  for (site, camera), (_, counter) in cameras.items()}
+    slugs = dict(Site.objects.values_list("pk", "slug"))
+    stored: dict[int, list[Found]] = {site: [] for site in outcome.findings}
+    for anomaly in Anomaly.objects.in_region("eu-west").all():
+        site, camera = (by_device[anomaly.device_id] if anomaly.device_id
+                        else by_counter[(slugs[anomaly.site_id], anomaly.counter)])
+        first = int((anomaly.start - first_day) / timedelta(minutes=WINDOW))
+        last = int((anomaly.end - first_day) / timedelta(minutes=WINDOW)) - 1
+        stored[site].append((anomaly.kind, camera, first, last))
+    judged_directly = outcome.findings
+    outcome.findings = {site: _join(found) for site, found in stored.items()}
+    return outcome, {"batches": len(order), "late": int(late.sum()),
+                     "ingest_seconds": ingest_seconds, "analytics_seconds": analytics_seconds,
+                     "same_as_direct": outcome.findings == judged_directly}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=1.0, help="share of each scenario's sites")
+    parser.add_argument("--no-ingest", action="store_true", help="skip the through-ingest run")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print(f"anomaly bench: {args.weeks} weeks of one-minute counts per camera, 15-minute "
@@ -336,6 +445,19 @@ def main() -> None:
             print(f"  traffic alarms on holidays: {holiday_alarms(outcome, outcome.findings)} "
                   f"with the calendar, {holiday_alarms(outcome, outcome.baseline)} without it "
                   f"(same data, same run)")
+    if not args.no_ingest:
+        ingest_weeks = 6
+        outcome, run = through_ingest(rng, ingest_weeks)
+        print()
+        print_table(f"through ingest: {len(outcome.findings)} sites x {INGEST.cameras} cameras x "
+                    f"{ingest_weeks} weeks, {run['batches']} batches of a day of 15-minute "
+                    f"buckets ({run['late']} sent late, after all the others); ingest "
+                    f"{run['ingest_seconds']:.1f} s ({run['batches'] / run['ingest_seconds']:.1f}"
+                    f" batches/s), analytics_run once over the range "
+                    f"{run['analytics_seconds']:.1f} s", score(outcome.events, outcome.findings))
+        print(f"  outage windows reported as a drop or spike: "
+              f"{outages_as_drops(outcome.events, outcome.findings)}; stored anomalies equal "
+              f"the direct judgement of the same data: {run['same_as_direct']}")
     print()
     print("false alarms: reports overlapping no injected anomaly of any kind; the other "
           "imprecise reports name the wrong kind for a real one")

@@ -65,3 +65,18 @@ def env_regions(name: str, default: str) -> dict[str, str]:
     if not regions:
         raise ImproperlyConfigured(f"{name} names no region")
     return regions
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why a secret key is too weak to sign sessions and seal device secrets, or None.
+
+    The same bar as Django's deploy check (50 characters, 5 distinct, not a generated
+    development key), enforced at start-up in production rather than left as a warning.
+    """
+    if len(key) < 50:
+        return f"it has {len(key)} characters, fewer than 50"
+    if len(set(key)) < 5:
+        return "it has fewer than 5 distinct characters"
+    if key.startswith("django-insecure-"):
+        return "it is a development key (django-insecure-...)"
+    return None

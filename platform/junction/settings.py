@@ -7,6 +7,7 @@ REDIS_URL, and JUNCTION_PRODUCTION=1, which refuses to start without a real secr
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from junction.analytics.schedule import beat_schedule
-from junction.env import env_bool, env_int, env_regions, env_str
+from junction.env import env_bool, env_int, env_regions, env_str, secret_key_weakness
 from junction.residency.planes import region_alias
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -29,7 +30,24 @@ if not SECRET_KEY:
             "JUNCTION_PRODUCTION=1 but no DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is set"
         )
     SECRET_KEY = "junction-development-only-not-secret"
+if PRODUCTION and (weakness := secret_key_weakness(SECRET_KEY)):
+    raise ImproperlyConfigured(f"JUNCTION_PRODUCTION=1 refuses DJANGO_SECRET_KEY: {weakness}; "
+                               "generate one with `python -c 'import secrets; "
+                               "print(secrets.token_urlsafe(50))'`")
 ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "" if PRODUCTION else "*") or "").split(",")
+
+# --- HTTPS: production is served only over TLS, terminated by a reverse proxy ----------------
+# The proxy sets X-Forwarded-Proto; Django trusts it only when told it sits behind one (a
+# client reaching gunicorn directly could otherwise claim https).
+if env_bool("JUNCTION_BEHIND_PROXY", PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("JUNCTION_SSL_REDIRECT", PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_HSTS_SECONDS = env_int("JUNCTION_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = env_bool("JUNCTION_HSTS_PRELOAD",
+                                                                PRODUCTION)
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- Databases: the control plane is `default`; each region has its own alias. -------------
 _sqlite = f"sqlite:///{VAR_DIR}"
@@ -87,6 +105,13 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                           "LOCATION": "junction_cache",
                           "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+# API request counts: shared by every worker in production (Redis); in the embedded default
+# one process serves, and counting in memory keeps two cache queries off every API call.
+CACHES["throttle"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL else
+    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -108,6 +133,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -123,6 +149,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -131,7 +159,35 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "junction.middleware.QueryStringMiddleware",
     "junction.residency.middleware.ResidencyMiddleware",
+    # Last, so it sees the login failures every view above produced (axes' own rule).
+    "axes.middleware.AxesMiddleware",
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins: after AXES_FAILURE_LIMIT failures a user name, and separately an address, is
+# locked out for the cool-off and answered 429 with Retry-After (accounts.lockout).
+AXES_FAILURE_LIMIT = env_int("JUNCTION_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("JUNCTION_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "junction.accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env_int("JUNCTION_PROXY_COUNT", 1 if PRODUCTION else 0)
+
+# Everything the pages load comes from this origin: no inline script or style, no CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 ROOT_URLCONF = "junction.urls"
 WSGI_APPLICATION = "junction.wsgi.application"
 TEMPLATES = [
@@ -150,6 +206,15 @@ TEMPLATES = [
 ]
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise looks there even before collectstatic
+WHITENOISE_USE_FINDERS = not PRODUCTION  # the demo serves the apps' files without collectstatic
+# Served by WhiteNoise from the web process (no CDN); in production from `collectstatic`'s
+# hashed, compressed copies, so a new release never meets a browser's stale cache.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+                    if PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_TZ = True
@@ -161,6 +226,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Per user (and per address before login), counted in the shared cache (Redis in
+    # production), answered 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["junction.accounts.throttling.StaffRateThrottle",
+                                 "junction.accounts.throttling.AddressRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env_str("JUNCTION_API_RATE_USER", "600/minute"),
+                               "anon": env_str("JUNCTION_API_RATE_ANON", "60/minute")},
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {

@@ -109,3 +109,11 @@ def us_device(us_site) -> DevicePersona:
 
 def region_databases() -> list[str]:
     return [region_alias(code) for code in settings.SERVED_REGIONS]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_counts():
+    """Every test starts with no API calls counted: user ids repeat from test to test."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()

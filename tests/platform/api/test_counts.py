@@ -187,3 +187,17 @@ def test_it_gives_days_their_coverage_in_the_sites_calendar(api, eu_analyst, eu_
     assert [(c["start"][:10], c["status"], round(c["coverage"], 4))
             for c in answer.json()["coverage"]] == [
         ("2026-11-27", "partial", round(1 / 24, 4)), ("2026-11-28", "no_data", 0.0)]
+
+
+def test_a_series_answer_carries_an_etag_and_an_unchanged_one_is_not_sent_again(api, eu_analyst,
+                                                                                 eu_site):
+    api.force_authenticate(eu_analyst)
+    url = f"/api/v1/sites/{eu_site.slug}/counts"
+    params = {"start": "2026-11-24T00:00:00Z", "end": "2026-11-25T00:00:00Z"}
+    first = api.get(url, params)
+    assert first.status_code == 200 and first["ETag"]
+    again = api.get(url, params, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and not again.content
+    other = api.get(url, {**params, "end": "2026-11-26T00:00:00Z"},
+                    HTTP_IF_NONE_MATCH=first["ETag"])
+    assert other.status_code == 200 and other["ETag"] != first["ETag"]

@@ -36,7 +36,7 @@ from junction.analytics.windows import (
     floor_hour,
     hour_ranges,
 )
-from junction.ingest.bulk import region_rows_insert
+from junction.residency.bulk import region_rows_insert
 from junction.residency.planes import served_alias
 from junction.sites.models import Device, Site
 from junction.traffic.models import CountBucket, CountRow

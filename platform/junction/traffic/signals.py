@@ -1,7 +1,9 @@
-"""Hooks other apps subscribe to, so ingest never has to know who follows up on a batch.
+"""Hooks other apps subscribe to, so the owner of count data never has to know who follows up
+on a batch of buckets.
 
-`batch_stored` is sent after the region transaction commits (never for a batch that rolled
-back), with keyword arguments:
+`batch_stored` is sent by junction.traffic.services.device_buckets_store after the region
+transaction commits (never for a batch that rolled back), with sender CountBucket and keyword
+arguments:
 
 - `region`: region code whose database holds the batch
 - `site_id`: control-plane id of the site

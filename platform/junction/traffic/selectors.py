@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import ExpressionWrapper, F, FloatField, Q, Subquery, Sum, Value
+from django.db.models import F, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Trunc
 
 from junction.sites.models import Site
@@ -49,27 +49,6 @@ def count_totals(*, site: Site, start: datetime, end: datetime, counter: str | N
     return list(
         rows.values(*by, **group).annotate(count=Sum("count")).order_by(*order)
     )
-
-
-def bucket_coverage(*, site: Site, start: datetime, end: datetime,
-                    interval: str = "hour") -> dict[datetime, float]:
-    """{period start: fraction of delivered bucket time that was analysed} for `site`.
-
-    A period missing from the answer received no bucket at all; one at 0.0 was an announced
-    outage. Either way it is "no data", never zero traffic.
-    """
-    buckets = CountBucket.objects.in_region(site.region.code).filter(
-        site_id=site.pk, start__gte=start, start__lt=end
-    )
-    rows = (
-        buckets.values(period=Trunc("start", interval, tzinfo=ZoneInfo(site.timezone)))
-        .annotate(delivered=Sum("seconds"),
-                  analysed=Sum(ExpressionWrapper(F("seconds") * F("uptime"),
-                                                 output_field=FloatField())))
-        .order_by("period")
-    )
-    return {row["period"]: (row["analysed"] or 0.0) / row["delivered"] for row in rows
-            if row["delivered"]}
 
 
 def device_buckets_near(

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 
 from junction.residency.base import RegionModel, guard_region_alias
 from junction.residency.errors import ResidencyViolation
@@ -87,6 +88,24 @@ def region_rows_insert(
         else:
             for row in rows:
                 copy.write_row((region, *row))
+
+
+def region_rows_delete_before(
+    model: type[RegionModel], *, region: str, before: datetime, field: str = "start", batch: int
+) -> int:
+    """Delete `region`'s rows of `model` whose `field` is before `before`, `batch` rows per
+    transaction (short locks; a crash loses at most one batch of work). Returns the rows deleted.
+    """
+    alias = served_alias(region)
+    rows = model.objects.in_region(region)
+    total = 0
+    while True:
+        old = rows.filter(**{f"{field}__lt": before})
+        ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return total
+        with transaction.atomic(using=alias):
+            total += rows.filter(pk__in=ids)._raw_delete(alias)
 
 
 def region_write_lock(region: str, name: str) -> None:

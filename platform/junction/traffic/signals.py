@@ -15,6 +15,15 @@ arguments:
 
 Example (analytics): `@receiver(batch_stored) def enqueue(sender, *, region, site_id, windows,
 **kwargs): rollup.delay(region=region, ...)`.
+
+`buckets_expired` is sent by the region's retention (junction.analytics.retention) once it has
+deleted the region's buckets that start before `before`, with sender CountBucket and keyword
+arguments `region`, `before` (aware UTC datetime) and `batch` (rows per delete transaction). A
+receiver deletes what it keeps about those deliveries and returns
+`{"deleted": {name: rows}, "detail": {key: value}}` for the retention's audit entry. It is
+sent with `send`, not `send_robust`: a receiver that fails fails the retention run.
+
+Example (ingest): its batch idempotency records outlive the buckets by a retry margin.
 """
 
 from __future__ import annotations
@@ -22,3 +31,4 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 batch_stored = Signal()
+buckets_expired = Signal()

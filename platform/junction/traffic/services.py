@@ -126,11 +126,11 @@ def device_buckets_store(
 
     Raises BucketOverlap, before anything is written, for a bucket overlapping a stored bucket of
     the device that it would not replace. Sends `batch_stored` once the region commits. Called
-    inside a caller's transaction on the region, it joins it (no savepoint): the caller's own
-    rows and these commit or roll back together.
+    inside a caller's transaction on the region (ingest's, which adds its idempotency record),
+    the caller's rows and these commit together.
     """
     alias = served_alias(region)
-    with transaction.atomic(using=alias, savepoint=False):
+    with transaction.atomic(using=alias):
         # One delivery of a device is stored at a time, and the check against its stored buckets
         # runs under that lock: two batches arriving together with overlapping buckets of
         # different lengths would otherwise both pass it (neither sees the other's rows) and

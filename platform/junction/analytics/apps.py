@@ -7,8 +7,9 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        # Ingest announces stored batches with a signal; analytics only listens, so ingest never
-        # imports analytics. Absent (ingest not yet built), rollups still run from beat.
+        # The store of count data (junction.traffic) announces stored batches with a signal;
+        # analytics only listens, so neither ingest nor traffic imports analytics. Absent,
+        # rollups still run from beat.
         from junction.analytics import receivers
 
         receivers.connect()

@@ -32,11 +32,13 @@ from junction.analytics.anomalies import (
     judge,
 )
 from junction.analytics.holidays import public_holidays
-from junction.analytics.models import Anomaly, CounterFeed, DeviceCoverage, Period, Rollup
-from junction.analytics.rollups import site_timezone
+from junction.analytics.models import Anomaly, DeviceCoverage, Period, Rollup
+from junction.analytics.rollups import counter_feeds, site_timezone
 from junction.analytics.windows import QUARTER, floor_quarter
 from junction.residency.planes import served_alias
-from junction.sites.models import Device, Site
+from junction.sites.models import Site
+from junction.sites.selectors import site_cameras
+from junction.traffic.coverage import counter_cameras
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,8 @@ class Series:
 
     def coverage_of(self, counter: str) -> np.ndarray:
         """A counter is watched when the cameras that count it are; one dark camera of two
-        leaves the other camera's counters fully measured."""
-        devices = [d for d in self.feeds.get(counter, ()) if d in self.cameras]
-        chosen = devices or list(self.cameras)
+        leaves the other camera's counters fully measured (junction.traffic.coverage)."""
+        chosen = counter_cameras(counter, feeds=self.feeds, present=self.cameras)
         return np.mean([self.cameras[d] for d in chosen], axis=0)
 
 
@@ -85,9 +86,7 @@ def site_series(*, region: str, site_id: int, start: datetime, end: datetime) ->
     n = int((end - start) / QUARTER)
     starts = [start + i * QUARTER for i in range(n)]
     site = Site.objects.select_related("region").get(pk=site_id)
-    registered = Device.objects.filter(site_id=site_id, revoked_at__isnull=True)
-    cameras = {device_id: np.zeros(n) for device_id in
-               registered.values_list("device_id", flat=True)}
+    cameras = {device_id: np.zeros(n) for device_id in sorted(site_cameras(site_id=site_id))}
     for device_id, window, cover in DeviceCoverage.objects.in_region(region).filter(
             site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start,
             start__lt=end).values_list("device_id", "start", "coverage"):
@@ -99,10 +98,7 @@ def site_series(*, region: str, site_id: int, start: datetime, end: datetime) ->
     for row in totals:
         volumes.setdefault(row["counter"], np.zeros(n))[
             int((row["start"] - start) / QUARTER)] = row["volume"]
-    feeds: dict[str, set[str]] = {}
-    for counter, device_id in CounterFeed.objects.in_region(region).filter(
-            site_id=site_id).values_list("counter", "device_id"):
-        feeds.setdefault(counter, set()).add(device_id)
+    feeds = counter_feeds(region=region, site_id=site_id)
     tz = site_timezone(site_id)
     days_off = public_holidays(site.region, start.astimezone(tz).date(),
                                end.astimezone(tz).date())

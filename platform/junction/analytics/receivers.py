@@ -1,4 +1,4 @@
-"""Listens to ingest's `batch_stored` signal (sent after the region commit): marks the hours
+"""Listens to traffic's `batch_stored` signal (sent after the region commit): marks the hours
 the batch's buckets cover as dirty and asks the region's worker to roll them up."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ BACKLOG_PER_REQUEST = 24
 
 def connect() -> None:
     try:
-        from junction.ingest.signals import batch_stored
+        from junction.traffic.signals import batch_stored
     except ImportError:
-        log.debug("junction.ingest.signals not present; rollups rely on the scheduled sweep")
+        log.debug("junction.traffic.signals not present; rollups rely on the scheduled sweep")
         return
     batch_stored.connect(on_batch_stored, dispatch_uid="analytics.on_batch_stored")
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, F, FloatField, Func, Q, Sum, Value
+from django.db.models import DateTimeField, Func, Q, Sum, Value
 from django.db.models.functions import Coalesce, Trunc, TruncHour
 from django.utils import timezone
 
@@ -36,9 +36,11 @@ from junction.analytics.windows import (
     floor_hour,
     hour_ranges,
 )
-from junction.ingest.bulk import region_rows_insert
+from junction.residency.bulk import region_rows_insert
 from junction.residency.planes import served_alias
-from junction.sites.models import Device, Site
+from junction.sites.models import Site
+from junction.sites.selectors import site_cameras
+from junction.traffic.coverage import Watch, analysed_seconds
 from junction.traffic.models import CountBucket, CountRow
 
 log = logging.getLogger(__name__)
@@ -67,13 +69,6 @@ class RecomputeResult:
 def site_timezone(site_id: int) -> ZoneInfo:
     name = Site.objects.filter(pk=site_id).values_list("timezone", flat=True).first()
     return ZoneInfo(name or "UTC")
-
-
-def _cameras(site_id: int) -> set[str]:
-    # The site's registered cameras, not the ones that happened to report: a site with two
-    # cameras and one of them dark for the hour is half covered, not fully covered.
-    return set(Device.objects.filter(site_id=site_id, revoked_at__isnull=True)
-               .values_list("device_id", flat=True))
 
 
 class QuarterHour(Func):
@@ -111,43 +106,6 @@ def _count_totals(region: str, site_id: int, start: datetime, end: datetime):
     )
 
 
-def _analysed_seconds(region: str, site_id: int, start: datetime, end: datetime):
-    return (
-        CountBucket.objects.in_region(region)
-        .filter(site_id=site_id, start__gte=start, start__lt=end)
-        .annotate(quarter=QuarterHour("start"))
-        .values("quarter", "device_id")
-        .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()))
-        .order_by()
-    )
-
-
-@dataclass(frozen=True)
-class Watch:
-    """Who watched a site in one window: seconds analysed per camera, and who counts what."""
-
-    analysed: dict[str, float]  # device id -> seconds analysed in the window
-    window_seconds: float
-    cameras: set[str]  # the site's registered cameras
-    feeds: dict[str, set[str]]  # counter -> the cameras that count it
-
-    def camera_coverage(self) -> dict[str, float]:
-        # A camera that delivered in the window counts even if revoked since.
-        return {device: min(1.0, self.analysed.get(device, 0.0) / self.window_seconds)
-                for device in self.cameras | set(self.analysed)}
-
-    def site_coverage(self) -> float:
-        covered = self.camera_coverage()
-        return sum(covered.values()) / len(covered) if covered else 0.0
-
-    def counter_coverage(self, counter: str) -> float:
-        """The coverage of the cameras that count it: one dark camera of two leaves the other
-        camera's counters fully measured, and its own unmeasured."""
-        covered = self.camera_coverage()
-        feeding = [covered[d] for d in self.feeds.get(counter, ()) if d in covered]
-        return sum(feeding) / len(feeding) if feeding else self.site_coverage()
-
-
 def counter_feeds(*, region: str, site_id: int) -> dict[str, set[str]]:
     feeds: dict[str, set[str]] = defaultdict(set)
     for counter, device_id in CounterFeed.objects.in_region(region).filter(
@@ -181,7 +139,7 @@ def rollups_recompute(*, region: str, site_id: int, start: datetime,
     start, end = floor_hour(start), floor_hour(end)
     alias = served_alias(region)
     tz = site_timezone(site_id)
-    cameras = _cameras(site_id)
+    cameras = site_cameras(site_id=site_id)
     quarter_totals: dict[datetime, dict[Key, int]] = defaultdict(lambda: defaultdict(int))
     hour_totals: dict[datetime, dict[Key, int]] = defaultdict(lambda: defaultdict(int))
     seen: dict[tuple[str, str], datetime] = {}
@@ -193,9 +151,10 @@ def rollups_recompute(*, region: str, site_id: int, start: datetime,
         seen[feed] = max(seen.get(feed, row["quarter"]), row["quarter"])
     quarter_seconds: dict[datetime, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     hour_seconds: dict[datetime, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for row in _analysed_seconds(region, site_id, start, end).iterator():
-        quarter_seconds[row["quarter"]][row["device_id"]] += row["analysed"]
-        hour_seconds[floor_hour(row["quarter"])][row["device_id"]] += row["analysed"]
+    for row in analysed_seconds(region=region, site_id=site_id, start=start, end=end,
+                                window=QuarterHour("start")).iterator():
+        quarter_seconds[row["window"]][row["device_id"]] += row["analysed"]
+        hour_seconds[floor_hour(row["window"])][row["device_id"]] += row["analysed"]
 
     now = timezone.now()
     with transaction.atomic(using=alias):
@@ -231,8 +190,8 @@ def _windows_build(site_id: int, period: Period, totals: dict[datetime, dict[Key
     for window in sorted(set(totals) | set(seconds)):
         analysed = dict(seconds.get(window, {}))
         length = lengths[window] if lengths else PERIOD_SECONDS[period]
-        watch = Watch(analysed=analysed, window_seconds=length, cameras=cameras, feeds=feeds)
-        covered = watch.camera_coverage()
+        watch = Watch.of(analysed=analysed, window_seconds=length, cameras=cameras, feeds=feeds)
+        covered = watch.covered
         rows.coverages.append((site_id, period, window, sum(analysed.values()), len(covered),
                                watch.site_coverage()))
         rows.camera_coverages.extend(

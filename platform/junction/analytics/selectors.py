@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, Count, F, FloatField, Max, QuerySet, Sum
+from django.db.models import Avg, Max, QuerySet, Sum
 from django.db.models.functions import Trunc, TruncHour
 
 from junction.analytics import measures
@@ -21,8 +21,10 @@ from junction.analytics.models import (
 )
 from junction.analytics.rollups import counter_feeds, site_timezone
 from junction.analytics.windows import HOUR, QUARTER, days_touching, floor_hour, floor_quarter
-from junction.sites.models import Device, Site
-from junction.traffic.models import CountBucket, OccupancySummary, SpeedHistogram
+from junction.sites.models import Site
+from junction.sites.selectors import site_cameras
+from junction.traffic.coverage import Watch, analysed_seconds
+from junction.traffic.models import OccupancySummary, SpeedHistogram
 
 # A window analysed for at least this share is read as complete (the share a day needs to
 # enter an average daily traffic); below it, its total is shown beside its coverage as partial.
@@ -39,18 +41,22 @@ def rollup_list(*, region: str, site_id: int, period: str, start: datetime,
 def coverage_by_window(*, region: str, site_id: int, period: str, start: datetime,
                        end: datetime, counter: str | None = None) -> dict[datetime, float]:
     """{window start: analysed share} of the site, or of the cameras that count `counter`:
-    when one camera of two is dark, its counters are unmeasured and the other's are whole."""
-    feeding = counter_feeds(region=region, site_id=site_id).get(counter, set()) if counter else ()
-    if not feeding:
+    when one camera of two is dark, its counters are unmeasured and the other's are whole.
+
+    The rollups stored both (junction.traffic.coverage): the site's share as a window row, and
+    each camera's, from which a counter's share is taken as the rollups take it."""
+    feeds = counter_feeds(region=region, site_id=site_id) if counter else {}
+    if not feeds.get(counter or ""):
         return dict(WindowCoverage.objects.in_region(region).filter(
             site_id=site_id, period=period, start__gte=start, start__lt=end
         ).values_list("start", "coverage"))
-    return dict(
-        DeviceCoverage.objects.in_region(region).filter(
+    cameras: dict[datetime, dict[str, float]] = defaultdict(dict)
+    for window, device_id, share in DeviceCoverage.objects.in_region(region).filter(
             site_id=site_id, period=period, start__gte=start, start__lt=end,
-            device_id__in=feeding,
-        ).values("start").annotate(share=Sum("coverage") / len(feeding)).order_by()
-        .values_list("start", "share"))
+    ).values_list("start", "device_id", "coverage"):
+        cameras[window][device_id] = share
+    return {window: Watch(covered=covered, feeds=feeds).counter_coverage(counter or "")
+            for window, covered in cameras.items()}
 
 
 def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
@@ -273,31 +279,23 @@ def delivered_coverage(*, region: str, site_id: int, windows: list[Window], star
 
     `windows` are local hours or days of the site (`tz`), as the raw counts are cut.
 
-    The share is of the window's part inside [start, end) and of every active device of the
-    site (as rollups count it), so a device that sent half an hour of buckets reads 0.5, not
-    1.0. A window missing from the answer received no bucket at all.
+    The share is of the window's part inside [start, end), computed as rollups compute theirs
+    (junction.traffic.coverage): a camera that sent half an hour of buckets reads 0.5, not 1.0.
+    A window missing from the answer received no bucket at all.
     """
     if not windows:
         return {}
-    devices = Device.objects.filter(site_id=site_id, revoked_at__isnull=True).count()
-    rows = (
-        CountBucket.objects.in_region(region)
-        .filter(site_id=site_id, start__gte=start, start__lt=end)
-        # Cut on the site's clock, like the counts these shares go with (local_hours_touching).
-        .values(window=Trunc("start", interval, tzinfo=tz))
-        .annotate(analysed=Sum(F("seconds") * F("uptime"), output_field=FloatField()),
-                  seen=Count("device_id", distinct=True))
-        .order_by()
-    )
+    cameras = site_cameras(site_id=site_id)
+    analysed: dict[datetime, dict[str, float]] = defaultdict(dict)
+    # Cut on the site's clock, like the counts these shares go with (local_hours_touching).
+    for row in analysed_seconds(region=region, site_id=site_id, start=start, end=end,
+                                window=Trunc("start", interval, tzinfo=tz)):
+        analysed[row["window"]][row["device_id"]] = row["analysed"] or 0.0
     spans = {w_start: (min(w_end, end) - max(w_start, start)).total_seconds()
              for w_start, w_end in windows}
-    shares = {}
-    for row in rows:
-        span = spans.get(row["window"])
-        if span:
-            shares[row["window"]] = min(1.0, (row["analysed"] or 0.0)
-                                        / (span * max(1, devices, row["seen"])))
-    return shares
+    return {window: Watch.of(analysed=seconds, window_seconds=spans[window],
+                             cameras=cameras).site_coverage()
+            for window, seconds in analysed.items() if spans.get(window)}
 
 
 def site_slugs(site_ids: set[int]) -> dict[int, str]:

@@ -7,8 +7,9 @@ same traffic twice. A bucket is the half-open window [start, start + seconds): o
 another starts does not overlap it. A batch is refused (`bucket_overlaps`) when two of its
 buckets overlap, or when one of its buckets overlaps a stored bucket of the same site and device
 that is not the identical window (same start and length); the identical window is a re-sent
-bucket and replaces the stored one (junction.ingest.services). Starts are aligned to their
-length, so two buckets of the same length are either the identical window or disjoint: in
+bucket and replaces the stored one. The rule against stored buckets is the store's
+(junction.traffic.services); this module applies it within the batch. Starts are aligned to
+their length, so two buckets of the same length are either the identical window or disjoint: in
 practice the refusal is for a different length, e.g. a 300 s bucket over stored 60 s ones, or a
 60 s bucket inside a stored 300 s one. Buckets with uptime 0 ("no data") follow the same rule:
 an outage marker over counted minutes contradicts them. Another device of the same site is
@@ -23,7 +24,8 @@ from operator import attrgetter
 
 from junction.ingest.errors import Forbidden, Invalid
 from junction.ingest.schema import BatchIn, BucketIn
-from junction.ingest.selectors import DeviceContext, device_buckets_near
+from junction.ingest.selectors import DeviceContext
+from junction.traffic.services import bucket_window_text
 
 
 def batch_identity_check(batch: BatchIn, device: DeviceContext) -> None:
@@ -53,8 +55,8 @@ def batch_policy_check(
 ) -> None:
     """Every rule on the batch's buckets that needs no database.
 
-    The rule against stored buckets is `stored_overlap_check`, which the store runs inside its
-    transaction, once it holds the device's write lock."""
+    The rule against stored buckets is the store's (junction.traffic.services), which checks it
+    inside its transaction, once it holds the device's write lock."""
     # The windows of the buckets checked so far, sorted by start, pairwise disjoint (a bucket
     # overlapping an earlier one is refused before it is added).
     starts: list[datetime] = []
@@ -85,64 +87,10 @@ def _batch_overlap_refuse(batch: BatchIn, path: str, bucket: BucketIn, other: in
     raise Invalid(
         "bucket_overlaps",
         f"{path}.start",
-        f"the bucket {_window(bucket.start, bucket.seconds)} overlaps buckets[{other}] "
-        f"{_window(earlier.start, earlier.seconds)} of this batch; a device's buckets never "
-        "overlap in time",
+        f"the bucket {bucket_window_text(bucket.start, bucket.seconds)} overlaps "
+        f"buckets[{other}] {bucket_window_text(earlier.start, earlier.seconds)} of this batch; "
+        "a device's buckets never overlap in time",
     )
-
-
-def stored_overlap_check(batch: BatchIn, device: DeviceContext) -> None:
-    """Refuse a bucket overlapping a stored bucket of this device that it would not replace.
-
-    One query for the whole batch. Run it where no other batch of the device can be storing at
-    the same time (junction.ingest.services holds the device's write lock), or two batches
-    arriving together could each pass it and store overlapping buckets.
-    """
-    windows = sorted((b.start, b.start + timedelta(seconds=b.seconds)) for b in batch.buckets)
-    # The batch's windows (sorted, disjoint: batch_policy_check) merged into stretches.
-    stretches: list[tuple[datetime, datetime]] = []
-    for start, end in windows:
-        if stretches and stretches[-1][1] == start:
-            stretches[-1] = (stretches[-1][0], end)
-        else:
-            stretches.append((start, end))
-    stored = device_buckets_near(
-        region=device.region,
-        site_id=device.site_id,
-        device_id=device.device_id,
-        stretches=stretches,
-    )
-    if not stored:
-        return
-    sent = set(map(attrgetter("start", "seconds"), batch.buckets))
-    conflicts = [
-        (start, start + timedelta(seconds=seconds), seconds)
-        for start, seconds in stored
-        if (start, seconds) not in sent
-    ]
-    if not conflicts:  # only re-sent buckets, which replace the stored ones
-        return
-    conflicts.sort()
-    conflict_starts = [start for start, _, _ in conflicts]
-    # The batch's buckets in batch order, so that the first offending one is named. Stored
-    # buckets are disjoint: of those starting before this bucket ends, only the last can reach
-    # into it.
-    for i, bucket in enumerate(batch.buckets):
-        start, end = bucket.start, bucket.start + timedelta(seconds=bucket.seconds)
-        at = bisect_left(conflict_starts, end)
-        if at and conflicts[at - 1][1] > start:
-            s_start, _, s_seconds = conflicts[at - 1]
-            raise Invalid(
-                "bucket_overlaps",
-                f"buckets[{i}].start",
-                f"the bucket {_window(start, bucket.seconds)} overlaps the stored bucket "
-                f"{_window(s_start, s_seconds)} of device {device.device_id!r}; only the "
-                "same start and length replaces a stored bucket",
-            )
-
-
-def _window(start: datetime, seconds: int) -> str:
-    return f"{start.isoformat()} ({seconds} s)"
 
 
 def _bucket_time_check(

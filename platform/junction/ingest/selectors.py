@@ -1,25 +1,15 @@
-"""Reads of the ingest path: who a device is (control plane), what a batch id already holds, and
-which of its stored buckets a batch may overlap."""
+"""Reads of the ingest path: who a device is (control plane) and what a batch id already holds."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
-
-from django.db.models import Q, Subquery, Value
-from django.db.models.functions import Coalesce
 
 from junction.ingest.errors import Unauthenticated
 from junction.ingest.models import IngestBatch
 from junction.sites.models import Counter, Device
 from junction.sites.services import device_secrets
-from junction.traffic.models import CountBucket
-
-# Beyond this many separate stretches of time in one batch, the lookup reads one range from the
-# earliest to the latest instead (a sparse batch; the statement stays small).
-_MAX_STRETCHES = 16
 
 
 @dataclass(frozen=True)
@@ -112,33 +102,3 @@ def ingest_batch_get(*, region: str, batch_id: UUID) -> IngestBatch | None:
         )
         .first()
     )
-
-
-def device_buckets_near(
-    *,
-    region: str,
-    site_id: int,
-    device_id: str,
-    stretches: Sequence[tuple[datetime, datetime]],
-) -> list[tuple[datetime, int]]:
-    """(start, seconds) of the device's stored buckets that may overlap the given stretches.
-
-    One statement for the whole batch. For each stretch [a, b) it reads the buckets starting in
-    [a, b) plus the last one starting before a: stored buckets of a device do not overlap each
-    other (junction.ingest.policy), so that one is the only earlier bucket that can reach past a.
-    Each part is a range of the unique index (site_id, device_id, start, seconds); the "last one
-    before a" is one backward index probe, not a look-back of a day of buckets. The caller
-    decides which of the returned buckets actually overlap.
-    """
-    if not stretches:
-        return []
-    if len(stretches) > _MAX_STRETCHES:
-        stretches = [(min(a for a, _ in stretches), max(b for _, b in stretches))]
-    device_buckets = CountBucket.objects.in_region(region).filter(
-        site_id=site_id, device_id=device_id
-    )
-    near = Q()
-    for a, b in stretches:
-        before = device_buckets.filter(start__lt=a).order_by("-start").values("start")[:1]
-        near |= Q(start__lt=b, start__gte=Coalesce(Subquery(before), Value(a)))
-    return list(device_buckets.filter(near).values_list("start", "seconds"))

@@ -1,16 +1,12 @@
-"""Writes of the ingest path: store a verified batch in its region, record the device's health.
+"""Writes of the ingest path: hand a verified batch to the store of count data
+(junction.traffic.services), keep its idempotency record, record the device's health.
 
-A bucket sent again (same site, device, start and length) in a NEW batch replaces the stored
-one, rows and histograms included: the edge re-sends a bucket only when it knows better (a
-restart re-analysed it, a late camera's data was merged in), so the latest delivery wins and no
-count is ever doubled. A bucket overlapping a stored one of another start or length is refused
-before anything is written (junction.ingest.policy), under a per-device write lock. The same
-batch sent again is not a new delivery and changes nothing.
+A bucket sent again in a NEW batch replaces the stored one (the store's rule); the same batch
+sent again is not a new delivery and changes nothing.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,23 +16,17 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from junction.ingest.bulk import region_rows_insert, region_rows_insert_returning, region_write_lock
 from junction.ingest.errors import InProgress, Invalid
 from junction.ingest.models import IngestBatch
-from junction.ingest.policy import batch_policy_check, stored_overlap_check
+from junction.ingest.policy import batch_policy_check
 from junction.ingest.replay import batch_lock
-from junction.ingest.schema import BatchIn, BucketIn
+from junction.ingest.schema import BatchIn
 from junction.ingest.selectors import DeviceContext, ingest_batch_get
-from junction.ingest.signals import batch_stored
+from junction.residency.bulk import region_rows_insert_returning
 from junction.residency.planes import served_alias
 from junction.sites.models import Device
-from junction.traffic.models import (
-    CountBucket,
-    CountRow,
-    DwellHistogram,
-    OccupancySummary,
-    SpeedHistogram,
-)
+from junction.traffic.errors import BucketOverlap
+from junction.traffic.services import device_buckets_store
 
 log = logging.getLogger(__name__)
 
@@ -124,21 +114,27 @@ def _already_stored(
 def _batch_store(
     *, device: DeviceContext, batch: BatchIn, body_sha256: str, now: datetime
 ) -> IngestOutcome:
-    region, alias = device.region, served_alias(device.region)
-    with_data = [b for b in batch.buckets if b.uptime > 0]
-    count_rows = sum(len(b.counts) for b in with_data)
-    no_data = len(batch.buckets) - len(with_data)
-    rows_not_stored = sum(_entries(b) for b in batch.buckets if b.uptime == 0)
-    with transaction.atomic(using=alias):
-        # One batch of a device is stored at a time, and the check against its stored buckets
-        # runs under that lock: two batches arriving together with overlapping buckets of
-        # different lengths would otherwise both pass it (neither sees the other's rows) and
-        # both be stored. The second one now waits, sees the first, and is refused.
-        region_write_lock(region, f"device-buckets:{device.site_id}:{device.device_id}")
-        stored_overlap_check(batch, device)
-        # The idempotency record goes first: a concurrent copy of this batch fails on its unique
-        # batch_id here (PostgreSQL makes it wait for ours to commit) before doing any work.
-        (record_pk,) = region_rows_insert_returning(
+    region = device.region
+    # Ingest owns the idempotency of its transport, so ingest writes the record; traffic owns
+    # the buckets. One region transaction holds both: the record exists exactly when the
+    # buckets are committed. The record goes last, with the number of buckets they replaced: a
+    # concurrent copy of this batch waits on the device's write lock in the store, then fails
+    # on the unique batch_id here and rolls back whole.
+    with transaction.atomic(using=served_alias(region)):
+        try:
+            stored = device_buckets_store(
+                region=region,
+                site_id=device.site_id,
+                device_id=device.device_id,
+                batch_id=batch.batch_id,
+                buckets=batch.buckets,
+                received_at=now,
+            )
+        except BucketOverlap as overlap:
+            raise Invalid(
+                "bucket_overlaps", f"buckets[{overlap.index}].start", overlap.detail
+            ) from overlap
+        region_rows_insert_returning(
             IngestBatch,
             region=region,
             fields=(
@@ -163,131 +159,22 @@ def _batch_store(
                     batch.model.name,
                     batch.model.sha256,
                     now,
-                    len(batch.buckets),
-                    no_data,
-                    count_rows,
-                    0,
+                    stored.buckets,
+                    stored.no_data_buckets,
+                    stored.count_rows,
+                    stored.replaced,
                 )
             ],
-        )
-        replaced = _buckets_replace(device, batch.buckets)
-        if replaced:
-            IngestBatch.objects.in_region(region).filter(pk=record_pk).update(
-                buckets_replaced=replaced
-            )
-        bucket_pks = region_rows_insert_returning(
-            CountBucket,
-            region=region,
-            fields=(
-                "site_id",
-                "device_id",
-                "batch_id",
-                "start",
-                "seconds",
-                "uptime",
-                "received_at",
-            ),
-            rows=[
-                (
-                    device.site_id,
-                    device.device_id,
-                    batch.batch_id,
-                    b.start,
-                    b.seconds,
-                    b.uptime,
-                    now,
-                )
-                for b in batch.buckets
-            ],
-        )
-        _rows_store(
-            device,
-            [(b, pk) for b, pk in zip(batch.buckets, bucket_pks, strict=True) if b.uptime > 0],
-        )
-        windows = [(b.start, b.seconds) for b in batch.buckets]
-        transaction.on_commit(
-            functools.partial(
-                _batch_stored_send,
-                region=region,
-                site_id=device.site_id,
-                device_id=device.device_id,
-                batch_id=str(batch.batch_id),
-                starts=[start for start, _ in windows],
-                windows=windows,
-            ),
-            using=alias,
-        )
-    if rows_not_stored:
-        log.warning(
-            "batch %s from %s: %s entries of uptime-0 buckets not stored (no data)",
-            batch.batch_id,
-            device.device_id,
-            rows_not_stored,
         )
     return IngestOutcome(
         created=True,
         batch_id=batch.batch_id,
-        buckets=len(batch.buckets),
-        no_data_buckets=no_data,
-        count_rows=count_rows,
-        buckets_replaced=replaced,
-        rows_not_stored=rows_not_stored,
+        buckets=stored.buckets,
+        no_data_buckets=stored.no_data_buckets,
+        count_rows=stored.count_rows,
+        buckets_replaced=stored.replaced,
+        rows_not_stored=stored.rows_not_stored,
     )
-
-
-def _entries(bucket: BucketIn) -> int:
-    return len(bucket.counts) + len(bucket.speeds) + len(bucket.occupancy) + len(bucket.dwell)
-
-
-def _buckets_replace(device: DeviceContext, buckets: list[BucketIn]) -> int:
-    """Delete this device's stored buckets that the batch sends again; their rows cascade."""
-    wanted = {(b.start, b.seconds) for b in buckets}
-    candidates = (
-        CountBucket.objects.in_region(device.region)
-        .filter(
-            site_id=device.site_id,
-            device_id=device.device_id,
-            start__in={start for start, _ in wanted},
-        )
-        .values_list("pk", "start", "seconds")
-    )
-    stale = [pk for pk, start, seconds in candidates if (start, seconds) in wanted]
-    if stale:
-        CountBucket.objects.in_region(device.region).filter(pk__in=stale).delete()
-    return len(stale)
-
-
-def _rows_store(device: DeviceContext, buckets: list[tuple[BucketIn, int]]) -> None:
-    site_id = device.site_id
-    counts, speeds, occupancy, dwell = [], [], [], []
-    for b, bucket_pk in buckets:
-        head = (bucket_pk, site_id, b.start)
-        counts += [(*head, c.counter, c.direction, c.road_user, c.count) for c in b.counts]
-        speeds += [(*head, s.counter, s.road_user, s.edges_kmh, s.counts) for s in b.speeds]
-        occupancy += [(*head, o.zone, o.road_user, o.mean, o.max) for o in b.occupancy]
-        dwell += [(*head, d.zone, d.road_user, d.edges_s, d.counts) for d in b.dwell]
-    head_fields = ("bucket_id", "site_id", "start")
-    for model, fields, rows in (
-        (CountRow, ("counter", "direction", "road_user", "count"), counts),
-        (SpeedHistogram, ("counter", "road_user", "edges_kmh", "counts"), speeds),
-        (OccupancySummary, ("zone", "road_user", "mean", "max"), occupancy),
-        (DwellHistogram, ("zone", "road_user", "edges_s", "counts"), dwell),
-    ):
-        if rows:
-            region_rows_insert(model, region=device.region, fields=head_fields + fields, rows=rows)
-
-
-def _batch_stored_send(**kwargs) -> None:
-    # Robust: a failing subscriber must not turn a committed batch into an error for the device.
-    for receiver, result in batch_stored.send_robust(sender=IngestBatch, **kwargs):
-        if isinstance(result, Exception):
-            log.error(
-                "batch_stored receiver %r failed for batch %s: %r",
-                receiver,
-                kwargs["batch_id"],
-                result,
-                exc_info=result,
-            )
 
 
 @transaction.atomic(using="default")

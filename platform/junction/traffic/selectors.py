@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import ExpressionWrapper, F, FloatField, Sum
-from django.db.models.functions import Trunc
+from django.db.models import F, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Trunc
 
 from junction.sites.models import Site
 from junction.traffic.models import CountBucket, CountRow
 
 INTERVALS = ("bucket", "hour", "day")
 BREAKDOWN = ("counter", "direction", "road_user")
+# Beyond this many separate stretches of time in one batch, the lookup reads one range from the
+# earliest to the latest instead (a sparse batch; the statement stays small).
+_MAX_STRETCHES = 16
 
 
 def count_totals(*, site: Site, start: datetime, end: datetime, counter: str | None = None,
@@ -48,22 +51,32 @@ def count_totals(*, site: Site, start: datetime, end: datetime, counter: str | N
     )
 
 
-def bucket_coverage(*, site: Site, start: datetime, end: datetime,
-                    interval: str = "hour") -> dict[datetime, float]:
-    """{period start: fraction of delivered bucket time that was analysed} for `site`.
+def device_buckets_near(
+    *,
+    region: str,
+    site_id: int,
+    device_id: str,
+    stretches: Sequence[tuple[datetime, datetime]],
+) -> list[tuple[datetime, int]]:
+    """(start, seconds) of the device's stored buckets that may overlap the given stretches.
 
-    A period missing from the answer received no bucket at all; one at 0.0 was an announced
-    outage. Either way it is "no data", never zero traffic.
+    One statement for the whole batch. For each stretch [a, b) it reads the buckets starting in
+    [a, b) plus the last one starting before a: stored buckets of a device do not overlap each
+    other (junction.traffic.services), so that one is the only earlier bucket that can reach
+    past a.
+    Each part is a range of the unique index (site_id, device_id, start, seconds); the "last one
+    before a" is one backward index probe, not a look-back of a day of buckets. The caller
+    decides which of the returned buckets actually overlap.
     """
-    buckets = CountBucket.objects.in_region(site.region.code).filter(
-        site_id=site.pk, start__gte=start, start__lt=end
+    if not stretches:
+        return []
+    if len(stretches) > _MAX_STRETCHES:
+        stretches = [(min(a for a, _ in stretches), max(b for _, b in stretches))]
+    device_buckets = CountBucket.objects.in_region(region).filter(
+        site_id=site_id, device_id=device_id
     )
-    rows = (
-        buckets.values(period=Trunc("start", interval, tzinfo=ZoneInfo(site.timezone)))
-        .annotate(delivered=Sum("seconds"),
-                  analysed=Sum(ExpressionWrapper(F("seconds") * F("uptime"),
-                                                 output_field=FloatField())))
-        .order_by("period")
-    )
-    return {row["period"]: (row["analysed"] or 0.0) / row["delivered"] for row in rows
-            if row["delivered"]}
+    near = Q()
+    for a, b in stretches:
+        before = device_buckets.filter(start__lt=a).order_by("-start").values("start")[:1]
+        near |= Q(start__lt=b, start__gte=Coalesce(Subquery(before), Value(a)))
+    return list(device_buckets.filter(near).values_list("start", "seconds"))

@@ -11,6 +11,7 @@ from django.utils import timezone
 from junction.analytics import retention, rollups
 from junction.analytics.models import Period, Rollup
 from junction.ingest.models import IngestBatch
+from junction.ingest.retention import IDEMPOTENCY_MARGIN
 from junction.residency.models import AuditEvent
 from junction.residency.planes import served_alias
 from junction.traffic.models import CountBucket, CountRow
@@ -88,7 +89,7 @@ def test_it_follows_each_regions_own_policy(eu_site, us_site):
 
 
 def test_it_deletes_idempotency_records_past_raw_retention_and_the_retry_margin(eu_site, us_site):
-    margin = retention.IDEMPOTENCY_MARGIN.days
+    margin = IDEMPOTENCY_MARGIN.days
     gone = [received("eu-west", eu_site.pk, days_ago=90 + margin + d) for d in (1, 2, 400)]
     kept = [received("eu-west", eu_site.pk, days_ago=d) for d in (0, 89, 91, 90 + margin - 1)]
     other = received("us-east", us_site.pk, days_ago=800)
@@ -117,7 +118,7 @@ def test_it_measures_the_idempotency_margin_from_each_regions_raw_retention(eu_s
     us = us_site.region
     us.raw_retention_days = 7
     us.save()
-    margin = retention.IDEMPOTENCY_MARGIN.days
+    margin = IDEMPOTENCY_MARGIN.days
     received("us-east", us_site.pk, days_ago=7 + margin + 1)
     received("eu-west", eu_site.pk, days_ago=7 + margin + 1)
     retention.retention_apply(region="us-east")

@@ -171,3 +171,19 @@ def test_a_counter_reads_the_coverage_of_the_camera_that_counts_it(api, eu_analy
         ("06:00", "complete", 1.0, 120), ("07:00", "complete", 1.0, 120)]
     assert windows(get(api, eu_analyst, eu_site, counter="N>E", **span)) == [
         ("06:00", "complete", 1.0, 60), ("07:00", "no_data", 0.0, None)]
+
+
+def test_a_counter_s_coverage_leaves_out_a_camera_gone_from_the_site(api, eu_analyst, eu_site):
+    """Two cameras counted the north stopline at 06:xx; at 07:xx one of them is no longer a
+    camera of the site (never registered here, as if revoked) and sent nothing. The stopline
+    was still watched in full by the other: 07:xx is complete, as its rollup says."""
+    north = {("north-stopline", "in", "car"): 2}
+    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=120, counts=north,
+                  device_id="cam-stays")
+    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=north,
+                  device_id="cam-gone")
+    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0,
+                              end=T0 + timedelta(hours=2))
+    span = {"start": "2026-11-25T06:00:00Z", "end": "2026-11-25T08:00:00Z"}
+    assert windows(get(api, eu_analyst, eu_site, counter="north-stopline", **span)) == [
+        ("06:00", "complete", 1.0, 240), ("07:00", "complete", 1.0, 120)]

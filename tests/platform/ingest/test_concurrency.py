@@ -110,13 +110,13 @@ def test_two_batches_with_overlapping_buckets_arriving_together_store_only_one(
     # committed; batch B (a 60 s bucket inside A's window, another length) arrives meanwhile.
     # Neither sees the other's rows, so both would pass the overlap check and both be stored;
     # B must wait for A instead, then see its bucket and be refused.
-    from junction.ingest import services
+    from junction.traffic import services
 
     held, release = threading.Event(), threading.Event()
     rows_store = services._rows_store
 
-    def rows_store_holding_the_first(device, buckets):
-        rows_store(device, buckets)
+    def rows_store_holding_the_first(region, site_id, buckets):
+        rows_store(region, site_id, buckets)
         if not held.is_set():
             held.set()
             release.wait(timeout=30)

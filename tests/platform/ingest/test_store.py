@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from junction.ingest.models import IngestBatch
 from junction.ingest.services import device_health_record
-from junction.ingest.signals import batch_stored
 from junction.sites.models import Device
 from junction.traffic.models import (
     CountBucket,
@@ -18,6 +17,7 @@ from junction.traffic.models import (
     OccupancySummary,
     SpeedHistogram,
 )
+from junction.traffic.signals import batch_stored
 from tests.platform.ingest.device import (
     MODEL_SHA256,
     example_batch,

@@ -22,6 +22,6 @@ def test_it_answers_503_json_when_a_store_is_down_and_stores_nothing(
     assert_error(response, 503, "claims_unavailable")
     assert response["Retry-After"]
     monkeypatch.setattr("junction.ingest.views.signature_claim", lambda *a, **k: None)
-    monkeypatch.setattr("junction.ingest.services._rows_store", down(OperationalError("gone")))
+    monkeypatch.setattr("junction.traffic.services._rows_store", down(OperationalError("gone")))
     assert_error(send(client, eu_device, example_batch(eu_device)), 503, "database_unavailable")
     assert_nothing_stored()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from junction.ingest.bulk import region_rows_insert
+from junction.residency.bulk import region_rows_insert
 from junction.residency.errors import MisdirectedRegion
 from junction.traffic.models import CountBucket, CountRow, SpeedHistogram
 

@@ -1,18 +1,20 @@
 """Many region rows in one statement: COPY (or one multi-row INSERT) on PostgreSQL, bulk_create
-elsewhere.
+elsewhere; and a named lock in a region's database.
 
-The ORM's bulk_create spent most of an ingest request's CPU preparing values one by one; COPY
-streams them. Residency still holds: the database is the region's own (checked like every
-write), and the `region` column of every row is written here, from the same region, never by
-the caller.
+Region writes are governed here, beside the router: count data (junction.traffic) and rollups
+(junction.analytics) both write through it. The ORM's bulk_create spent most of an ingest
+request's CPU preparing values one by one; COPY streams them. Residency still holds: the
+database is the region's own (checked like every write), and the `region` column of every row
+is written here, from the same region, never by the caller.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 
 from junction.residency.base import RegionModel, guard_region_alias
 from junction.residency.errors import ResidencyViolation
@@ -26,6 +28,18 @@ def _region_connection(model: type[RegionModel], region: str):
     return connections[alias]
 
 
+def _columns(model: type[RegionModel], fields: Sequence[str]) -> list[str]:
+    """The table columns of `region` and `fields`, in that order."""
+    columns = []
+    for name in ("region", *fields):
+        field = model._meta.get_field(name)
+        # A reverse relation or a many-to-many field has no column of this table to write.
+        if not isinstance(field, models.Field) or field.column is None:
+            raise TypeError(f"{model._meta.label}.{name} is not a column")
+        columns.append(field.column)
+    return columns
+
+
 def region_rows_insert_returning(
     model: type[RegionModel], *, region: str, fields: Sequence[str], rows: Sequence[Sequence]
 ) -> list[int]:
@@ -37,7 +51,7 @@ def region_rows_insert_returning(
         return [obj.pk for obj in objs]
     meta = model._meta
     quote = connection.ops.quote_name
-    columns = [meta.get_field("region").column, *(meta.get_field(f).column for f in fields)]
+    columns = _columns(model, fields)
     one = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
@@ -61,7 +75,7 @@ def region_rows_insert(
     from psycopg.types.json import Jsonb
 
     meta = model._meta
-    columns = [meta.get_field("region").column, *(meta.get_field(f).column for f in fields)]
+    columns = _columns(model, fields)
     as_json = [isinstance(meta.get_field(f), models.JSONField) for f in fields]
     quote = connection.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
@@ -74,6 +88,24 @@ def region_rows_insert(
         else:
             for row in rows:
                 copy.write_row((region, *row))
+
+
+def region_rows_delete_before(
+    model: type[RegionModel], *, region: str, before: datetime, field: str = "start", batch: int
+) -> int:
+    """Delete `region`'s rows of `model` whose `field` is before `before`, `batch` rows per
+    transaction (short locks; a crash loses at most one batch of work). Returns the rows deleted.
+    """
+    alias = served_alias(region)
+    rows = model.objects.in_region(region)
+    total = 0
+    while True:
+        old = rows.filter(**{f"{field}__lt": before})
+        ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return total
+        with transaction.atomic(using=alias):
+            total += rows.filter(pk__in=ids)._raw_delete(alias)
 
 
 def region_write_lock(region: str, name: str) -> None:

@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 
-from junction.analytics.anomalies import (  # noqa: E402
+from junction.analytics.detector import (  # noqa: E402
     QUARTERS_PER_DAY,
     SUNDAY,
     Calendar,

@@ -1,403 +1,296 @@
-"""Anomaly detection on regular series of 15-minute window volumes: pure numpy, no database.
+"""Anomaly services: detection loads a site's 15-minute rollups and each camera's coverage, runs
+the pure detector (junction.analytics.detector) per counter and per camera, and records the
+findings as anomalies; triage moves them from open to acknowledged to resolved.
 
-The same functions run inside the region's worker (on 15-minute rollups) and in
-bench/anomalies.py (on generated data). Every window is judged against the history before it:
-the median of the same quarter hour of the local week over the previous weeks (a rolling
-baseline, so a backfill judges every window that has history, wherever the run starts), with a
-robust spread pooled over the hour and floored at Poisson noise. Windows are scored on the
-square-root scale against that baseline times the day's level, and runs of low or high windows
-are judged on their combined counts, so a long closure on a quiet road adds up to evidence that
-no single window carries.
+Outages belong to the camera that went dark; traffic anomalies (drops, spikes, flatlines,
+erratic counts) to a counter, judged on the coverage of the camera that feeds it. Runs overlap
+and late data re-opens old windows, so recording is an upsert: a finding that overlaps or
+touches an anomaly of the same site, counter, camera and kind extends it instead of adding
+another, and an outage that late data has since filled shrinks or is withdrawn.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Sequence
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Min, Sum
+from django.utils import timezone
 
-SLOTS_PER_WEEK = 168  # hours of the week
-QUARTERS_PER_WEEK = SLOTS_PER_WEEK * 4
-QUARTERS_PER_DAY = 96
-SUNDAY = 6
-MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of the standard deviation
+from junction.analytics import alerts
+from junction.analytics.detector import (
+    BASELINE_WEEKS,
+    SKIP_HISTORY,
+    SKIP_UNWATCHED,
+    TRAFFIC_KINDS,
+    Calendar,
+    Finding,
+    judge,
+)
+from junction.analytics.holidays import public_holidays
+from junction.analytics.models import Anomaly, DeviceCoverage, Period, Rollup
+from junction.analytics.rollups import counter_feeds, site_timezone
+from junction.analytics.windows import QUARTER, floor_quarter
+from junction.residency.planes import served_alias
+from junction.sites.models import Site
+from junction.sites.selectors import site_cameras
+from junction.traffic.coverage import counter_cameras
 
-# Below this coverage a window is an outage: the camera was not watching, whatever it counted.
-OUTAGE_COVERAGE = 0.5
-# History windows need nearly full coverage to teach the baseline what normal looks like.
-BASELINE_COVERAGE = 0.9
-BASELINE_WEEKS = 4  # past weeks a window is compared with
-MIN_HISTORY = 3  # of those, how many must be usable before the window can be judged
+log = logging.getLogger(__name__)
 
-# A window this far out (and changed enough) may be part of a run; the run's total decides.
-Z_CANDIDATE = 0.5
-Z_DROP = 4.5  # combined evidence of a run of low windows
-Z_SPIKE = 5.0
-Z_SINGLE = 6.0  # a lone window must be far stronger: one noisy quarter hour is not an incident
-MIN_DROP = 0.3  # a drop must also be at least 30% below expected, not just improbable
-MIN_SPIKE = 0.5
-MIN_RUN_EXPECTED = 20.0  # vehicles over a run: an empty night road carries no evidence either way
-MIN_EXPECTED = 8.0  # vehicles per window for the per-window rules (erratic, day level)
-FLATLINE_LOG10 = -6.0  # a run of identical counts this improbable is a stuck device
-ERRATIC_BLOCK = 12  # windows (three hours at 15 minutes)
-Z_ERRATIC = 3.0
-LEVEL_WINDOWS = 16  # four hours of fully watched 15-minute windows
-LEVEL_REACH = 96  # looked for within the last day; an outage morning leaves the level unknown
-LEVEL_BOUNDS = (0.85, 1.15)
-LEVEL_PLAUSIBLE = (0.6, 1.6)
-MERGE_GAP = 1  # a single calm window inside an incident does not split it in two
-
-
-# Kinds in priority order: an outage explains anything else in the same window, a stuck
-# device explains a "drop", and an erratic stretch explains its own drops and spikes.
-NORMAL, OUTAGE, FLATLINE, ERRATIC, DROP, SPIKE = range(6)
-KIND_NAMES = {OUTAGE: "outage", FLATLINE: "flatline", ERRATIC: "erratic", DROP: "drop",
-              SPIKE: "spike"}
-TRAFFIC_KINDS = frozenset({"drop", "spike", "flatline", "erratic"})
-
-# Why a window was not judged: the words operators read in `analytics_run --json`.
-SKIP_HISTORY = "history"  # fewer than MIN_HISTORY usable past weeks of this quarter hour
-SKIP_UNWATCHED = "unwatched"  # its camera was dark (judged as an outage of that camera)
+LOOKBACK = timedelta(days=1)
+FINDING_REACH = timedelta(days=1)
+# Batches arrive a few minutes after their buckets end; judging the newest windows before
+# they are delivered would report every site as an outage.
+DELIVERY_LAG = timedelta(minutes=30)
+LATE_DATA = "system:late-data"
+LIVE_STATES = (Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED)
 
 
 @dataclass(frozen=True)
-class Calendar:
-    """Where each window falls in its site's local week: what the baseline is indexed by.
+class Series:
+    starts: list[datetime]
+    calendar: Calendar
+    cameras: dict[str, np.ndarray]  # device id -> coverage per window
+    volumes: dict[str, np.ndarray]  # counter -> volume per window
+    feeds: dict[str, set[str]]  # counter -> the devices that count it
 
-    A public holiday is a Sunday for traffic: its windows take Sunday's slots and are compared
-    with past Sundays, and they are kept out of the history of their own weekday, so a holiday
-    Monday neither raises 16 drops nor lowers next Monday's baseline.
-    """
-
-    week: np.ndarray  # local week number, Monday to Sunday
-    slot: np.ndarray  # quarter hour of the local week, 0..671 (a holiday takes Sunday's)
-    holiday: np.ndarray  # bool
-
-    @classmethod
-    def of(cls, starts: Sequence[datetime], tz: ZoneInfo,
-           holidays: Iterable[date] = ()) -> Calendar:
-        days_off = set(holidays)
-        local = [s.astimezone(tz) for s in starts]
-        day = np.array([t.toordinal() for t in local], dtype=np.int64)
-        weekday = np.array([t.weekday() for t in local], dtype=np.int64)
-        quarter = np.array([t.hour * 4 + t.minute // 15 for t in local], dtype=np.int64)
-        holiday = np.array([t.date() in days_off for t in local], dtype=bool)
-        week = (day - weekday) // 7  # the ordinal of the week's Monday, in weeks
-        slot = np.where(holiday, SUNDAY, weekday) * QUARTERS_PER_DAY + quarter
-        return cls(week=week, slot=slot, holiday=holiday)
-
-    @classmethod
-    def regular(cls, n: int, first_slot: int = 0) -> Calendar:
-        """Consecutive windows on a clock without daylight saving or holidays (benches)."""
-        index = np.arange(n) + first_slot
-        return cls(week=index // QUARTERS_PER_WEEK, slot=index % QUARTERS_PER_WEEK,
-                   holiday=np.zeros(n, dtype=bool))
-
-
-@dataclass(frozen=True)
-class Baseline:
-    median: np.ndarray  # per window: its usual volume; NaN where history is short
-    sigma: np.ndarray
+    def coverage_of(self, counter: str) -> np.ndarray:
+        """A counter is watched when the cameras that count it are; one dark camera of two
+        leaves the other camera's counters fully measured (junction.traffic.coverage)."""
+        chosen = counter_cameras(counter, feeds=self.feeds, present=self.cameras)
+        return np.mean([self.cameras[d] for d in chosen], axis=0)
 
 
 @dataclass
-class Scores:
-    expected: np.ndarray
-    sigma: np.ndarray
-    observed: np.ndarray  # coverage-scaled volume: what a fully analysed window would count
-    z: np.ndarray
+class SiteReport:
+    """What one detection run did for one site, for operators and the command's JSON."""
+
+    recorded: list[Anomaly] = field(default_factory=list)
+    judged: int = 0  # counter windows compared with a baseline
+    skipped: Counter = field(default_factory=Counter)  # reason -> counter windows
+
+    def add(self, other: SiteReport) -> None:
+        self.recorded.extend(other.recorded)
+        self.judged += other.judged
+        self.skipped.update(other.skipped)
 
 
-@dataclass
-class Finding:
-    """Consecutive anomalous windows [first, last] of one kind, with per-window evidence."""
+def site_series(*, region: str, site_id: int, start: datetime, end: datetime) -> Series:
+    """Dense 15-minute series: a camera with no coverage row for a window sent no bucket for
+    it, hence coverage 0."""
+    n = int((end - start) / QUARTER)
+    starts = [start + i * QUARTER for i in range(n)]
+    site = Site.objects.select_related("region").get(pk=site_id)
+    cameras = {device_id: np.zeros(n) for device_id in sorted(site_cameras(site_id=site_id))}
+    for device_id, window, cover in DeviceCoverage.objects.in_region(region).filter(
+            site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start,
+            start__lt=end).values_list("device_id", "start", "coverage"):
+        cameras.setdefault(device_id, np.zeros(n))[int((window - start) / QUARTER)] = cover
+    volumes: dict[str, np.ndarray] = {}
+    totals = (Rollup.objects.in_region(region)
+              .filter(site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
+              .values("start", "counter").annotate(volume=Sum("count")).order_by())
+    for row in totals:
+        volumes.setdefault(row["counter"], np.zeros(n))[
+            int((row["start"] - start) / QUARTER)] = row["volume"]
+    feeds = counter_feeds(region=region, site_id=site_id)
+    tz = site_timezone(site_id)
+    days_off = public_holidays(site.region, start.astimezone(tz).date(),
+                               end.astimezone(tz).date())
+    return Series(starts=starts, calendar=Calendar.of(starts, tz, days_off), cameras=cameras,
+                  volumes=volumes, feeds=feeds)
 
-    kind: str
-    first: int
-    last: int
-    severity: float
-    expected: np.ndarray = field(repr=False)
-    observed: np.ndarray = field(repr=False)
+
+def camera_outages(series: Series) -> dict[str, list[Finding]]:
+    """Outages per camera, from the first window it ever delivered: a camera being set up, or
+    one that never reported in the span, is not dark."""
+    found: dict[str, list[Finding]] = {}
+    for device_id, coverage in sorted(series.cameras.items()):
+        delivered = np.flatnonzero(coverage > 0)
+        if delivered.size == 0:
+            continue
+        in_service = np.arange(coverage.size) >= delivered[0]
+        watched = np.where(in_service, coverage, 1.0)
+        # What it would have counted: the traffic an outage missed is told to the operator.
+        volume = sum((v for c, v in series.volumes.items()
+                      if device_id in series.feeds.get(c, {device_id})), np.zeros(coverage.size))
+        found[device_id] = [f for f in judge(volume, watched, series.calendar).findings
+                            if f.kind == "outage"]
+    return found
 
 
-@dataclass
-class Judgement:
-    findings: list[Finding]
-    judged: np.ndarray  # bool per window: compared with a baseline
-    skipped: dict[str, np.ndarray]  # reason -> bool per window
+def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
+                          until: datetime) -> SiteReport:
+    """Judge the windows of [since, until) against the weeks before each, and record what is
+    found (a finding that started earlier is recorded from its real start)."""
+    since, until = floor_quarter(since), floor_quarter(until)
+    # A finding may have begun before `since`: the windows of its first day get their full
+    # history too, so a run a day judges them exactly as one run over the whole range does.
+    history_start = since - timedelta(weeks=BASELINE_WEEKS) - FINDING_REACH
+    series = site_series(region=region, site_id=site_id, start=history_start, end=until)
+    report = SiteReport()
+    if not any(coverage.any() for coverage in series.cameras.values()):
+        return report  # never reported in five weeks: a site being set up, not an outage
+    judged_from = int((since - history_start) / QUARTER)
+    outages = camera_outages(series)
+    findings: list[tuple[str, str, Finding]] = [
+        ("", device_id, f) for device_id, fs in outages.items() for f in fs
+        if f.last >= judged_from
+    ]
+    for counter, volume in sorted(series.volumes.items()):
+        judgement = judge(volume, series.coverage_of(counter), series.calendar)
+        report.judged += int(judgement.judged[judged_from:].sum())
+        for reason in (SKIP_HISTORY, SKIP_UNWATCHED):
+            report.skipped[reason] += int(judgement.skipped[reason][judged_from:].sum())
+        findings.extend((counter, "", f) for f in judgement.findings
+                        if f.kind in TRAFFIC_KINDS and f.last >= judged_from)
+    with transaction.atomic(using=served_alias(region)):
+        for device_id, device_outages in outages.items():
+            _outages_revise(region=region, site_id=site_id, device_id=device_id,
+                            found=device_outages, series=series)
+        for counter, device_id, finding in findings:
+            anomaly = anomaly_record(region=region, site_id=site_id, counter=counter,
+                                     device_id=device_id, finding=finding, starts=series.starts)
+            if anomaly is not None:
+                report.recorded.append(anomaly)
+    for anomaly in report.recorded:
+        alerts.alerts_dispatch(region=region, anomaly_id=anomaly.pk)
+    return report
 
 
-def baseline_rolling(volume: np.ndarray, coverage: np.ndarray, calendar: Calendar) -> Baseline:
-    """For every window, the median of the same quarter hour in the BASELINE_WEEKS weeks before
-    it, and a floored robust spread.
+def _outages_revise(*, region: str, site_id: int, device_id: str, found: list[Finding],
+                    series: Series) -> None:
+    """Late data corrects outages: the camera was not dark, only its uplink.
 
-    The median is per quarter hour, because within a rush hour the first and last quarters
-    differ by more than the noise; the spread is pooled over the hour of the week (MAD of past
-    values relative to their quarter's median), which gives it four times the samples.
+    An outage whose windows have all arrived since is withdrawn (the record says the system
+    did it); one that arrived in part shrinks to the windows still missing, with the traffic
+    it missed recomputed. The hours that arrived are judged for traffic like any other.
     """
-    week = calendar.week - calendar.week.min()
-    n_weeks = int(week.max()) + 1 if week.size else 0
-    usable = (coverage >= BASELINE_COVERAGE) & np.isfinite(volume) & ~calendar.holiday
-    history = np.full((n_weeks, QUARTERS_PER_WEEK), np.nan)
-    history[week[usable], calendar.slot[usable]] = volume[usable] / coverage[usable]
-    # past[k - 1][w, s]: the value of slot s in week w - k.
-    past = np.full((BASELINE_WEEKS, n_weeks, QUARTERS_PER_WEEK), np.nan)
-    for k in range(1, BASELINE_WEEKS + 1):
-        past[k - 1, k:] = history[:n_weeks - k]
-    samples = np.isfinite(past).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        median = np.where(samples >= MIN_HISTORY, _nanmedian(past, axis=0), np.nan)
-        ratios = past / np.where(median > 0, median, np.nan)
-    # (weeks, hours, 4 lags x 4 quarters): the ratios of one hour of the week, pooled.
-    pooled = (ratios.reshape(BASELINE_WEEKS, n_weeks, SLOTS_PER_WEEK, 4).transpose(1, 2, 0, 3)
-              .reshape(n_weeks, SLOTS_PER_WEEK, BASELINE_WEEKS * 4))
-    centre = _nanmedian(pooled, axis=2)
-    deviation = _nanmedian(np.abs(pooled - centre[..., None]), axis=2)
-    enough = np.isfinite(pooled).sum(axis=2) >= MIN_HISTORY
-    relative_spread = np.where(enough, MAD_TO_SIGMA * deviation, np.nan)
-    spread = np.repeat(relative_spread, 4, axis=1) * median
-    sigma = np.fmax(spread, np.sqrt(np.fmax(median, 0.0)))
-    # A median of a few weeks is itself uncertain (its variance is about pi/2 * sigma^2 / n);
-    # a new window is judged against that estimate, so both errors count.
-    sigma = sigma * np.sqrt(1.0 + (np.pi / 2) / np.fmax(samples, 1))
-    return Baseline(median=median[week, calendar.slot],
-                    sigma=np.fmax(sigma, 1.0)[week, calendar.slot])
+    first, end = series.starts[0], series.starts[-1] + QUARTER
+    for outage in Anomaly.objects.in_region(region).filter(
+            site_id=site_id, device_id=device_id, kind="outage", state__in=LIVE_STATES,
+            start__gte=first, end__lte=end):
+        lo, hi = int((outage.start - first) / QUARTER), int((outage.end - first) / QUARTER)
+        within = [f for f in found if f.first < hi and f.last >= lo]
+        if not within:
+            Anomaly.objects.in_region(region).filter(pk=outage.pk, state__in=LIVE_STATES).update(
+                state=Anomaly.State.RESOLVED, resolved_by=LATE_DATA, resolved_at=timezone.now())
+            log.info("outage %s of %s withdrawn: its data arrived late", outage.pk, device_id)
+            continue
+        kept = within[0]
+        keep_lo, keep_hi = max(lo, kept.first), min(hi, kept.last + 1)
+        if (keep_lo, keep_hi) == (lo, hi):
+            continue
+        part = slice(keep_lo - kept.first, keep_hi - kept.first)
+        outage.start, outage.end = series.starts[keep_lo], series.starts[keep_hi - 1] + QUARTER
+        outage.expected = round(float(kept.expected[part].sum()), 1)
+        outage.observed = round(float(kept.observed[part].sum()), 1)
+        outage.save(update_fields=["start", "end", "expected", "observed"])
+        log.info("outage %s of %s trimmed to %s..%s: part of its data arrived late",
+                 outage.pk, device_id, outage.start, outage.end)
 
 
-def _nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
-    """np.nanmedian without its warning for all-NaN slices (they are expected: no history)."""
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(values)
-        filled = np.where(finite, values, np.inf)
-        ordered = np.sort(filled, axis=axis)
-        count = finite.sum(axis=axis)
-        low = np.take_along_axis(ordered, np.expand_dims(np.maximum((count - 1) // 2, 0), axis),
-                                 axis=axis)
-        high = np.take_along_axis(ordered, np.expand_dims(np.maximum(count // 2, 0), axis),
-                                  axis=axis)
-        middle = (np.squeeze(low, axis) + np.squeeze(high, axis)) / 2
-    return np.where(count > 0, middle, np.nan)
+def anomaly_record(*, region: str, site_id: int, counter: str, device_id: str = "",
+                   finding: Finding, starts: list[datetime]) -> Anomaly | None:
+    """Create the anomaly, or extend the one it continues; None when nothing changed."""
+    start = starts[finding.first]
+    end = starts[finding.last] + QUARTER
+    window_starts = starts[finding.first:finding.last + 1]
+    existing = (Anomaly.objects.in_region(region).select_for_update()
+                .filter(site_id=site_id, counter=counter, device_id=device_id,
+                        kind=finding.kind, start__lte=end, end__gte=start)
+                .order_by("start").first())
+    if existing is None:
+        return _anomaly_create(region, site_id, counter, device_id, finding, start, end)
+    if end <= existing.end and start >= existing.start:
+        return None
+    if existing.state == Anomaly.State.RESOLVED:
+        # Resolved by someone, yet still going on: a new anomaly for what came after.
+        after = [i for i, s in enumerate(window_starts) if s >= existing.end]
+        if not after:
+            return None
+        tail = Finding(kind=finding.kind, first=finding.first + after[0], last=finding.last,
+                       severity=finding.severity, expected=finding.expected[after[0]:],
+                       observed=finding.observed[after[0]:])
+        return _anomaly_create(region, site_id, counter, device_id, tail, existing.end, end)
+    if start <= existing.start:
+        expected, observed = finding.expected.sum(), finding.observed.sum()
+    else:
+        newer = np.array([s >= existing.end for s in window_starts])
+        expected = existing.expected + finding.expected[newer].sum()
+        observed = existing.observed + finding.observed[newer].sum()
+    existing.start, existing.end = min(start, existing.start), max(end, existing.end)
+    existing.severity = max(existing.severity, finding.severity)
+    existing.expected, existing.observed = round(float(expected), 1), round(float(observed), 1)
+    existing.save(update_fields=["start", "end", "severity", "expected", "observed"])
+    return existing
 
 
-def day_level(observed: np.ndarray, expected: np.ndarray, watched_fully: np.ndarray) -> np.ndarray:
-    """Today's traffic level against the baseline, from the fully watched windows before each one.
-
-    Rain, school holidays or road works lift or lower a whole day by several percent; judging
-    each window against the median week alone would call that day's normal windows anomalous.
-    It is the median ratio of the last LEVEL_WINDOWS fully watched windows of the past day,
-    bounded so an incident can never be absorbed into "today is just quieter"; where an outage
-    left too few of them, the level is unknown and taken as normal.
-    """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(watched_fully & (expected >= MIN_EXPECTED), observed / expected, np.nan)
-        # Windows far off the baseline are incidents, not the day's level: leave them out, or
-        # a closure would lower the bar for the windows after it.
-        ratio[(ratio < LEVEL_PLAUSIBLE[0]) | (ratio > LEVEL_PLAUSIBLE[1])] = np.nan
-    level = np.ones(ratio.size)
-    recent: deque[tuple[int, float]] = deque()
-    for i in range(ratio.size):
-        while recent and recent[0][0] < i - LEVEL_REACH:
-            recent.popleft()
-        if len(recent) >= LEVEL_WINDOWS // 2:
-            level[i] = float(np.median([r for _, r in recent]))
-        if np.isfinite(ratio[i]):
-            recent.append((i, float(ratio[i])))
-            if len(recent) > LEVEL_WINDOWS:
-                recent.popleft()
-    return np.clip(level, *LEVEL_BOUNDS)
+def _anomaly_create(region: str, site_id: int, counter: str, device_id: str, finding: Finding,
+                    start: datetime, end: datetime) -> Anomaly:
+    anomaly = Anomaly(region=region, site_id=site_id, counter=counter, device_id=device_id,
+                      kind=finding.kind, start=start, end=end, severity=finding.severity,
+                      expected=round(float(finding.expected.sum()), 1),
+                      observed=round(float(finding.observed.sum()), 1))
+    anomaly.save()
+    log.info("anomaly %s at site %s/%s %s..%s severity %s", finding.kind, site_id,
+             counter or device_id or "*", start, end, finding.severity)
+    return anomaly
 
 
-def window_scores(volume: np.ndarray, coverage: np.ndarray, baseline: Baseline) -> Scores:
-    watched = coverage >= OUTAGE_COVERAGE
-    observed = np.where(watched, volume / np.where(watched, coverage, 1.0), np.nan)
-    level = day_level(observed, baseline.median, coverage >= BASELINE_COVERAGE)
-    expected = baseline.median * level
-    sigma = baseline.sigma * level
-    # Counts are Poisson-like: on the square-root (Anscombe) scale their noise is the same at
-    # 3 a.m. and at the rush hour, and both tails are close to normal. The spread beyond
-    # Poisson (the baseline's MAD) enters as an overdispersion factor.
-    with np.errstate(invalid="ignore"):
-        z = 2.0 * (np.sqrt(np.fmax(observed, 0.0) + 0.375) - np.sqrt(expected + 0.375))
-        z = z / _dispersion(expected, sigma)
-    return Scores(expected=expected, sigma=sigma, observed=observed, z=z)
+def late_windows_since(*, region: str, site_id: int, computed_since: datetime) -> datetime | None:
+    """The earliest window whose coverage was (re)computed since `computed_since`: where data
+    that arrived late must be judged again, however old its windows are."""
+    return (DeviceCoverage.objects.in_region(region)
+            .filter(site_id=site_id, period=Period.QUARTER_HOUR, computed_at__gte=computed_since)
+            .aggregate(first=Min("start"))["first"])
 
 
-def _dispersion(expected: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.fmax(sigma / np.sqrt(np.fmax(expected, 1.0)), 1.0)
+def anomalies_detect_region(*, region: str, since: datetime | None = None,
+                            until: datetime | None = None) -> SiteReport:
+    """Judge every site of the region. Without `since`, the last day, reaching back to any
+    window whose data arrived within that day (a spool delivering a week's backlog)."""
+    now = timezone.now()
+    until = until or now - DELIVERY_LAG
+    report = SiteReport()
+    for site_id in Site.objects.filter(region__code=region).values_list("pk", flat=True):
+        site_since = since or until - LOOKBACK
+        if since is None:
+            late = late_windows_since(region=region, site_id=site_id,
+                                      computed_since=now - LOOKBACK)
+            if late is not None and late < site_since:
+                site_since = late
+        report.add(anomalies_detect_site(region=region, site_id=site_id, since=site_since,
+                                         until=until))
+    return report
 
 
-def _flatline_mask(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
-        np.ndarray, np.ndarray]:
-    """Runs of the same non-zero count that honest traffic would almost never repeat.
-
-    A run of zeros is left to the drop rule: a road closed to traffic also counts zero.
-    Returns the mask and, per window, -log10 of the run's probability (its severity).
-    """
-    mask = np.zeros(volume.size, dtype=bool)
-    severity = np.zeros(volume.size)
-    # Chance of hitting one exact integer under the window's expected spread.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_p = np.log10(np.clip(1.0 / (np.sqrt(2 * np.pi) * scores.sigma), None, 1.0))
-    log_p = np.where(np.isfinite(log_p), log_p, 0.0)
-    full = (coverage >= BASELINE_COVERAGE) & (volume > 0)
-    start = 0
-    while start < volume.size:
-        end = start + 1
-        if full[start]:
-            while end < volume.size and full[end] and volume[end] == volume[start]:
-                end += 1
-            run_log_p = log_p[start + 1:end].sum()
-            if end - start > 1 and run_log_p <= FLATLINE_LOG10:
-                mask[start:end] = True
-                severity[start:end] = -run_log_p
-        start = end
-    return mask, severity
+def anomaly_acknowledge(*, region: str, anomaly_id: int, user: str) -> Anomaly:
+    """open -> acknowledged; claimed with filter().update() so two clicks cannot both win."""
+    with transaction.atomic(using=served_alias(region)):
+        changed = Anomaly.objects.in_region(region).filter(
+            pk=anomaly_id, state=Anomaly.State.OPEN
+        ).update(state=Anomaly.State.ACKNOWLEDGED, acknowledged_by=user,
+                 acknowledged_at=timezone.now())
+        anomaly = Anomaly.objects.in_region(region).get(pk=anomaly_id)
+    if changed != 1:
+        raise ValidationError({"state": f"anomaly {anomaly_id} is {anomaly.state}, not open"})
+    return anomaly
 
 
-def _erratic_mask(scores: Scores) -> np.ndarray:
-    """Stretches where counts swing far above and far below normal within a couple of hours."""
-    judged = np.isfinite(scores.z) & (scores.expected >= MIN_EXPECTED)
-    high = judged & (scores.z >= Z_ERRATIC)
-    low = judged & (scores.z <= -Z_ERRATIC)
-    mask = np.zeros(scores.z.size, dtype=bool)
-    if scores.z.size < ERRATIC_BLOCK:
-        return mask
-    highs = np.lib.stride_tricks.sliding_window_view(high, ERRATIC_BLOCK).sum(axis=1)
-    lows = np.lib.stride_tricks.sliding_window_view(low, ERRATIC_BLOCK).sum(axis=1)
-    # Two of each: one high window right after a drop is traffic catching up, not a fault.
-    for block in np.flatnonzero((highs >= 2) & (lows >= 2)):
-        extremes = np.flatnonzero((high | low)[block:block + ERRATIC_BLOCK]) + block
-        mask[extremes[0]:extremes[-1] + 1] = True
-    return mask
-
-
-def _runs(mask: np.ndarray) -> list[np.ndarray]:
-    flagged = np.flatnonzero(mask)
-    if flagged.size == 0:
-        return []
-    return np.split(flagged, np.flatnonzero(np.diff(flagged) > 1) + 1)
-
-
-def _evident_runs(candidate: np.ndarray, scores: Scores, sign: int, threshold: float,
-                  min_change: float) -> tuple[np.ndarray, np.ndarray]:
-    """Keep runs of candidate windows whose summed counts are far from their summed expectation.
-
-    Counts add up: a quiet road closed for five hours shows twenty windows each a few vehicles
-    short, none damning alone but together unmistakable. The run is judged on its totals (a sum
-    of Poisson counts is Poisson, so the square-root score stays honest at small counts, where
-    combining per-window scores would not), and must also change by `min_change` as a whole.
-    A lone window must reach Z_SINGLE. Returns the mask and each kept window's run score.
-    """
-    keep = np.zeros(candidate.size, dtype=bool)
-    strength = np.zeros(candidate.size)
-    dispersion = _dispersion(scores.expected, scores.sigma)
-    for run in _runs(candidate):
-        observed, expected = scores.observed[run].sum(), scores.expected[run].sum()
-        spread = np.sqrt(np.mean(dispersion[run] ** 2))
-        z = sign * 2.0 * (np.sqrt(observed + 0.375) - np.sqrt(expected + 0.375)) / spread
-        changed = (observed <= (1 - min_change) * expected if sign < 0
-                   else observed >= (1 + min_change) * expected)
-        strong = z >= (threshold if run.size > 1 else Z_SINGLE)
-        if changed and strong and expected >= MIN_RUN_EXPECTED:
-            keep[run] = True
-            strength[run] = z
-    return keep, strength
-
-
-def _dilate(mask: np.ndarray, reach: int) -> np.ndarray:
-    """Windows within `reach` windows of a flagged one."""
-    near = mask.copy()
-    for shift in range(1, reach + 1):
-        near[shift:] |= mask[:-shift]
-        near[:-shift] |= mask[shift:]
-    return near
-
-
-def classify(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
-        np.ndarray, np.ndarray]:
-    """A kind and a severity for every window (NORMAL and 0 when nothing is wrong)."""
-    kinds = np.full(volume.size, NORMAL)
-    severity = np.zeros(volume.size)
-    judged = np.isfinite(scores.z) & np.isfinite(scores.expected) & (scores.expected > 0)
-    with np.errstate(invalid="ignore"):
-        drop, drop_z = _evident_runs(judged & (scores.z <= -Z_CANDIDATE) & (
-            scores.observed <= (1 - MIN_DROP) * scores.expected), scores, -1, Z_DROP, MIN_DROP)
-        spike, spike_z = _evident_runs(judged & (scores.z >= Z_CANDIDATE) & (
-            scores.observed >= (1 + MIN_SPIKE) * scores.expected), scores, 1, Z_SPIKE,
-            MIN_SPIKE)
-    flat, flat_severity = _flatline_mask(volume, coverage, scores)
-    erratic = _erratic_mask(scores)
-    outage = coverage < OUTAGE_COVERAGE
-    abs_z = np.nan_to_num(np.abs(scores.z))
-    # Lowest priority first, so a more specific diagnosis overwrites it.
-    for kind, mask, score in ((SPIKE, spike, spike_z), (DROP, drop, drop_z),
-                              (ERRATIC, erratic, abs_z), (FLATLINE, flat, flat_severity)):
-        kinds[mask] = kind
-        severity[mask] = score[mask]
-    # An erratic stretch explains the lone highs and lows at its edges too, and a stuck count
-    # the odd windows where it began or ended part way through.
-    for kind, mask, reach in ((ERRATIC, erratic, ERRATIC_BLOCK), (FLATLINE, flat, 2)):
-        kinds[_dilate(mask, reach) & ((kinds == DROP) | (kinds == SPIKE))] = kind
-    kinds[outage] = OUTAGE
-    severity[outage] = 0.0
-    return kinds, severity
-
-
-def merge(kinds: np.ndarray, severity: np.ndarray, scores: Scores,
-          volume: np.ndarray) -> list[Finding]:
-    """Consecutive windows of one kind (allowing MERGE_GAP calm windows) become one finding."""
-    findings: list[Finding] = []
-    flagged = np.flatnonzero(kinds != NORMAL)
-    i = 0
-    while i < flagged.size:
-        kind = kinds[flagged[i]]
-        first = last = flagged[i]
-        i += 1
-        while i < flagged.size and kinds[flagged[i]] == kind and (
-                flagged[i] - last - 1 <= MERGE_GAP
-                and np.all(kinds[last + 1:flagged[i]] == NORMAL)):
-            last = flagged[i]
-            i += 1
-        span = slice(first, last + 1)
-        expected = np.nan_to_num(scores.expected[span])
-        observed = np.where(np.isfinite(scores.observed[span]), scores.observed[span],
-                            volume[span])
-        if kind == OUTAGE:
-            severity_value = _outage_severity(scores, span)
-        else:
-            severity_value = float(severity[span].max())
-        findings.append(Finding(kind=KIND_NAMES[int(kind)], first=int(first), last=int(last),
-                                severity=round(severity_value, 2), expected=expected,
-                                observed=np.nan_to_num(observed)))
-    return findings
-
-
-def _outage_severity(scores: Scores, span: slice) -> float:
-    """How many standard deviations of traffic went unmeasured; at least the alerting default,
-    because a dark camera matters to the operator even at night."""
-    expected = np.nan_to_num(scores.expected[span]).sum()
-    spread = np.sqrt(np.nansum(scores.sigma[span] ** 2)) or 1.0
-    return max(5.0, float(expected / spread))
-
-
-def judge(volume: np.ndarray, coverage: np.ndarray, calendar: Calendar) -> Judgement:
-    """Findings in one series of windows, each window against the weeks before it."""
-    volume = np.asarray(volume, dtype=float)
-    coverage = np.asarray(coverage, dtype=float)
-    baseline = baseline_rolling(volume, coverage, calendar)
-    scores = window_scores(volume, coverage, baseline)
-    kinds, severity = classify(volume, coverage, scores)
-    unwatched = coverage < OUTAGE_COVERAGE
-    no_history = ~unwatched & ~np.isfinite(baseline.median)
-    return Judgement(findings=merge(kinds, severity, scores, volume),
-                     judged=~unwatched & ~no_history,
-                     skipped={SKIP_HISTORY: no_history, SKIP_UNWATCHED: unwatched})
-
-
-def detect(volume: np.ndarray, coverage: np.ndarray, calendar: Calendar) -> list[Finding]:
-    return judge(volume, coverage, calendar).findings
+def anomaly_resolve(*, region: str, anomaly_id: int, user: str) -> Anomaly:
+    """open or acknowledged -> resolved."""
+    with transaction.atomic(using=served_alias(region)):
+        changed = Anomaly.objects.in_region(region).filter(
+            pk=anomaly_id, state__in=[Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED]
+        ).update(state=Anomaly.State.RESOLVED, resolved_by=user, resolved_at=timezone.now())
+        anomaly = Anomaly.objects.in_region(region).get(pk=anomaly_id)
+    if changed != 1:
+        raise ValidationError({"state": f"anomaly {anomaly_id} is already resolved"})
+    return anomaly

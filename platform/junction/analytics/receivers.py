@@ -17,11 +17,8 @@ BACKLOG_PER_REQUEST = 24
 
 
 def connect() -> None:
-    try:
-        from junction.traffic.signals import batch_stored
-    except ImportError:
-        log.debug("junction.traffic.signals not present; rollups rely on the scheduled sweep")
-        return
+    from junction.traffic.signals import batch_stored
+
     batch_stored.connect(on_batch_stored, dispatch_uid="analytics.on_batch_stored")
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.db import OperationalError
 from django.utils import timezone
 
-from junction.analytics import alerts, detection, retention, rollups
+from junction.analytics import alerts, anomalies, retention, rollups
 from junction.analytics.schedule import ROLLUP_EVERY_SECONDS
 from junction.residency.tasks import region_task
 
@@ -39,7 +39,7 @@ def sweep_dirty_windows(*, region: str) -> int:
 
 @region_task(idempotent=True, transient=(OperationalError,))
 def detect_anomalies(*, region: str, since: str | None = None, until: str | None = None) -> int:
-    report = detection.anomalies_detect_region(
+    report = anomalies.anomalies_detect_region(
         region=region,
         since=datetime.fromisoformat(since) if since else None,
         until=datetime.fromisoformat(until) if until else None,

@@ -13,6 +13,7 @@ who read and export the data, see anomalies but do not close them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,8 @@ from rest_framework.response import Response
 
 from junction.accounts.models import Role
 from junction.accounts.permissions import RegionMember
-from junction.analytics import selectors, services
+from junction.analytics import selectors
+from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly, Period
 from junction.analytics.windows import local_day
 from junction.api import serializers
@@ -168,7 +170,7 @@ class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
     serializer_class = serializers.AnomalySerializer
     permission_classes = [OperatorOfTheRegion]
     required_role: str = Role.OPERATOR.value  # a plain str: it is quoted in the 403 reason
-    transition = staticmethod(services.anomaly_acknowledge)
+    transition: Callable[..., Anomaly]  # the step each subclass takes
 
     @extend_schema(request=None, responses={200: serializers.AnomalySerializer})
     def post(self, request: Request, code: str, pk: int) -> Response:
@@ -187,14 +189,14 @@ class AnomalyAcknowledgeView(AnomalyTransitionView):
     """open -> acknowledged, recording who and when. Needs the operator role in the region;
     409 when the anomaly is not open."""
 
-    transition = staticmethod(services.anomaly_acknowledge)
+    transition = staticmethod(anomaly_acknowledge)
 
 
 class AnomalyResolveView(AnomalyTransitionView):
     """open or acknowledged -> resolved, recording who and when. Needs the operator role in
     the region; 409 when the anomaly is already resolved."""
 
-    transition = staticmethod(services.anomaly_resolve)
+    transition = staticmethod(anomaly_resolve)
 
 
 def _anomaly_or_404(region: str, pk: int) -> Anomaly:

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from junction.accounts.models import Role
-from junction.analytics import services
+from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly
 from junction.dashboard import chart, selectors
 
@@ -84,8 +84,8 @@ def region_anomalies(request: HttpRequest, code: str) -> HttpResponse:
     })
 
 
-TRIAGE_STEPS = {"acknowledge": (services.anomaly_acknowledge, "acknowledged"),
-                "resolve": (services.anomaly_resolve, "resolved")}
+TRIAGE_STEPS = {"acknowledge": (anomaly_acknowledge, "acknowledged"),
+                "resolve": (anomaly_resolve, "resolved")}
 
 
 @login_required

@@ -162,7 +162,6 @@ def device_buckets_store(
                 site_id=site_id,
                 device_id=device_id,
                 batch_id=str(batch_id),
-                starts=[start for start, _ in windows],
                 windows=windows,
             ),
             using=alias,

@@ -9,9 +9,8 @@ arguments:
 - `site_id`: control-plane id of the site
 - `device_id`: the sending device
 - `batch_id`: the batch's UUID (as str)
-- `starts`: list of bucket starts (aware UTC datetimes) of every bucket stored, no-data ones
-  included
-- `windows`: the same buckets as (start, seconds) pairs
+- `windows`: every bucket stored, no-data ones included, as (start, seconds) pairs (aware UTC
+  datetimes)
 
 Example (analytics): `@receiver(batch_stored) def enqueue(sender, *, region, site_id, windows,
 **kwargs): rollup.delay(region=region, ...)`.

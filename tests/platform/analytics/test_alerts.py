@@ -128,7 +128,7 @@ def test_it_keeps_detecting_while_the_webhook_is_down(subscription, eu_site, mon
                                                      django_capture_on_commit_callbacks):
     import numpy as np
 
-    from junction.analytics import detection
+    from junction.analytics import anomalies
     from tests.platform.analytics.factories import store_quarter_series
     from tests.platform.analytics.traffic import generate, inject_outage, window
 
@@ -140,7 +140,7 @@ def test_it_keeps_detecting_while_the_webhook_is_down(subscription, eu_site, mon
     store_quarter_series(region=EU, site_id=eu_site.pk, start=monday, volumes=traffic.volume,
                          coverage=traffic.coverage)
     with django_capture_on_commit_callbacks(using="region_eu-west", execute=True):
-        found = detection.anomalies_detect_region(region=EU, since=monday + timedelta(weeks=4),
+        found = anomalies.anomalies_detect_region(region=EU, since=monday + timedelta(weeks=4),
                                                   until=monday + timedelta(weeks=5))
     assert [a.kind for a in found.recorded] == ["outage"]
     assert AlertDelivery.objects.in_region(EU).get(channel="webhook").state == "failed"

@@ -1,185 +1,135 @@
-"""Detection on generated traffic (daily and weekly profiles, Poisson noise, fixed seed):
-injected incidents, events, stuck counts and outages are found and told apart; quiet nights
-and ordinary days are not flagged."""
+"""Detection against the region database: findings become anomalies (merged, never
+duplicated by overlapping runs), outages are site-wide, and triage records who did what."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
 
-from junction.analytics.anomalies import Calendar, Finding, Judgement, detect
-from junction.analytics.anomalies import judge as judge_series
+from junction.analytics import anomalies
+from junction.analytics.models import Anomaly
+from tests.platform.analytics.factories import store_quarter_series
 from tests.platform.analytics.traffic import (
     WINDOWS_PER_WEEK,
     generate,
     inject_drop,
-    inject_flatline,
     inject_outage,
-    inject_spike,
     window,
 )
 
-JUDGED = slice(4 * WINDOWS_PER_WEEK, 5 * WINDOWS_PER_WEEK)
-MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+EU = "eu-west"
+MONDAY = datetime(2026, 10, 26, tzinfo=UTC)  # five weeks: history 26 Oct - 22 Nov, then judged
+JUDGED_START = MONDAY + timedelta(weeks=4)
+TUE, FRI = 1, 4
 
 
-def judge(traffic) -> list[Finding]:
-    """Findings of the fifth week; the four before it only teach the baseline."""
-    findings = detect(traffic.volume, traffic.coverage, Calendar.regular(traffic.volume.size))
-    return [f for f in findings if f.last >= JUDGED.start]
-
-
-def judge_all(traffic) -> Judgement:
-    return judge_series(traffic.volume, traffic.coverage, Calendar.regular(traffic.volume.size))
-
-
-def overlapping(findings: list[Finding], start: int, windows: int) -> list[Finding]:
-    return [f for f in findings if f.first < start + windows and f.last >= start]
+def at(index: int) -> datetime:
+    return MONDAY + index * timedelta(minutes=15)
 
 
 @pytest.fixture
-def rng():
-    return np.random.default_rng(20261127)
-
-
-def test_it_flags_nothing_in_an_ordinary_week_nights_included(rng):
-    for _ in range(5):  # five sites' worth of ordinary weeks
-        assert judge(generate(rng, weeks=5)) == []
-
-
-def test_it_flags_nothing_on_a_very_quiet_road_at_night(rng):
-    traffic = generate(rng, weeks=5, peak_per_window=12.0)
-    assert judge(traffic) == []
-
-
-@pytest.mark.parametrize(("depth", "windows"), [(0.9, 6), (0.5, 4), (0.4, 2)])
-def test_it_finds_an_incident_that_cuts_traffic(rng, depth, windows):
+def five_weeks(eu_site):
+    rng = np.random.default_rng(4)
     traffic = generate(rng, weeks=5)
-    start = window(4, TUE, 8.0)
-    inject_drop(rng, traffic, start, windows, depth)
-    found = overlapping(judge(traffic), start, windows)
-    assert [f.kind for f in found] == ["drop"]
-    assert found[0].observed.sum() < found[0].expected.sum() * (1 - depth / 2)
+    incident = window(4, TUE, 8.0)
+    outage = window(4, FRI, 14.0)
+    inject_drop(rng, traffic, incident, 6, depth=0.8)
+    inject_outage(traffic, outage, 8)
+    store_quarter_series(region=EU, site_id=eu_site.pk, start=MONDAY, volumes=traffic.volume,
+                         coverage=traffic.coverage)
+    return eu_site, incident, outage
 
 
-def test_it_finds_a_road_closed_to_all_traffic_as_a_drop_not_an_outage(rng):
+def detect_week(site) -> list[Anomaly]:
+    return anomalies.anomalies_detect_site(region=EU, site_id=site.pk, since=JUDGED_START,
+                                           until=JUDGED_START + timedelta(weeks=1)).recorded
+
+
+def test_it_records_an_incident_on_its_counter_and_an_outage_for_the_whole_site(five_weeks):
+    site, incident, outage = five_weeks
+    detect_week(site)
+    found = {(a.kind, a.counter, a.start, a.end) for a in Anomaly.objects.in_region(EU).all()}
+    assert found == {
+        ("drop", "north-stopline", at(incident), at(incident + 6)),
+        ("outage", "", at(outage), at(outage + 8)),
+    }
+    drop = Anomaly.objects.in_region(EU).get(kind="drop")
+    assert drop.observed < 0.4 * drop.expected
+    assert drop.state == Anomaly.State.OPEN
+
+
+def test_it_does_not_duplicate_anomalies_when_runs_overlap(five_weeks):
+    site, _, _ = five_weeks
+    detect_week(site)
+    again = detect_week(site)
+    assert again == []
+    assert Anomaly.objects.in_region(EU).count() == 2
+
+
+def test_it_extends_an_anomaly_still_going_on_at_the_next_run(five_weeks):
+    site, incident, _ = five_weeks
+    # The first run ends half-way through the incident; the next one sees the rest.
+    anomalies.anomalies_detect_site(region=EU, site_id=site.pk, since=JUDGED_START,
+                                    until=at(incident + 3))
+    first = Anomaly.objects.in_region(EU).get(kind="drop")
+    assert first.end == at(incident + 3)
+    anomalies.anomalies_detect_site(region=EU, site_id=site.pk, since=at(incident - 8),
+                                    until=at(incident + 12))
+    extended = Anomaly.objects.in_region(EU).get(kind="drop")
+    assert (extended.pk, extended.start, extended.end) == (first.pk, at(incident),
+                                                           at(incident + 6))
+    assert extended.expected > first.expected
+
+
+def test_it_treats_a_site_that_never_reported_as_not_yet_set_up(eu_site):
+    assert anomalies.anomalies_detect_site(region=EU, site_id=eu_site.pk, since=JUDGED_START,
+                                           until=JUDGED_START + timedelta(days=1)).recorded == []
+
+
+def test_it_reports_a_device_that_stopped_sending_as_an_outage(eu_site):
+    rng = np.random.default_rng(5)
     traffic = generate(rng, weeks=5)
-    start = window(4, WED, 11.0)
-    traffic.volume[start:start + 8] = 0  # the camera watches an empty road
-    assert [f.kind for f in overlapping(judge(traffic), start, 8)] == ["drop"]
+    silent_from = 4 * WINDOWS_PER_WEEK + 200
+    traffic.coverage[silent_from:] = 0
+    store_quarter_series(region=EU, site_id=eu_site.pk, start=MONDAY, volumes=traffic.volume,
+                         coverage=traffic.coverage)
+    detect_week(eu_site)
+    outage = Anomaly.objects.in_region(EU).get()
+    assert (outage.kind, outage.start) == ("outage", at(silent_from))
 
 
-def test_it_finds_an_event_spike(rng):
-    traffic = generate(rng, weeks=5)
-    start = window(4, THU, 18.0)
-    inject_spike(rng, traffic, start, 4, extra=1.5)
-    assert [f.kind for f in overlapping(judge(traffic), start, 4)] == ["spike"]
+def test_it_records_who_acknowledged_and_resolved_an_anomaly(five_weeks):
+    detect_week(five_weeks[0])
+    drop = Anomaly.objects.in_region(EU).get(kind="drop")
+    anomalies.anomaly_acknowledge(region=EU, anomaly_id=drop.pk, user="ana.eu")
+    resolved = anomalies.anomaly_resolve(region=EU, anomaly_id=drop.pk, user="ben.eu")
+    assert (resolved.state, resolved.acknowledged_by, resolved.resolved_by) == (
+        "resolved", "ana.eu", "ben.eu")
+    assert resolved.acknowledged_at <= resolved.resolved_at
+    with pytest.raises(ValidationError):
+        anomalies.anomaly_acknowledge(region=EU, anomaly_id=drop.pk, user="late.eu")
 
 
-def test_it_finds_a_stuck_count(rng):
-    traffic = generate(rng, weeks=5)
-    start = window(4, WED, 10.0)
-    inject_flatline(traffic, start, 12)
-    found = overlapping(judge(traffic), start, 12)
-    assert [f.kind for f in found] == ["flatline"]
-    assert found[0].first == start
+def test_it_lists_anomalies_as_json(five_weeks, capsys):
+    detect_week(five_weeks[0])
+    call_command("anomalies", "--region", EU, "--json")
+    document = json.loads(capsys.readouterr().out)
+    assert document["region"] == EU
+    assert sorted(a["kind"] for a in document["anomalies"]) == ["drop", "outage"]
+    outage = next(a for a in document["anomalies"] if a["kind"] == "outage")
+    assert outage["counter"] is None and outage["state"] == "open"
 
 
-def test_it_reports_an_outage_as_an_outage_and_not_as_a_drop(rng):
-    traffic = generate(rng, weeks=5)
-    start = window(4, FRI, 14.0)
-    inject_outage(traffic, start, 8)
-    found = overlapping(judge(traffic), start, 8)
-    assert [(f.kind, f.first, f.last) for f in found] == [("outage", start, start + 7)]
-
-
-def test_it_reports_a_night_outage_even_though_no_traffic_was_expected(rng):
-    traffic = generate(rng, weeks=5)
-    start = window(4, SUN, 2.0)
-    inject_outage(traffic, start, 8)
-    assert [f.kind for f in overlapping(judge(traffic), start, 8)] == ["outage"]
-
-
-def test_it_finds_erratic_counts(rng):
-    traffic = generate(rng, weeks=5)
-    start = window(4, MON, 10.0)
-    factors = np.array([0.2, 2.6, 0.3, 1.0, 2.8, 0.25, 2.4, 1.0, 0.2, 2.5])
-    traffic.volume[start:start + 10] = rng.poisson(traffic.rate[start:start + 10] * factors)
-    assert [f.kind for f in overlapping(judge(traffic), start, 10)] == ["erratic"]
-
-
-def test_it_finds_every_injected_anomaly_in_one_week_and_nothing_else(rng):
-    traffic = generate(rng, weeks=5)
-    incidents = {"drop": (window(4, TUE, 8.0), 6), "spike": (window(4, THU, 18.0), 4),
-                 "flatline": (window(4, WED, 10.0), 12), "outage": (window(4, FRI, 14.0), 8)}
-    inject_drop(rng, traffic, *incidents["drop"], depth=0.7)
-    inject_spike(rng, traffic, *incidents["spike"], extra=1.5)
-    inject_flatline(traffic, *incidents["flatline"])
-    inject_outage(traffic, *incidents["outage"])
-    findings = judge(traffic)
-    assert sorted(f.kind for f in findings) == sorted(incidents)
-    for kind, (start, windows) in incidents.items():
-        assert [f.kind for f in overlapping(findings, start, windows)] == [kind]
-
-
-def test_it_finds_a_long_closure_on_a_quiet_road_that_no_single_window_shows(rng):
-    # About ten vehicles a quarter hour on a Saturday morning, 87% down for five hours: each
-    # window alone is a few cars short; together they are unmistakable.
-    traffic = generate(rng, weeks=5, peak_per_window=20.0)
-    start = window(4, SAT, 9.0)
-    assert 6 < traffic.rate[start:start + 20].mean() < 14
-    inject_drop(rng, traffic, start, 20, depth=0.87)
-    found = overlapping(judge(traffic), start, 20)
-    assert [f.kind for f in found] == ["drop"]
-    assert found[0].last - found[0].first >= 12
-
-
-def test_it_does_not_flag_one_noisy_window_on_a_busy_road(rng):
-    traffic = generate(rng, weeks=5)
-    dip = window(4, TUE, 8.0)
-    expected = traffic.rate[dip]
-    traffic.volume[dip] = round(expected - 4.5 * np.sqrt(expected))  # a 4.5 sigma Poisson dip
-    assert overlapping(judge(traffic), dip, 1) == []
-
-
-def test_it_judges_every_window_with_history_in_one_run_over_six_weeks(rng):
-    traffic = generate(rng, weeks=6)
-    drops = [window(4, TUE, 8.0), window(5, THU, 17.0)]
-    for start in drops:
-        inject_drop(rng, traffic, start, 6, depth=0.6)
-    judgement = judge_all(traffic)
-    assert sorted(f.first for f in judgement.findings if f.kind == "drop") == drops
-    # Three past weeks are needed: the first three weeks are told as not judged, not as normal.
-    assert judgement.skipped["history"][:3 * WINDOWS_PER_WEEK].all()
-    assert judgement.judged[3 * WINDOWS_PER_WEEK:].all()
-
-
-def test_it_compares_a_public_holiday_with_sundays_not_with_its_weekday(rng):
-    traffic = generate(rng, weeks=5)
-    thursday = window(4, THU, 0.0)
-    sunday = window(4, SUN, 0.0)
-    day = slice(thursday, thursday + 96)
-    traffic.volume[day] = rng.poisson(traffic.rate[sunday:sunday + 96])  # Sunday traffic
-    holidays = np.zeros(traffic.volume.size, dtype=bool)
-    holidays[day] = True
-    index = np.arange(traffic.volume.size)
-    as_holiday = Calendar(week=index // WINDOWS_PER_WEEK,
-                          slot=np.where(holidays, 6 * 96 + index % 96, index % WINDOWS_PER_WEEK),
-                          holiday=holidays)
-    findings = detect(traffic.volume, traffic.coverage, as_holiday)
-    assert overlapping(findings, thursday, 96) == []
-    # The same day without its holiday is a day-long drop: the calendar is what saves it.
-    assert "drop" in {f.kind for f in overlapping(judge(traffic), thursday, 96)}
-
-
-def test_the_calendar_puts_a_holiday_on_sundays_slots_in_local_time():
-    from datetime import UTC, date, datetime, timedelta
-    from zoneinfo import ZoneInfo
-
-    paris = ZoneInfo("Europe/Paris")
-    starts = [datetime(2026, 12, 24, 23, tzinfo=UTC) + i * timedelta(minutes=15)
-              for i in range(8)]  # 00:00-02:00 on Christmas Day in Paris
-    calendar = Calendar.of(starts, paris, holidays={date(2026, 12, 25)})
-    assert calendar.holiday.all()
-    assert list(calendar.slot) == [6 * 96 + q for q in range(8)]
-    assert len(set(calendar.week)) == 1
+def test_it_withdraws_an_outage_once_the_late_data_arrives(five_weeks):
+    site, _, outage = five_weeks
+    detect_week(site)
+    store_quarter_series(region=EU, site_id=site.pk, start=at(outage), volumes=[50] * 8,
+                         coverage=[1.0] * 8)  # the spool delivered after all
+    detect_week(site)
+    withdrawn = Anomaly.objects.in_region(EU).get(kind="outage")
+    assert (withdrawn.state, withdrawn.resolved_by) == ("resolved", "system:late-data")

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from junction.analytics import detection
+from junction.analytics import anomalies
 from junction.analytics.models import Anomaly
 from junction.residency.models import Region
 from junction.sites import services as site_services
@@ -39,7 +39,7 @@ def at(index: int, start: datetime = MONDAY) -> datetime:
     return start + index * QUARTER
 
 
-def anomalies(site_id: int) -> set[tuple]:
+def recorded(site_id: int) -> set[tuple]:
     return {(a.kind, a.counter, a.device_id, a.start, a.end, a.expected, a.observed)
             for a in Anomaly.objects.in_region(EU).filter(site_id=site_id)}
 
@@ -127,18 +127,18 @@ def test_a_backfill_in_one_run_finds_what_daily_runs_find(eu_west, six_weeks):
                              volumes=six_weeks.volume, coverage=six_weeks.coverage)
     end = at(6 * WINDOWS_PER_WEEK)
 
-    report = detection.anomalies_detect_site(region=EU, site_id=whole.pk, since=MONDAY,
+    report = anomalies.anomalies_detect_site(region=EU, site_id=whole.pk, since=MONDAY,
                                              until=end)
     day = MONDAY
     while day < end:  # noon to noon, so the Friday drop straddles two runs
-        detection.anomalies_detect_site(region=EU, site_id=daily.pk, since=day,
+        anomalies.anomalies_detect_site(region=EU, site_id=daily.pk, since=day,
                                         until=min(day + timedelta(hours=12), end)
                                         if day == MONDAY else min(day + timedelta(days=1), end))
         day = day + timedelta(hours=12) if day == MONDAY else day + timedelta(days=1)
 
-    kinds = sorted(a[0] for a in anomalies(whole.pk))
+    kinds = sorted(a[0] for a in recorded(whole.pk))
     assert kinds == ["drop", "drop", "outage", "spike"]
-    assert anomalies(whole.pk) == anomalies(daily.pk)
+    assert recorded(whole.pk) == recorded(daily.pk)
     # Three weeks teach the first baseline; every window after them is judged.
     assert report.skipped["history"] == 3 * WINDOWS_PER_WEEK
     assert report.judged == 3 * WINDOWS_PER_WEEK - 8  # less the outage's windows
@@ -155,7 +155,7 @@ def test_late_data_trims_an_outage_to_the_windows_still_missing_and_is_judged(eu
     long_ago = timezone.now() - timedelta(days=10)
     store_quarter_series(region=EU, site_id=eu_site.pk, start=MONDAY, volumes=traffic.volume,
                          coverage=traffic.coverage, computed_at=long_ago)
-    detection.anomalies_detect_site(region=EU, site_id=eu_site.pk, since=at(gap - 4),
+    anomalies.anomalies_detect_site(region=EU, site_id=eu_site.pk, since=at(gap - 4),
                                     until=at(gap + 12))
     outage = Anomaly.objects.in_region(EU).get(kind="outage")
     assert (outage.start, outage.end) == (at(gap), at(gap + 8))
@@ -164,7 +164,7 @@ def test_late_data_trims_an_outage_to_the_windows_still_missing_and_is_judged(eu
     store_quarter_series(region=EU, site_id=eu_site.pk, start=at(gap + 3),
                          volumes=np.round(traffic.rate[gap + 3:gap + 8] * 0.05),
                          coverage=[1.0] * 5)
-    detection.anomalies_detect_region(region=EU)  # the scheduled run: only the last day...
+    anomalies.anomalies_detect_region(region=EU)  # the scheduled run: only the last day...
 
     outage.refresh_from_db()
     assert (outage.state, outage.start, outage.end) == ("open", at(gap), at(gap + 3))
@@ -182,10 +182,10 @@ def test_late_data_withdraws_an_outage_it_fills_entirely(eu_site):
     inject_outage(traffic, gap, 8)
     store_quarter_series(region=EU, site_id=eu_site.pk, start=MONDAY, volumes=traffic.volume,
                          coverage=traffic.coverage)
-    detection.anomalies_detect_region(region=EU, since=at(gap - 4), until=at(gap + 12))
+    anomalies.anomalies_detect_region(region=EU, since=at(gap - 4), until=at(gap + 12))
     store_quarter_series(region=EU, site_id=eu_site.pk, start=at(gap), volumes=delivered,
                          coverage=[1.0] * 8)
-    detection.anomalies_detect_region(region=EU, since=at(gap - 4), until=at(gap + 12))
+    anomalies.anomalies_detect_region(region=EU, since=at(gap - 4), until=at(gap + 12))
     withdrawn = Anomaly.objects.in_region(EU).get()
     assert (withdrawn.kind, withdrawn.state, withdrawn.resolved_by) == (
         "outage", "resolved", "system:late-data")
@@ -206,7 +206,7 @@ def test_thanksgiving_is_judged_as_a_sunday_where_the_region_keeps_us_holidays(
     store_quarter_series(region="us-east", site_id=us_site.pk, start=MONDAY,
                          volumes=traffic.volume, coverage=traffic.coverage,
                          counter="south-stopline")
-    detection.anomalies_detect_site(region="us-east", site_id=us_site.pk,
+    anomalies.anomalies_detect_site(region="us-east", site_id=us_site.pk,
                                     since=at(thanksgiving), until=at(thanksgiving + 96))
     kinds = {a.kind for a in Anomaly.objects.in_region("us-east").all()}
     assert kinds == expected_kinds

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from junction.analytics import detection, rollups
-from junction.analytics.anomalies import SKIP_HISTORY, SKIP_UNWATCHED
+from junction.analytics import anomalies, rollups
+from junction.analytics.detector import SKIP_HISTORY, SKIP_UNWATCHED
 from junction.analytics.models import AnomalyKind
 from junction.residency.errors import MisdirectedRegion
 from junction.residency.planes import served_alias
@@ -51,7 +51,7 @@ class Command(JunctionCommand):
             raise CommandError("--since must be before --until")
         recomputed = rollups.rollups_recompute_range(region=region, since=since, until=until)
         pending = rollups.dirty_windows_rollup(region=region)
-        report = detection.anomalies_detect_region(region=region, since=since, until=until)
+        report = anomalies.anomalies_detect_region(region=region, since=since, until=until)
         by_kind = Counter(a.kind for a in report.recorded)
         skipped_windows = {reason: report.skipped[reason] for reason in SKIP_REASONS}
         payload = {

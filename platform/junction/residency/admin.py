@@ -13,8 +13,8 @@ from django.contrib import admin
 
 from junction.accounts.admin import RegionScopedAdmin, superuser_only
 from junction.residency.models import Region, TransferRule
+from junction.residency.planes import region_code_check
 from junction.residency.services import transfer_rule_delete, transfer_rule_save
-from junction.sites.services import region_code_check
 
 
 class RegionForm(forms.ModelForm):

@@ -53,3 +53,17 @@ def _endpoint_of(code: str) -> str | None:
     from junction.residency.models import Region
 
     return Region.objects.filter(code=code).values_list("endpoint", flat=True).first() or None
+
+
+def region_code_check(code: str) -> None:
+    """A region is only registered where this deployment has its database (JUNCTION_REGIONS):
+    a region without one would accept sites whose data has nowhere lawful to land."""
+    # Imported here: settings imports this module.
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+
+    if code not in settings.JUNCTION_ALL_REGIONS:
+        raise ValidationError(
+            {"code": f"region {code!r} has no database in JUNCTION_REGIONS "
+                     f"(configured: {', '.join(settings.JUNCTION_ALL_REGIONS)})"}
+        )

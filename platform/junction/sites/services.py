@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from junction.residency.models import Region
+from junction.residency.planes import region_code_check
 from junction.sites import credentials
 from junction.sites.models import Counter, CounterKind, Device, Site
-
-
-def region_code_check(code: str) -> None:
-    """A region is only registered where this deployment has its database (JUNCTION_REGIONS):
-    a region without one would accept sites whose data has nowhere lawful to land."""
-    if code not in settings.JUNCTION_ALL_REGIONS:
-        raise ValidationError(
-            {"code": f"region {code!r} has no database in JUNCTION_REGIONS "
-                     f"(configured: {', '.join(settings.JUNCTION_ALL_REGIONS)})"}
-        )
 
 
 @transaction.atomic(using="default")

@@ -1,0 +1,65 @@
+"""A real browser for the dashboard's checks: Debian's Chromium (/usr/bin/chromium) driven by
+Playwright's Python package against a live server of this test run. No browser is downloaded.
+
+Skipped on a machine without Chromium or Playwright, failed instead in CI
+(JUNCTION_REQUIRE_SERVICES=1), like every other test that needs something outside Python.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests.conftest import require
+from tests.platform.staff import eu_operator  # noqa: F401  (fixture)
+
+CHROMIUM = Path(os.environ.get("JUNCTION_CHROMIUM", "/usr/bin/chromium"))
+# As root in a sandbox without a network: no sandboxing, and no calls home Chromium would make.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+# Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls happen
+# outside it, but Django cannot tell and would refuse them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "the playwright package is not installed (pip install playwright)")
+    require(CHROMIUM.exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def signed_in(chromium, live_server):
+    """A browser context factory: signed in as `user` (or not), CSP enforced unless asked."""
+    contexts = []
+
+    def open_as(user=None, *, bypass_csp: bool = False):
+        context = chromium.new_context(base_url=live_server.url, bypass_csp=bypass_csp)
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+            context.add_cookies([{"name": cookie.key, "value": cookie.value,
+                                  "url": live_server.url}])
+        contexts.append(context)
+        return context
+
+    yield open_as
+    for context in contexts:
+        context.close()

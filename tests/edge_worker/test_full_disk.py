@@ -37,7 +37,10 @@ def cap_database(spool: Spool) -> None:
 
 
 def free_database(spool: Spool) -> None:
-    spool._db.execute("PRAGMA max_page_count = 1073741823")
+    # Under the spool's lock: a camera's reader thread frees space while its writer may be
+    # inside a transaction on the same connection.
+    with spool._lock:
+        spool._db.execute("PRAGMA max_page_count = 1073741823")
 
 
 def all_starts(spool: Spool, cameras=("north",)) -> list[str]:

@@ -25,12 +25,16 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 pytestmark = pytest.mark.browser
 
-# Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls happen
-# outside it, but Django cannot tell and would refuse them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch) -> None:
+    """Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls
+    happen outside it, but Django cannot tell and would refuse them. Set for these tests only:
+    a process started by another test must not inherit it (check --deploy refuses it)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator:
     try:
         from playwright.sync_api import sync_playwright

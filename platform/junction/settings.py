@@ -223,7 +223,11 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "junction.api.openapi.ApiSchema",
+    # JSON, the browsable API, and ?format=csv on every answer (junction.api.tables).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer",
+                                 "junction.api.tables.TableRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",

@@ -33,6 +33,7 @@ from junction.analytics.models import Anomaly, Period
 from junction.analytics.windows import local_day
 from junction.api import serializers
 from junction.api.filters import AnomalyFilter
+from junction.api.openapi import answers
 from junction.api.pagination import Pages
 from junction.api.site_query import SiteQueryView
 from junction.residency.models import Region
@@ -172,7 +173,7 @@ class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
     required_role: str = Role.OPERATOR.value  # a plain str: it is quoted in the 403 reason
     transition: Callable[..., Anomaly]  # the step each subclass takes
 
-    @extend_schema(request=None, responses={200: serializers.AnomalySerializer})
+    @extend_schema(request=None, responses={200: serializers.AnomalySerializer, **answers(409)})
     def post(self, request: Request, code: str, pk: int) -> Response:
         region = self.region()
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.defaults import page_not_found
 
 API_PREFIX = "/api/"
 
@@ -36,3 +37,10 @@ def bad_request(request: HttpRequest, parameter: str, reason: str) -> HttpRespon
         return JsonResponse({parameter: [reason]}, status=400)
     return render(request, "dashboard/bad_request.html",
                   {"parameter": parameter, "reason": reason}, status=400)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for a path no URL matches: JSON like every other API error, a page elsewhere."""
+    if is_api(request):
+        return JsonResponse({"detail": f"nothing at {request.path}; see /api/docs/"}, status=404)
+    return page_not_found(request, exception)

@@ -224,10 +224,11 @@ USE_TZ = True
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "junction.api.openapi.ApiSchema",
-    # JSON, the browsable API, and ?format=csv on every answer (junction.api.tables).
+    # JSON, the browsable API, and ?format=csv on every answer (junction.api.formats).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer",
-                                 "junction.api.tables.TableRenderer"],
+                                 "junction.api.formats.TableRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "junction.api.formats.FormatNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",

@@ -13,3 +13,6 @@ urlpatterns = [
     path("api/v1/ingest/", include("junction.ingest.urls")),
     path("", include("junction.dashboard.urls")),
 ]
+
+# An API client asking for a path that does not exist gets JSON, not an HTML page.
+handler404 = "junction.middleware.not_found"

@@ -1,10 +1,10 @@
 """Every answer `/api/v1/` can give, in the OpenAPI schema with its body and headers.
 
 One rule for all operations, read from the view rather than written on each: every operation
-can answer 401 (no or bad credentials), 403 (no role in the region), 429 (throttled) and 503 (a
-region database out of reach); one with a path parameter 404, and with a region in its path 421
-(the region lives on another node); one that reads a query string or a body 400, naming the
-field. Statuses particular to one view (409 for a triage step the state does not allow) are
+can answer 400 (a query parameter it cannot use, if only ?format=), 401 (no or bad
+credentials), 403 (no role in the region), 429 (throttled) and 503 (a region database out of
+reach); one with a path parameter 404, and with a region in its path 421 (the region lives on
+another node). Statuses particular to one view (409 for a triage step the state does not allow) are
 declared on that view with `answers(409)`.
 """
 
@@ -13,13 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import is_serializer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 API_PREFIX = "/api/v1/"
 JSON = "application/json"
+CSV = "text/csv"
+# ?format=csv answers an error as a table too (junction.api.formats).
+CSV_ERRORS = {"type": "string", "description": "A header `field,message`, then one row per "
+                                               "reason."}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -86,8 +89,12 @@ class ApiSchema(AutoSchema):
         if not self.path.startswith(API_PREFIX):
             return bodies
         for status in self.error_statuses():
-            bodies.setdefault(str(status), self._get_response_for_code(
-                ANSWERS[status], str(status), [JSON], direction))
+            if str(status) not in bodies:
+                bodies[str(status)] = self._get_response_for_code(ANSWERS[status], str(status),
+                                                                  [JSON], direction)
+        for status, body in bodies.items():
+            if status >= "400":
+                body["content"][CSV] = {"schema": CSV_ERRORS}
         return bodies
 
     def get_override_parameters(self) -> list:
@@ -95,25 +102,9 @@ class ApiSchema(AutoSchema):
         return parameters + _HEADERS if self.path.startswith(API_PREFIX) else parameters
 
     def error_statuses(self) -> list[int]:
-        statuses = [401, 403, 429, 503]
-        if self._reads_input():
-            statuses.append(400)
+        statuses = [400, 401, 403, 429, 503]
         if "{" in self.path:
             statuses.append(404)
         if any(name in self.path for name in _REGION_PARAMETERS):
             statuses.append(421)
         return sorted(statuses)
-
-    def _reads_input(self) -> bool:
-        view = self.view
-        if any(is_serializer(parameter) or getattr(parameter, "location", None) == "query"
-               for parameter in self.get_override_parameters()):
-            return True  # a query string the view validates
-        if self.method in ("POST", "PUT", "PATCH"):
-            return self.get_request_serializer() is not None
-        declared = self.get_response_serializers()
-        if isinstance(declared, dict) or not self._is_list_view(declared):
-            return False
-        # A list reads its filters, ?page= and ?page_size=.
-        return any(getattr(view, name, None) is not None
-                   for name in ("filterset_class", "pagination_class"))

@@ -1,4 +1,5 @@
-"""`?format=csv` on every answer of the API: the rows a spreadsheet or a traffic-study tool wants.
+"""The formats an API answer comes in: JSON, or `?format=csv`, the rows a spreadsheet or a
+traffic-study tool wants.
 
 A list answers its page of `results`; a series (counts, daily totals, rollups, measures) its
 `results` with the series' own fields (site, region, time zone, interval ...) repeated on every
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework_csv.renderers import CSVRenderer
 
 # What a page adds around its rows; a row says nothing with these.
@@ -31,7 +34,7 @@ class TableRenderer(CSVRenderer):
         else:
             rows = table_rows(data)
         if "header" not in context:
-            context["header"] = self.columns(rows)
+            context["header"] = self.columns(rows) or empty_columns(data, context.get("view"))
         return super().render(rows, media_type, context, writer_opts)
 
     def columns(self, rows: list[dict]) -> list[str]:
@@ -57,6 +60,22 @@ def table_rows(data: Any) -> list[dict]:
             for row in results]
 
 
+def empty_columns(data: Any, view: Any) -> list[str]:
+    """The header of a table with no rows, from the view's serializer: a file with no rows
+    still says what its columns would be."""
+    serializer_class = getattr(view, "serializer_class", None)
+    if serializer_class is None:
+        return []
+    fields = serializer_class().fields
+    results = fields.get("results")
+    if results is None:  # a list of objects: the serializer describes one row
+        return list(fields)
+    series = [name for name, value in (data or {}).items()
+              if name not in _PAGE_FIELDS and name != "results"
+              and not isinstance(value, list | dict)]
+    return series + list(getattr(results, "child", results).fields)
+
+
 def error_rows(data: Any) -> list[dict]:
     """{"start": ["msg"], "detail": "msg"} -> rows of (field, message)."""
     if not isinstance(data, dict):
@@ -66,3 +85,16 @@ def error_rows(data: Any) -> list[dict]:
         for message in messages if isinstance(messages, list) else [messages]:
             rows.append({"field": name, "message": str(message)})
     return rows
+
+
+class FormatNegotiation(DefaultContentNegotiation):
+    """DRF answers an unknown ?format= with 404, as if the resource were missing; it is a query
+    parameter it cannot use, answered 400 naming it like every other."""
+
+    def filter_renderers(self, renderers, format):
+        chosen = [renderer for renderer in renderers if renderer.format == format]
+        if not chosen:
+            known = sorted({renderer.format for renderer in renderers} - {"api"})
+            raise ValidationError({self.settings.URL_FORMAT_OVERRIDE: [
+                f"unknown format {format!r}; use one of {', '.join(known)}"]})
+        return chosen

@@ -92,8 +92,8 @@ class ApiSchema(AutoSchema):
             if str(status) not in bodies:
                 bodies[str(status)] = self._get_response_for_code(ANSWERS[status], str(status),
                                                                   [JSON], direction)
-        for status, body in bodies.items():
-            if status >= "400":
+        for code, body in bodies.items():
+            if code >= "400":
                 body["content"][CSV] = {"schema": CSV_ERRORS}
         return bodies
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from edge_worker import privacy
+from edge_worker import privacy, signing
 from edge_worker.buckets import Bucket
 from edge_worker.signing import signature, verify
 from edge_worker.spool import BatchIdentity, Spool
@@ -73,8 +73,28 @@ def test_it_signs_exactly_as_the_contract_says(spool, receiver):
         ("k", 100, b"{}", "v1=\u00e9", False),
     ],
 )
-def test_it_verifies_signatures_in_constant_time_helper(secret, stamp, body, header, valid):
+def test_it_verifies_signatures(secret, stamp, body, header, valid):
     assert verify(secret, stamp, body, header) is valid
+
+
+@pytest.mark.parametrize("forged", ["v1=" + "0" * 64, "v1=\u00e9", ""])
+def test_it_compares_signatures_with_hmac_compare_digest(monkeypatch, forged):
+    # Timing is not measurable in a test; that the comparison is the constant-time one is.
+    compared = []
+
+    def compare_digest(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    real = hmac.compare_digest
+    monkeypatch.setattr(signing.hmac, "compare_digest", compare_digest)
+    genuine = signature("k", 100, b"{}")
+    assert verify("k", 100, b"{}", genuine) is True
+    assert verify("k", 100, b"{}", forged) is False
+    assert compared == [
+        (genuine.encode(), genuine.encode()),
+        (genuine.encode(), forged.encode("utf-8")),
+    ]
 
 
 def test_it_deletes_a_batch_once_acknowledged_and_stops_when_the_spool_is_empty(spool, receiver):

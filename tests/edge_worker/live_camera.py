@@ -80,6 +80,10 @@ class LiveCamera:
         self.frame_shape = self.images[0].shape
         self.port = 0  # ephemeral at the first start, then kept so the URL stays the same
         self.connections = 0  # streams served since construction, across restarts
+        self.connected_at: list[float] = []  # when each of them began (time.time())
+        # unplug_after: frames a connection gets before the camera goes down by itself.
+        self._unplug_after: int | None = None
+        self.unplugged = threading.Event()
         self._server: socketserver.TCPServer | None = None
         self._thread: threading.Thread | None = None
         self._clients: set[socket.socket] = set()
@@ -136,6 +140,12 @@ class LiveCamera:
             # A handler blocked in a write to a client that reads no more: wake it up.
             quietly(connection.shutdown, socket.SHUT_RDWR)
 
+    def unplug_after(self, frames: int) -> None:
+        """From the next connection on, the camera goes down once a connection has had `frames`
+        frames (all connections reset, none gets a frame more) and sets `unplugged`, so a
+        client sees exactly the clip's first `frames` frames. Still listening: stop() it."""
+        self._unplug_after = frames
+
     def stall(self) -> None:
         """The open connections go silent for good but stay open (a link dead without a FIN)."""
         with self._lock:
@@ -162,6 +172,7 @@ class LiveCamera:
     def _count_connection(self) -> None:
         with self._lock:
             self.connections += 1
+            self.connected_at.append(time.time())
 
     @contextmanager
     def _serving(self, connection: socket.socket) -> Iterator[None]:
@@ -186,6 +197,10 @@ class LiveCamera:
             if connection in self._dead:
                 ended.wait(0.05)
                 continue
+            if self._unplug_after is not None and index >= self._unplug_after:
+                self._down.set()
+                self.unplugged.set()
+                return
             yield index
             index += 1
             due += period

@@ -105,34 +105,68 @@ def test_a_replayed_file_after_a_crash_adds_nothing_twice(tmp_path):
     assert spooled(again) == spooled(reference)
 
 
-def test_a_live_outage_gives_uptime_zero_buckets(tmp_path):
-    spool = Spool(tmp_path / "spool.db", max_bytes=10**7)
+class SpoolWatch(Spool):
+    """A spool that keeps the bucket starts of every write, in order, as offsets from T0."""
+
+    def __init__(self, path):
+        super().__init__(path, max_bytes=10**7)
+        self.writes: list[list[float]] = []
+
+    def put(self, camera, records, *, dropped_unspooled=0):
+        stored = super().put(camera, records, dropped_unspooled=dropped_unspooled)
+        self.writes.append([datetime.fromisoformat(r["start"]).timestamp() - T0 for r in records])
+        return stored
+
+
+def test_a_live_outage_closes_uptime_zero_buckets_while_it_lasts(tmp_path):
+    """The stream gives 12 frames 1/8 s apart from T0 (one bucket and 3/8 of the next), then
+    hangs while the clock moves to T0 + 6. Without any frame, the buckets up to the clock less
+    LIVE_LATENESS_S (T0 + 4) are closed with uptime 0 while the stream still hangs; stopping
+    closes the rest up to T0 + 6."""
+    spool = SpoolWatch(tmp_path / "spool.db")
     cam = CameraConfig.model_validate(
         {"name": "north", "source": "rtsp://cam.invalid/1", "stride": 1, "max_frame_gap_s": 0.5}
     )
-    stop = threading.Event()
+    now = [float(T0)]
+    analysed, stopped = threading.Event(), threading.Event()
+    deadline = time.monotonic() + 30
+
+    class Signals(EveryTwoSeconds):
+        def analyse(self, frame, t):
+            result = super().analyse(frame, t)
+            analysed.set()
+            return result
 
     def stream():
-        for _ in range(10):  # one second of frames, then the stream hangs
-            yield TimedFrame(time.time(), None)
-            time.sleep(0.1)
-        stop.wait(10)
+        # Each frame is grabbed once the previous one is analysed, so none is dropped as stale.
+        for i in range(12):
+            now[0] = T0 + i / 8
+            analysed.clear()
+            yield TimedFrame(now[0], None)
+            analysed.wait(10)
+        now[0] = T0 + 6.0  # the stream hangs; time goes on
+        stopped.wait(30)
+
+    def stop() -> bool:
+        # Once the outage's buckets up to T0 + 4 are spooled (or the test gave up waiting).
+        if [1, 2, 3] in spool.writes or time.monotonic() > deadline:
+            stopped.set()
+        return stopped.is_set()
 
     loop = CameraLoop(
         camera=cam,
-        analyser=EveryTwoSeconds(),
+        analyser=Signals(),
         spool=spool,
         bucket_seconds=1,
         classes=ALL,
         report=lambda r: None,
+        clock=lambda: now[0],
     )
-    timer = threading.Timer(3.5, stop.set)
-    timer.start()
-    loop.run(stream(), stop.is_set)
-    uptimes = [b["uptime"] for b in spooled(spool)]
-    assert len(uptimes) >= 4
-    assert uptimes.count(0.0) >= 2  # the hang shows as explicit no-data buckets
-    assert max(uptimes) > 0
+    loop.run(stream(), stop)
+    # While the stream hung, the buckets it ended closed: [T0, T0 + 1) by the frame at T0 + 1,
+    # the rest by the clock alone; the stop then closed those up to the clock.
+    assert spool.writes == [[0], [1, 2, 3], [4, 5]]
+    assert [b["uptime"] for b in spooled(spool)] == [1.0, 0.375, 0.0, 0.0, 0.0, 0.0]
 
 
 def test_a_file_timeline_starts_at_its_anchor_or_at_start_up(tmp_path):

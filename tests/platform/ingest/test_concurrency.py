@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
 import pytest
 import requests
+from django.db import connections
+from django.db.backends.signals import connection_created
 
+from junction.residency.planes import served_alias
 from tests.platform.ingest.device import (
     INGEST_URL,
     encode,
@@ -102,6 +106,47 @@ def test_it_stores_concurrent_copies_once_even_without_the_cache_lock(
     _assert_stored_once()
 
 
+def _waiting_for_the_device_lock(alias: str) -> bool:
+    """PostgreSQL: pg_locks shows a backend of this database waiting for an advisory lock that
+    another backend holds (the device's write lock, region_write_lock)."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks waiting JOIN pg_locks holding"
+            " USING (locktype, database, classid, objid, objsubid)"
+            " WHERE waiting.locktype = 'advisory' AND NOT waiting.granted AND holding.granted"
+            " AND waiting.pid <> holding.pid"
+            " AND waiting.database = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@contextmanager
+def _sqlite_write_lock_requests(alias: str, held: threading.Event) -> Iterator[threading.Event]:
+    """SQLite has no lock table: the database's one write lock is taken by BEGIN IMMEDIATE
+    (settings), which cannot return while another transaction holds it. The event is set when a
+    request issues it on `alias` while the holder holds the lock."""
+    requested = threading.Event()
+
+    def watch(execute, sql, params, many, context):
+        # The holder sits in its transaction once `held` is set and issues nothing more, so a
+        # BEGIN IMMEDIATE from then on is another request's.
+        if sql.startswith("BEGIN IMMEDIATE") and held.is_set():
+            requested.set()
+        return execute(sql, params, many, context)
+
+    def watch_new(sender, connection, **kwargs):
+        # Live server request threads open their own connections.
+        if connection.alias == alias:
+            connection.execute_wrappers.append(watch)
+
+    connection_created.connect(watch_new, weak=False)
+    try:
+        yield requested
+    finally:
+        connection_created.disconnect(watch_new)
+
+
 @live
 def test_two_batches_with_overlapping_buckets_arriving_together_store_only_one(
     live_server, eu_device, monkeypatch
@@ -109,7 +154,8 @@ def test_two_batches_with_overlapping_buckets_arriving_together_store_only_one(
     # Batch A (one 300 s bucket) is held inside its store transaction, its rows written but not
     # committed; batch B (a 60 s bucket inside A's window, another length) arrives meanwhile.
     # Neither sees the other's rows, so both would pass the overlap check and both be stored;
-    # B must wait for A instead, then see its bucket and be refused.
+    # B must wait for A instead, then see its bucket and be refused. A is let go only once B is
+    # seen waiting for A's lock: without the lock B would be stored while A is held.
     from junction.traffic import services
 
     held, release = threading.Event(), threading.Event()
@@ -119,7 +165,7 @@ def test_two_batches_with_overlapping_buckets_arriving_together_store_only_one(
         rows_store(region, site_id, buckets)
         if not held.is_set():
             held.set()
-            release.wait(timeout=30)
+            release.wait(timeout=60)
 
     monkeypatch.setattr(services, "_rows_store", rows_store_holding_the_first)
     start = minute_start(60)
@@ -137,18 +183,30 @@ def test_two_batches_with_overlapping_buckets_arriving_together_store_only_one(
             headers=sent | {"Content-Type": "application/json"},
         )
 
-    with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(post, first)
-        assert held.wait(timeout=30)
-        b = pool.submit(post, second)
-        time.sleep(1.0)
-        waited = not b.done()
-        release.set()
+    alias = served_alias("eu-west")
+    postgres = connections[alias].vendor == "postgresql"
+    watching = nullcontext(None) if postgres else _sqlite_write_lock_requests(alias, held)
+    with watching as sqlite_requested, ThreadPoolExecutor(2) as pool:
+        try:
+            a = pool.submit(post, first)
+            assert held.wait(timeout=30)
+            b = pool.submit(post, second)
+            deadline = time.monotonic() + 30
+            waiting = False
+            while not (waiting or b.done()) and time.monotonic() < deadline:
+                time.sleep(0.02)  # polling the lock's state, not waiting for luck
+                if postgres:
+                    waiting = _waiting_for_the_device_lock(alias)
+                else:
+                    waiting = sqlite_requested.is_set()
+            # B was kept out while A was storing: not done, and seen waiting for A's lock.
+            assert waiting and not b.done(), b.result().text if b.done() else "B never came"
+        finally:
+            release.set()
         a, b = a.result(), b.result()
     assert a.status_code == 201, a.text
     assert b.status_code == 422, b.text
     assert b.json()["error"] == "bucket_overlaps", b.text
-    assert waited  # B was kept out while A was storing, not refused by luck of timing
     counts = stored_counts()
     assert counts["eu-west:CountBucket"] == 1
     assert counts["eu-west:IngestBatch"] == 1

@@ -40,9 +40,11 @@ def test_it_seeds_two_regions_each_with_a_site_and_a_device(var_dir):
     out = seed()
     assert {r.code: r.endpoint for r in Region.objects.all()} == {
         "eu-west": "http://127.0.0.1:8000", "us-east": "http://127.0.0.1:8000"}
-    for region in ("eu-west", "us-east"):
+    stoplines = {"eu-west": ["north-stopline", "south-stopline"],
+                 "us-east": ["east-stopline", "west-stopline"]}
+    for region, names in stoplines.items():
         site = Site.objects.get(region__code=region)
-        assert site.counters.count() >= 1
+        assert sorted(site.counters.values_list("name", flat=True)) == names
         assert Device.objects.filter(site=site).count() == 1
     for device in Device.objects.all():
         assert f"device {device.device_id} secret: " in out

@@ -26,12 +26,18 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch) -> None:
+@pytest.fixture(autouse=True, scope="package")
+def _orm_beside_playwright() -> Iterator[None]:
     """Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls
     happen outside it, but Django cannot tell and would refuse them. Set for these tests only:
-    a process started by another test must not inherit it (check --deploy refuses it)."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    a process started by another test must not inherit it (check --deploy refuses it).
+
+    Package-scoped, not per test: the database's teardown after each test (a flush, as these
+    tests run against a live server) comes after every per-test fixture's teardown, while
+    Playwright's loop still runs, and would be refused too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 @pytest.fixture(scope="package")

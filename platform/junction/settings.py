@@ -242,8 +242,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"token": env_str("JUNCTION_API_RATE_TOKEN", "300/minute"),
                                "user": env_str("JUNCTION_API_RATE_USER", "600/minute"),
                                "anon": env_str("JUNCTION_API_RATE_ANON", "60/minute")},
-    # The client address of the per-address limits: behind the proxy, its X-Forwarded-For
-    # (the same count of proxies as the login lockout's).
+    # The client address of the per-address limits (and of the refused-token and ingest
+    # limits): behind the proxy, its X-Forwarded-For (the proxy count of the login lockout).
     "NUM_PROXIES": AXES_IPWARE_PROXY_COUNT,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
@@ -260,6 +260,9 @@ SPECTACULAR_SETTINGS = {
         "junction.ingest.openapi.ingest_schema_add",
     ],
 }
+
+# Refused API tokens per address before the API answers 429 with Retry-After (accounts.tokens).
+JUNCTION_API_BAD_TOKENS_ADDRESS = env_str("JUNCTION_API_BAD_TOKENS_ADDRESS", "20/minute")
 
 # --- Ingest ----------------------------------------------------------------------------------
 JUNCTION_INGEST_MAX_BYTES = env_int("JUNCTION_INGEST_MAX_BYTES", 1024 * 1024)

@@ -22,14 +22,17 @@ from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.throttling import BaseThrottle
 
 from junction.accounts.models import ApiToken, Role
+from junction.accounts.throttling import FailureThrottle
 from junction.residency.models import Region
 from junction.residency.planes import region_alias, served_regions
 
@@ -89,12 +92,23 @@ class BearerAuthentication(BaseAuthentication):
         if not words or words[0].lower() != b"bearer":
             return None  # Basic and session callers are the other classes' business
         request._request.junction_token_offered = True
-        if len(words) != 2:
-            raise AuthenticationFailed("send the header as 'Authorization: Bearer <token>'")
+        # A refused token stops the call before DRF's throttles run, so failures are limited
+        # here, per address: 429 with Retry-After, before the token is even looked up.
+        limit = FailureThrottle("api-bad-token", settings.JUNCTION_API_BAD_TOKENS_ADDRESS)
+        address = BaseThrottle().get_ident(request)
+        seconds = limit.refused_for(address)
+        if seconds is not None:
+            raise Throttled(seconds, "too many refused tokens from this address lately")
         try:
-            token = token_find(words[1].decode("ascii"))
-        except UnicodeDecodeError:
-            raise AuthenticationFailed("invalid token") from None
+            if len(words) != 2:
+                raise AuthenticationFailed("send the header as 'Authorization: Bearer <token>'")
+            try:
+                token = token_find(words[1].decode("ascii"))
+            except UnicodeDecodeError:
+                raise AuthenticationFailed("invalid token") from None
+        except AuthenticationFailed:
+            limit.failed(address)
+            raise
         user = token.user
         setattr(user, USER_TOKEN_ATTRIBUTE, token)
         return user, token

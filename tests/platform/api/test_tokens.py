@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
+from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -207,3 +208,15 @@ def test_the_schema_offers_bearer_tokens(eu_analyst):
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http", "scheme": "bearer",
         "description": schema["components"]["securitySchemes"]["bearerAuth"]["description"]}
+
+
+@override_settings(JUNCTION_API_BAD_TOKENS_ADDRESS="3/minute")
+def test_it_answers_429_to_an_address_past_its_refused_tokens(eu_analyst):
+    good = api_token_create(user=eu_analyst, name="x").token
+    answers = [bearer("jct_guessing_" + str(n)).get("/api/v1/regions", REMOTE_ADDR="203.0.113.9")
+               for n in range(4)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= 60
+    # Even a good token waits at that address; elsewhere it is served, and never counted.
+    assert bearer(good).get("/api/v1/regions", REMOTE_ADDR="203.0.113.9").status_code == 429
+    assert [bearer(good).get("/api/v1/regions").status_code for _ in range(4)] == [200] * 4

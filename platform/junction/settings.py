@@ -158,6 +158,8 @@ MIDDLEWARE = [
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Around the views and the residency answers: audits every API token call where it read.
+    "junction.accounts.tokens.TokenUseAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "junction.middleware.QueryStringMiddleware",
@@ -229,17 +231,25 @@ REST_FRAMEWORK = {
                                  "rest_framework.renderers.BrowsableAPIRenderer",
                                  "junction.api.formats.TableRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "junction.api.formats.FormatNegotiation",
+    # Bearer first: its challenge is the one a 401 carries (integrators' tokens, DESIGN.md
+    # section 9); staff keep their session (the browsable API) and Basic.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "junction.accounts.tokens.BearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # Per user (and per address before login), counted in the shared cache (Redis in
-    # production), answered 429 with Retry-After.
-    "DEFAULT_THROTTLE_CLASSES": ["junction.accounts.throttling.StaffRateThrottle",
+    # Per token, per user (all their tokens and sessions together) and per address before
+    # login, counted in the shared cache (Redis in production), answered 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["junction.accounts.throttling.TokenRateThrottle",
+                                 "junction.accounts.throttling.StaffRateThrottle",
                                  "junction.accounts.throttling.AddressRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_str("JUNCTION_API_RATE_USER", "600/minute"),
+    "DEFAULT_THROTTLE_RATES": {"token": env_str("JUNCTION_API_RATE_TOKEN", "300/minute"),
+                               "user": env_str("JUNCTION_API_RATE_USER", "600/minute"),
                                "anon": env_str("JUNCTION_API_RATE_ANON", "60/minute")},
+    # The client address of the per-address limits (and of the refused-token and ingest
+    # limits): behind the proxy, its X-Forwarded-For (the proxy count of the login lockout).
+    "NUM_PROXIES": AXES_IPWARE_PROXY_COUNT,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
 SPECTACULAR_SETTINGS = {
@@ -256,9 +266,18 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Refused API tokens per address before the API answers 429 with Retry-After (accounts.tokens).
+JUNCTION_API_BAD_TOKENS_ADDRESS = env_str("JUNCTION_API_BAD_TOKENS_ADDRESS", "20/minute")
+
 # --- Ingest ----------------------------------------------------------------------------------
 JUNCTION_INGEST_MAX_BYTES = env_int("JUNCTION_INGEST_MAX_BYTES", 1024 * 1024)
 JUNCTION_INGEST_MAX_SKEW_SECONDS = 300
+# Failed signatures (bad HMAC, unknown device) allowed per device id and per address before
+# ingest answers 429 with Retry-After; the edge uplink waits that long and keeps its batches.
+JUNCTION_INGEST_BAD_SIGNATURES_DEVICE = env_str("JUNCTION_INGEST_BAD_SIGNATURES_DEVICE",
+                                                "10/minute")
+JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS = env_str("JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS",
+                                                 "30/minute")
 # Device secrets are kept encrypted under this key (Fernet); see junction.sites.credentials.
 JUNCTION_CREDENTIALS_KEY = env_str("JUNCTION_CREDENTIALS_KEY")
 

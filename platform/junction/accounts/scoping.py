@@ -12,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from junction.accounts.models import ROLE_RANK, RegionMembership, Role
+from junction.accounts.tokens import token_narrowing, token_narrows
 from junction.analytics.models import AlertSubscription
 from junction.residency.errors import TransferRefused
 from junction.residency.models import Region, TransferRule
@@ -31,7 +32,8 @@ REGION_LOOKUPS: dict[type[models.Model], str] = {
 
 def _sees_everything(user: User | AnonymousUser) -> bool:
     # Superusers administer the whole deployment; everyone else sees only their regions.
-    return bool(user.is_active and user.is_superuser)
+    # (Issue 9: not through an API token narrowed to a region or to reading.)
+    return bool(user.is_active and user.is_superuser) and not token_narrows(user)
 
 
 def member_regions(user: User | AnonymousUser, role: str = Role.ANALYST) -> dict[str, str]:
@@ -43,9 +45,10 @@ def member_regions(user: User | AnonymousUser, role: str = Role.ANALYST) -> dict
         return {}
     cache = getattr(user, "_junction_regions", None)
     if cache is None:
-        cache = dict(
+        # Issue 9: a request on an API token gets the memberships as its token narrows them.
+        cache = token_narrowing(user, dict(
             RegionMembership.objects.filter(user=user).values_list("region__code", "role")
-        )
+        ))
         user._junction_regions = cache
     floor = ROLE_RANK[Role(role)]
     return {code: r for code, r in cache.items() if ROLE_RANK[Role(r)] >= floor}

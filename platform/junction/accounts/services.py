@@ -1,14 +1,23 @@
-"""Writes of the accounts app: granting and withdrawing a member of staff's region role."""
+"""Writes of the accounts app: region roles of staff, users, and integrators' API tokens."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from junction.accounts.models import RegionMembership, Role
+from junction.accounts.models import ApiToken, RegionMembership, Role
+from junction.accounts.tokens import token_new
 from junction.residency.models import Region
+
+# A token that nobody remembers must stop working by itself: every token expires.
+API_TOKEN_DAYS_DEFAULT = 90
+API_TOKEN_DAYS_MAX = 366
 
 
 @transaction.atomic(using="default")
@@ -49,3 +58,70 @@ def user_set_password(*, username: str, password: str) -> AbstractBaseUser:
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token's row, and the token itself: shown to its owner once, never stored."""
+
+    api_token: ApiToken
+    token: str
+
+
+def api_token_errors(*, user: User, name: str, region: str | None,
+                     expires_days: int) -> dict[str, str]:
+    """{field: why} for a token that cannot be issued so; empty when it can."""
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "give the token a name saying who or what uses it"
+    if not 1 <= expires_days <= API_TOKEN_DAYS_MAX:
+        errors["expires_days"] = f"must be from 1 to {API_TOKEN_DAYS_MAX} days"
+    if region:
+        region_obj = Region.objects.filter(code=region).first()
+        if region_obj is None:
+            errors["region"] = f"unknown region {region!r}"
+        elif not (user.is_superuser
+                  or RegionMembership.objects.filter(user=user, region=region_obj).exists()):
+            # A token carries its user's memberships; it can narrow them, never widen them.
+            errors["region"] = (f"{user.get_username()} is not a member of region {region!r}, "
+                                "so a token of theirs cannot reach it")
+    if not user.is_active:
+        errors["user"] = f"{user.get_username()} is inactive"
+    return errors
+
+
+@transaction.atomic(using="default")
+def api_token_create(*, user: User, name: str, region: str | None = None,
+                     read_only: bool = False,
+                     expires_days: int = API_TOKEN_DAYS_DEFAULT) -> IssuedToken:
+    """A token acting as `user`, narrowed to `region` (one the user holds) and to reading
+    when asked, expiring after `expires_days`."""
+    name = name.strip()
+    errors = api_token_errors(user=user, name=name, region=region, expires_days=expires_days)
+    if errors:
+        raise ValidationError(errors)
+    region_obj = Region.objects.get(code=region) if region else None
+    key, token, digest = token_new()
+    api_token = ApiToken.objects.create(
+        user=user, name=name, key=key, digest=digest, region=region_obj, read_only=read_only,
+        expires_at=timezone.now() + timedelta(days=expires_days))
+    return IssuedToken(api_token, token)
+
+
+@transaction.atomic(using="default")
+def api_token_revoke(*, api_token_id: int, user: User | None = None) -> ApiToken:
+    """Revoke a token at once (the row stays, for the record); `user` limits it to their own.
+
+    Revoking a revoked token changes nothing and says when it was revoked.
+    """
+    tokens = ApiToken.objects.select_for_update()
+    if user is not None:
+        tokens = tokens.filter(user=user)
+    api_token = tokens.filter(pk=api_token_id).first()
+    if api_token is None:
+        raise ValidationError({"id": f"no API token {api_token_id}"
+                                     + (" of yours" if user is not None else "")})
+    if api_token.revoked_at is None:
+        api_token.revoked_at = timezone.now()
+        api_token.save(update_fields=["revoked_at"])
+    return api_token

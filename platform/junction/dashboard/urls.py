@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from junction.dashboard import views
+from junction.dashboard import api_tokens, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -16,6 +16,8 @@ urlpatterns = [
          {"step": "acknowledge"}, name="anomaly-acknowledge"),
     path("regions/<slug:code>/anomalies/<int:pk>/resolve/", views.anomaly_triage,
          {"step": "resolve"}, name="anomaly-resolve"),
+    path("api-tokens/", api_tokens.api_tokens, name="api-tokens"),
+    path("api-tokens/<int:pk>/revoke/", api_tokens.api_token_revoke, name="api-token-revoke"),
     path("accounts/login/",
          auth_views.LoginView.as_view(template_name="dashboard/login.html",
                                       redirect_authenticated_user=True, next_page="/"),

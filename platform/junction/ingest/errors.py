@@ -84,3 +84,13 @@ class Unavailable(IngestRefused):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
+
+
+class TooManyFailures(IngestRefused):
+    """Too many bad signatures from this device id or address lately; `retry_after` says when
+    it may try again (the edge uplink waits that long and keeps its batches)."""
+
+    status = 429
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extra.get("retry_after", 60))}

@@ -20,7 +20,9 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
+from rest_framework.throttling import BaseThrottle
 
+from junction.accounts.throttling import FailureThrottle
 from junction.ingest.errors import (
     Forbidden,
     IngestRefused,
@@ -28,6 +30,7 @@ from junction.ingest.errors import (
     LengthRequired,
     Misdirected,
     TooLarge,
+    TooManyFailures,
     Unauthenticated,
     Unavailable,
 )
@@ -87,13 +90,16 @@ class BatchIngestView(View):
             request.headers.get("X-Junction-Timestamp"), now=now, max_skew=max_skew
         )
         signature = signature_parse(request.headers.get("X-Junction-Signature"))
-        device = _device_authenticate(request.headers.get("X-Junction-Device"))
+        device_id = request.headers.get("X-Junction-Device")
+        idents = _failure_limits_check(request, device_id)
         try:
+            device = _device_authenticate(device_id)
             signature_verify(
                 secrets=device.secrets, timestamp=stamp, body=body, signature=signature
             )
-        except Unauthenticated:
-            log.warning("ingest: bad signature from device %s", device.device_id)
+        except Unauthenticated as refusal:
+            log.warning("ingest: %s from device %r", refusal.code, device_id)
+            _failure_record(idents)
             raise
         signature_claim(signature, max_skew=max_skew)
         if device.revoked_at is not None:
@@ -145,6 +151,32 @@ def _body_read(request: HttpRequest, limit: int) -> bytes:
             max_bytes=limit,
         )
     return body
+
+
+def _failure_limits_check(request: HttpRequest,
+                          device_id: str | None) -> list[tuple[FailureThrottle, str]]:
+    """Refuse (429) a device id or address that failed its signature too often lately, before
+    its secrets are even looked up; the limits to count a new failure against otherwise."""
+    idents = [(FailureThrottle("ingest-device", settings.JUNCTION_INGEST_BAD_SIGNATURES_DEVICE),
+               device_id or ""),
+              (FailureThrottle("ingest-address",
+                               settings.JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS),
+               # DRF's client address (its NUM_PROXIES), read from the plain request's META.
+               BaseThrottle().get_ident(request))]  # type: ignore[arg-type]
+    for limit, ident in idents:
+        seconds = limit.refused_for(ident)
+        if seconds is not None:
+            subject = "device" if limit.scope == "ingest-device" else "address"
+            raise TooManyFailures(
+                "too_many_bad_signatures", "X-Junction-Signature",
+                f"too many failed signatures from this {subject} lately; retry in {seconds} s",
+                retry_after=seconds)
+    return idents
+
+
+def _failure_record(idents: list[tuple[FailureThrottle, str]]) -> None:
+    for limit, ident in idents:
+        limit.failed(ident)
 
 
 def _device_authenticate(device_id: str | None) -> DeviceContext:

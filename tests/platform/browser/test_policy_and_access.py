@@ -27,7 +27,8 @@ def dashboard(eu_site, eu_operator):
                [("north-stopline", "in", "car", 12)])
     anomaly_add(eu_site, kind="outage", device_id="dev-main-5th-n", hours_ago=3)
     return {"user": eu_operator,
-            "pages": ["/", f"/sites/{eu_site.slug}/", "/regions/eu-west/anomalies/"]}
+            "pages": ["/", f"/sites/{eu_site.slug}/", "/regions/eu-west/anomalies/",
+                      "/api-tokens/"]}
 
 
 def violations_on(page, path: str) -> list[str]:
@@ -70,3 +71,28 @@ def test_axe_finds_no_serious_or_critical_violation(signed_in, dashboard):
         if violations:
             found[path] = violations
     assert found == {}
+
+
+def axe_violations(page) -> list[str]:
+    page.evaluate(AXE.read_text())
+    return page.evaluate("""async () => (await axe.run(document)).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+
+
+def test_a_new_token_is_shown_once_and_copied_by_its_button(signed_in, eu_operator):
+    context = signed_in(eu_operator)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.add_init_script(WATCH_VIOLATIONS)
+    page.goto("/api-tokens/", wait_until="networkidle")
+    page.get_by_label("Name").fill("browser test")
+    page.get_by_role("button", name="Create token").click()
+    page.wait_for_load_state("networkidle")
+    token = page.get_by_label("Your new token").input_value()
+    assert token.startswith("jct_")
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_role("status").filter(has_text="Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    assert page.evaluate("window.__cspViolations") == []
+    assert axe_violations(page) == []

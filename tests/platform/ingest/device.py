@@ -142,14 +142,17 @@ def send(
     secret: str | None = None,
     stamp: int | None = None,
     header_overrides: dict | None = None,
+    **environ: str,
 ):
-    """POST a signed batch with Django's test client (or anything with the same `post`)."""
+    """POST a signed batch with Django's test client (or anything with the same `post`);
+    `environ` for the request's WSGI environment (e.g. REMOTE_ADDR)."""
     raw = body if isinstance(body, bytes) else encode(body)
     batch_id = body.get("batch_id") if isinstance(body, dict) else None
     sent = headers(persona, raw, batch_id=batch_id, secret=secret, stamp=stamp)
     sent.update(header_overrides or {})
     sent = {k: v for k, v in sent.items() if v is not None}
-    return client.post(INGEST_URL, data=raw, content_type="application/json", headers=sent)
+    return client.post(INGEST_URL, data=raw, content_type="application/json", headers=sent,
+                       **environ)
 
 
 def stored_counts() -> dict[str, int]:

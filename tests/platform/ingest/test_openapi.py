@@ -20,7 +20,7 @@ from tests.platform.ingest.device import INGEST_URL
 
 HEADERS = {"X-Junction-Device", "X-Junction-Timestamp", "X-Junction-Signature", "Idempotency-Key"}
 DELETE = object()
-ANSWERS = {"200", "201", "401", "403", "409", "411", "413", "421", "422", "503"}
+ANSWERS = {"200", "201", "401", "403", "409", "411", "413", "421", "422", "429", "503"}
 
 VALID = {
     "schema": "junction.batch/v1",

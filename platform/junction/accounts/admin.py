@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from junction.accounts.models import RegionMembership, Role
-from junction.accounts.scoping import restrict
+from junction.accounts.models import RegionMembership
+from junction.residency.scoping import Action, as_scoped, is_scoped
 
 
 def superuser_only(self, request, obj=None) -> bool:
@@ -16,20 +16,18 @@ def superuser_only(self, request, obj=None) -> bool:
 class RegionScopedAdmin(admin.ModelAdmin):
     """Staff who are not superusers manage only the regions where they are operators.
 
-    The rule is `accounts.scoping.restrict`, the same one the API and dashboard use.
+    The rule is `restrict(user, Action.WRITE)`, the same one the API and dashboard use.
     """
 
     def get_queryset(self, request):
-        return restrict(super().get_queryset(request), request.user, Role.OPERATOR)
+        return as_scoped(super().get_queryset(request)).restrict(request.user, Action.WRITE)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         queryset = getattr(field, "queryset", None)
-        if field is not None and queryset is not None:
-            try:
-                field.queryset = restrict(queryset, request.user, Role.OPERATOR)
-            except TypeError:
-                pass  # a model without a region (e.g. the user of a membership) is not scoped
+        # A model without a region (e.g. the user of a membership) is not scoped.
+        if field is not None and queryset is not None and is_scoped(queryset.model):
+            field.queryset = as_scoped(queryset).restrict(request.user, Action.WRITE)
         return field
 
 

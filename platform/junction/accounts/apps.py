@@ -5,3 +5,11 @@ class AccountsConfig(AppConfig):
     name = "junction.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Residency applies the region scoping rule but cannot import accounts (a layer above
+        # it), so accounts hands the rule down.
+        from junction.accounts.scoping import MembershipRule
+        from junction.residency.scoping import scope_rule_register
+
+        scope_rule_register(MembershipRule())

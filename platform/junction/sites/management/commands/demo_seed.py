@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
 from django.db import transaction
 
@@ -132,7 +133,7 @@ class Command(JunctionCommand):
                    kept: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
         User = get_user_model()
         password = kept.get(username, {}).get("password")
-        user = User.objects.filter(username=username).first()
+        user: AbstractBaseUser | None = User.objects.filter(username=username).first()
         if user is None:
             password = secrets.token_urlsafe(12)
             user = self.run(account_services.user_add, username=username, password=password,

@@ -22,10 +22,11 @@ from django.db import transaction
 
 from junction.accounts import services as account_services
 from junction.accounts.models import Role
+from junction.commands import JunctionCommand
 from junction.residency.models import Region
 from junction.sites import services
 from junction.sites.credentials import CredentialError
-from junction.sites.management.base import SECRET_WARNING, JunctionCommand
+from junction.sites.management.base import SECRET_WARNING
 from junction.sites.models import Device, Site
 
 DEMO_ENDPOINT = "http://127.0.0.1:8000"  # one demo process serves both regions

@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from junction.accounts.models import ROLE_RANK, RegionMembership, Role
-from junction.residency.scoping import Action, Person
+from junction.residency.scoping import Action, AnyUser
 
 # The role an action needs in a region: analysts read, operators also write. Plain strings,
 # as they are quoted in the reasons given.
 ROLE_FOR: dict[Action, str] = {Action.READ: Role.ANALYST.value, Action.WRITE: Role.OPERATOR.value}
 
 
-def _sees_everything(user: Person) -> bool:
+def _sees_everything(user: AnyUser) -> bool:
     # Superusers administer the whole deployment; everyone else sees only their regions.
     return bool(user.is_active and getattr(user, "is_superuser", False))
 
 
-def member_regions(user: Person, role: str = Role.ANALYST.value) -> dict[str, str]:
+def member_regions(user: AnyUser, role: str = Role.ANALYST.value) -> dict[str, str]:
     """{region code: role} for the regions where `user` holds at least `role`.
 
     The one place that says which regions a user may read (role analyst) or write (operator);
@@ -42,7 +42,7 @@ def member_regions(user: Person, role: str = Role.ANALYST.value) -> dict[str, st
     return {code: r for code, r in cache.items() if ROLE_RANK[Role(r)] >= floor}
 
 
-def region_denial(user: Person, region: str, role: str = Role.ANALYST.value) -> str | None:
+def region_denial(user: AnyUser, region: str, role: str = Role.ANALYST.value) -> str | None:
     """None when `user` may see `region` in `role`; otherwise the reason, for a 403."""
     if _sees_everything(user) or region in member_regions(user, role):
         return None
@@ -58,10 +58,10 @@ def region_denial(user: Person, region: str, role: str = Role.ANALYST.value) -> 
 class MembershipRule:
     """The accounts rule in the shape junction.residency.scoping asks for."""
 
-    def regions(self, user: Person, action: Action) -> Collection[str] | None:
+    def regions(self, user: AnyUser, action: Action) -> Collection[str] | None:
         if _sees_everything(user):
             return None
         return member_regions(user, ROLE_FOR[action]).keys()
 
-    def denial(self, user: Person, region: str, action: Action) -> str | None:
+    def denial(self, user: AnyUser, region: str, action: Action) -> str | None:
         return region_denial(user, region, ROLE_FOR[action])

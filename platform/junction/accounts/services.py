@@ -12,7 +12,7 @@ from junction.accounts.models import RegionMembership, Role
 from junction.accounts.scoping import member_regions, region_denial
 from junction.residency.errors import TransferRefused
 from junction.residency.models import Region, TransferRule
-from junction.residency.scoping import Person
+from junction.residency.scoping import AnyUser
 from junction.residency.services import transfer_authorise
 
 
@@ -56,7 +56,7 @@ def user_set_password(*, username: str, password: str) -> AbstractBaseUser:
     return user
 
 
-def transfer_grant(*, user: Person, source: str, level: str) -> TransferRule | None:
+def transfer_grant(*, user: AnyUser, source: str, level: str) -> TransferRule | None:
     """Let `user` read `source` region data at `level`: None for the region's own staff (nothing
     crosses), else the transfer rule that lets the data reach one of the user's regions, whose
     minimum count the caller applies. TransferRefused says why not.

@@ -15,7 +15,7 @@ from junction.analytics import selectors as analytics
 from junction.analytics.models import Anomaly, Period
 from junction.analytics.windows import local_day
 from junction.residency.models import VEHICLE_CLASSES, Region
-from junction.residency.scoping import Action, Person, may
+from junction.residency.scoping import Action, AnyUser, may
 from junction.sites.models import Device, Site
 from junction.traffic.selectors import count_totals
 
@@ -23,23 +23,23 @@ from junction.traffic.selectors import count_totals
 LATE_AFTER = timedelta(minutes=15)
 
 
-def regions_for(user: Person) -> QuerySet[Region]:
+def regions_for(user: AnyUser) -> QuerySet[Region]:
     return Region.objects.restrict(user)
 
 
-def sites_for(user: Person) -> QuerySet[Site]:
+def sites_for(user: AnyUser) -> QuerySet[Site]:
     return Site.objects.select_related("region").restrict(user).annotate(
         counter_count=Count("counters", distinct=True),
         device_count=Count("devices", distinct=True),
     )
 
 
-def devices_for(user: Person, site: Site | None = None) -> QuerySet[Device]:
+def devices_for(user: AnyUser, site: Site | None = None) -> QuerySet[Device]:
     devices = Device.objects.select_related("site__region").restrict(user)
     return devices.filter(site=site) if site is not None else devices
 
 
-def roles_for(user: Person) -> dict[str, str]:
+def roles_for(user: AnyUser) -> dict[str, str]:
     return member_regions(user)
 
 
@@ -132,7 +132,7 @@ ANOMALY_TABS = (
 )
 
 
-def can_triage(user: Person, region: str) -> bool:
+def can_triage(user: AnyUser, region: str) -> bool:
     # Acknowledge and resolve are writes (see junction.api.analytics); no query, the
     # memberships are cached on the user by the region check before it.
     return may(user, region, Action.WRITE)

@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import models
 from django.http import Http404
 
-Person = AbstractBaseUser | AnonymousUser
+AnyUser = AbstractBaseUser | AnonymousUser
 M = TypeVar("M", bound=models.Model)
 
 
@@ -31,11 +31,11 @@ class Action(StrEnum):
 class ScopeRule(Protocol):
     """Who may do what in which region; implemented by junction.accounts."""
 
-    def regions(self, user: Person, action: Action) -> Collection[str] | None:
+    def regions(self, user: AnyUser, action: Action) -> Collection[str] | None:
         """The codes of the regions `user` may act in; None: every region (administrators)."""
         ...
 
-    def denial(self, user: Person, region: str, action: Action) -> str | None:
+    def denial(self, user: AnyUser, region: str, action: Action) -> str | None:
         """None when `user` may act in `region`; otherwise the reason, said to the user."""
         ...
 
@@ -76,12 +76,12 @@ def region_code_of(record: models.Model) -> str:
     return str(value)
 
 
-def may(user: Person, region: str, action: Action = Action.READ) -> bool:
+def may(user: AnyUser, region: str, action: Action = Action.READ) -> bool:
     return scope_rule().denial(user, region, action) is None
 
 
 class ScopedQuerySet(models.QuerySet[M]):
-    def restrict(self, user: Person, action: Action = Action.READ) -> Self:
+    def restrict(self, user: AnyUser, action: Action = Action.READ) -> Self:
         """Only the rows of the regions where `user` may take `action`."""
         path = region_path(self.model)
         regions = scope_rule().regions(user, action)
@@ -107,7 +107,7 @@ def record_or_404(queryset: models.QuerySet[M], **lookup: Any) -> M:
     return record
 
 
-def scoped_get(queryset: models.QuerySet[M], user: Person, action: Action = Action.READ,
+def scoped_get(queryset: models.QuerySet[M], user: AnyUser, action: Action = Action.READ,
                **lookup: Any) -> M:
     """One record for `user`: 404 when it does not exist, 403 with the reason when it is of a
     region where `user` may not take `action`. Refused rather than hidden: a member of staff

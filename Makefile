@@ -59,6 +59,7 @@ lint: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # --- The edge image (edge_worker/Dockerfile), built with buildah ------------------------------
 # Public registries are out of reach on the project's machines, so the base is a Debian image

@@ -1,4 +1,4 @@
-"""Admin for region memberships, and the mixin that scopes other admins by region role."""
+"""Admin for region memberships: the deployment administrator's alone."""
 
 from __future__ import annotations
 
@@ -6,33 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 
 from junction.accounts import services
-from junction.accounts.models import ApiToken, RegionMembership, Role
-from junction.accounts.scoping import restrict
-
-
-def superuser_only(self, request, obj=None) -> bool:
-    """A permission hook for admins that only the deployment's administrators may use."""
-    return request.user.is_active and request.user.is_superuser
-
-
-class RegionScopedAdmin(admin.ModelAdmin):
-    """Staff who are not superusers manage only the regions where they are operators.
-
-    The rule is `accounts.scoping.restrict`, the same one the API and dashboard use.
-    """
-
-    def get_queryset(self, request):
-        return restrict(super().get_queryset(request), request.user, Role.OPERATOR)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        queryset = getattr(field, "queryset", None)
-        if field is not None and queryset is not None:
-            try:
-                field.queryset = restrict(queryset, request.user, Role.OPERATOR)
-            except TypeError:
-                pass  # a model without a region (e.g. the user of a membership) is not scoped
-        return field
+from junction.accounts.models import ApiToken, RegionMembership
+from junction.residency.admin import superuser_only
 
 
 @admin.register(RegionMembership)

@@ -21,6 +21,8 @@ ROLE_RANK = {Role.ANALYST: 0, Role.OPERATOR: 1}
 
 
 class RegionMembership(ControlModel):
+    region_path = "region__code"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="region_memberships")
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="memberships")

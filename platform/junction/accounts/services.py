@@ -1,4 +1,6 @@
-"""Writes of the accounts app: region roles of staff, users, and integrators' API tokens."""
+"""Writes of the accounts app: granting and withdrawing a member of staff's region role,
+granting one read of another region's data through a transfer rule (audited), users, and
+integrators' API tokens."""
 
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from junction.accounts.models import ApiToken, RegionMembership, Role
+from junction.accounts.scoping import member_regions, region_denial
 from junction.accounts.tokens import token_new
-from junction.residency.models import Region
+from junction.residency.errors import TransferRefused
+from junction.residency.models import Region, TransferRule
+from junction.residency.scoping import AnyUser
+from junction.residency.services import transfer_authorise
 
 # A token that nobody remembers must stop working by itself: every token expires.
 API_TOKEN_DAYS_DEFAULT = 90
@@ -30,14 +36,14 @@ def membership_grant(*, user: AbstractBaseUser, region: str, role: str) -> Regio
     except Region.DoesNotExist as exc:
         raise ValidationError({"region": f"unknown region {region!r}"}) from exc
     membership, _ = RegionMembership.objects.update_or_create(
-        user=user, region=region_obj, defaults={"role": role}
+        user_id=user.pk, region=region_obj, defaults={"role": role}
     )
     return membership
 
 
 @transaction.atomic(using="default")
 def membership_withdraw(*, user: AbstractBaseUser, region: str) -> int:
-    deleted, _ = RegionMembership.objects.filter(user=user, region__code=region).delete()
+    deleted, _ = RegionMembership.objects.filter(user_id=user.pk, region__code=region).delete()
     return deleted
 
 
@@ -58,6 +64,32 @@ def user_set_password(*, username: str, password: str) -> AbstractBaseUser:
     user.set_password(password)
     user.save(update_fields=["password"])
     return user
+
+
+def transfer_grant(*, user: AnyUser, source: str, level: str) -> TransferRule | None:
+    """Let `user` read `source` region data at `level`: None for the region's own staff (nothing
+    crosses), else the transfer rule that lets the data reach one of the user's regions, whose
+    minimum count the caller applies. TransferRefused says why not.
+
+    Every grant and refusal across regions is written to the source region's audit log by
+    transfer_authorise (MisdirectedRegion if this node cannot write it there).
+    """
+    denial = region_denial(user, source)
+    if denial is None:
+        return None
+    regions = sorted(member_regions(user))
+    if not regions:
+        raise TransferRefused(f"{denial}. you are not a member of any region, so nothing can "
+                              "reach you")
+    rule = (TransferRule.objects.filter(source__code=source, destination__code__in=regions,
+                                        level=level, active=True)
+            .select_related("destination").order_by("destination__code").first())
+    destination = rule.destination.code if rule else regions[0]
+    try:
+        return transfer_authorise(source=source, destination=destination, level=level,
+                                  actor=user.get_username())
+    except TransferRefused as exc:
+        raise TransferRefused(f"{denial}. {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from junction.accounts.admin import RegionScopedAdmin
 from junction.analytics.models import AlertSubscription
+from junction.residency.admin import RegionScopedAdmin
 
 
 class AlertSubscriptionForm(forms.ModelForm):

@@ -180,6 +180,8 @@ class Anomaly(RegionModel):
 class AlertSubscription(ControlModel):
     """Where a region's anomalies are announced: configuration only, no traffic data."""
 
+    region_path = "region__code"
+
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="alert_subscriptions")
     name = models.CharField(max_length=200)
     min_severity = models.FloatField(default=5.0)

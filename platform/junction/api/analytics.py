@@ -1,8 +1,8 @@
 """API views over the analytics: a site's rollups with their coverage, a day's engineering
 measures, and a region's anomalies with their triage (acknowledge, resolve).
 
-Site views are scoped as the count view is (`RegionScopedMixin` judges the site). Anomalies
-live in a region's database, so their views take the region from the path, let `RegionMember`
+Site views are scoped as the count view is (`ScopedView` judges the site). Anomalies live in
+a region's database, so their views take the region from the path, have `ScopedView.region()`
 judge it (403 with the reason), and only then read that one database: an anomaly id is only
 ever looked up inside the region named, never searched for across regions.
 
@@ -18,15 +18,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from junction.accounts.models import Role
-from junction.accounts.permissions import RegionMember
 from junction.analytics import selectors
 from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly, Period
@@ -35,8 +33,9 @@ from junction.api import serializers
 from junction.api.filters import AnomalyFilter
 from junction.api.openapi import answers
 from junction.api.pagination import Pages
+from junction.api.scoping import ScopedView
 from junction.api.site_query import SiteQueryView
-from junction.residency.models import Region
+from junction.residency.scoping import Action
 
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="page number, from 1"),
@@ -61,15 +60,17 @@ class SiteRollupsView(SiteQueryView):
         grid = selectors.window_grid(period=params["period"], start=params["start"],
                                      end=params["end"], tz=ZoneInfo(site.timezone))
         # Paginate the window grid first, so only the page's windows are read.
-        page = self.paginate_queryset(grid)
+        pages = self.paginator
+        assert isinstance(pages, Pages)  # pagination_class, which always sets a page size
+        page = pages.paginate_queryset(grid, request, view=self) or []
         windows = selectors.rollup_windows(
             region=site.region.code, site_id=site.pk, period=params["period"], windows=page,
             counter=params.get("counter"), road_user=params.get("road_user"),
         )
         answer = {"site": site.slug, "region": site.region.code, "timezone": site.timezone,
                   "period": params["period"], "start": grid[0][0], "end": params["end"],
-                  "count": len(grid), "next": self.paginator.get_next_link(),
-                  "previous": self.paginator.get_previous_link(), "results": windows}
+                  "count": len(grid), "next": pages.get_next_link(),
+                  "previous": pages.get_previous_link(), "results": windows}
         return Response(self.get_serializer(answer).data)
 
 
@@ -107,23 +108,15 @@ class SiteMeasuresView(SiteQueryView):
         return Response(self.get_serializer(answer).data)
 
 
-class RegionPlaneMixin:
-    """Views under regions/{code}/...: the region is read from the control plane and judged
-    by the permission class before any of its data is read."""
+class AnomalyView(ScopedView):
+    """Views under regions/{code}/anomalies: the region is judged (`region()`) before any of its
+    data is read."""
 
-    permission_classes = [RegionMember]
-    required_role: str = Role.ANALYST.value
-
-    def region(self) -> Region:
-        region = get_object_or_404(Region, code=self.kwargs["code"])
-        self.check_object_permissions(self.request, region)
-        return region
-
-    def anomalies_data(self, anomalies) -> list[dict]:
+    def anomalies_data(self, anomalies: list[Anomaly]) -> list[dict]:
         return serializers.anomalies_represent(anomalies, self.get_serializer_context())
 
 
-class RegionAnomalyListView(RegionPlaneMixin, generics.ListAPIView):
+class RegionAnomalyListView(AnomalyView, generics.ListAPIView):
     """A region's anomalies, newest first; filter by state, kind and site."""
 
     serializer_class = serializers.AnomalySerializer
@@ -138,11 +131,11 @@ class RegionAnomalyListView(RegionPlaneMixin, generics.ListAPIView):
             "-start", "site_id", "counter", "-pk")
 
     def list(self, request: Request, *args, **kwargs) -> Response:
-        page = list(self.paginate_queryset(self.filter_queryset(self.get_queryset())))
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
         return self.get_paginated_response(self.anomalies_data(page))
 
 
-class RegionAnomalyDetailView(RegionPlaneMixin, generics.GenericAPIView):
+class RegionAnomalyDetailView(AnomalyView):
     serializer_class = serializers.AnomalySerializer
 
     def get(self, request: Request, code: str, pk: int) -> Response:
@@ -156,21 +149,15 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class OperatorOfTheRegion(RegionMember):
-    """Leaves the whole judgement to the region (the object check), so an analyst asking to
-    triage learns that the region needs the operator role, not merely that nothing allows it."""
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated)
-
-
-class AnomalyTransitionView(RegionPlaneMixin, generics.GenericAPIView):
+class AnomalyTransitionView(AnomalyView):
     """POST with no body; the service records who and when. 409 when the state does not
     allow the step (already acknowledged, already resolved)."""
 
     serializer_class = serializers.AnomalySerializer
-    permission_classes = [OperatorOfTheRegion]
-    required_role: str = Role.OPERATOR.value  # a plain str: it is quoted in the 403 reason
+    # The whole judgement is the region's (`region()`), so an analyst asking to triage learns
+    # that the region needs the operator role, not merely that nothing allows it.
+    permission_classes = [IsAuthenticated]
+    scope_action = Action.WRITE
     transition: Callable[..., Anomaly]  # the step each subclass takes
 
     @extend_schema(request=None, responses={200: serializers.AnomalySerializer, **answers(409)})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -32,7 +33,8 @@ class CounterSerializer(serializers.ModelSerializer):
 
 
 class SiteSerializer(serializers.ModelSerializer):
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    region: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True)
     counters = CounterSerializer(many=True, read_only=True)
 
     class Meta:
@@ -43,7 +45,8 @@ class SiteSerializer(serializers.ModelSerializer):
 class DeviceSerializer(serializers.ModelSerializer):
     """Health metadata only: the sealed secrets and their fingerprint are not fields here."""
 
-    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    site: serializers.SlugRelatedField[Site] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
     region = serializers.CharField(source="site.region.code", read_only=True)
     revoked = serializers.BooleanField(source="is_revoked", read_only=True)
     rotation_in_progress = serializers.SerializerMethodField()
@@ -309,7 +312,9 @@ class BlankAsNullField(serializers.CharField):
     def __init__(self, **kwargs) -> None:
         super().__init__(read_only=True, allow_null=True, **kwargs)
 
-    def to_representation(self, value: str) -> str | None:
+    # DRF's stubs say a CharField answers a str, but a field may answer null (DRF itself does
+    # for a None value), and null is the point of this one.
+    def to_representation(self, value: str) -> str | None:  # type: ignore[override]
         return value or None
 
 
@@ -340,8 +345,9 @@ class AnomalySerializer(serializers.ModelSerializer):
         return self.context["site_slugs"].get(anomaly.site_id)
 
 
-def anomalies_represent(anomalies: Sequence[Anomaly], context: dict | None = None) -> list[dict]:
+def anomalies_represent(anomalies: Sequence[Anomaly],
+                        context: Mapping[str, Any] | None = None) -> list[dict]:
     """Anomalies as the API shows them, with their sites' slugs read in one query."""
     slugs = analytics_selectors.site_slugs({anomaly.site_id for anomaly in anomalies})
-    return AnomalySerializer(anomalies, many=True,
-                             context={**(context or {}), "site_slugs": slugs}).data
+    return list(AnomalySerializer(anomalies, many=True,
+                                  context={**(context or {}), "site_slugs": slugs}).data)

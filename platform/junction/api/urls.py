@@ -6,7 +6,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from junction.api import analytics, views
-from junction.opendata.api import RegionOpenDataView
+from junction.api.opendata import RegionOpenDataView
 
 router = SimpleRouter(trailing_slash=False)
 router.register("regions", views.RegionViewSet, basename="region")

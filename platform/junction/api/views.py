@@ -1,8 +1,8 @@
 """Registry and count views: declarative viewsets for regions, sites and devices (paginated),
 one class per count query. Analytics views are in junction.api.analytics.
 
-Region scoping is not written here: `RegionScopedMixin` and `RegionMember` (junction.accounts)
-apply it to every view, and count reads go through `in_region` in the selector.
+Region scoping is not written here: `ScopedView` (junction.api.scoping) applies it to every
+view, and count reads go through `in_region` in the selector.
 """
 
 from __future__ import annotations
@@ -12,29 +12,33 @@ from zoneinfo import ZoneInfo
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from junction.accounts.permissions import RegionMemberOrTransfer, RegionScopedMixin
+from junction.accounts.services import transfer_grant
 from junction.analytics.selectors import coverage_status, delivered_coverage
 from junction.analytics.windows import days_touching, local_hours_touching
 from junction.api import serializers
 from junction.api.filters import DeviceFilter, SiteFilter
 from junction.api.pagination import Pages
+from junction.api.scoping import ScopedView
 from junction.api.site_query import SiteQueryView
+from junction.residency.errors import TransferRefused
 from junction.residency.models import Region, TransferLevel
+from junction.residency.scoping import record_or_404
 from junction.sites.models import Device, Site
 from junction.traffic.selectors import count_totals
 
 
-class RegionViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
+class RegionViewSet(ScopedView, viewsets.ReadOnlyModelViewSet):
     pagination_class = Pages
     queryset = Region.objects.all()
     serializer_class = serializers.RegionSerializer
     lookup_field = "code"
 
 
-class SiteViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
+class SiteViewSet(ScopedView, viewsets.ReadOnlyModelViewSet):
     pagination_class = Pages
     queryset = Site.objects.select_related("region").prefetch_related("counters")
     serializer_class = serializers.SiteSerializer
@@ -42,7 +46,7 @@ class SiteViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
     lookup_field = "slug"
 
 
-class DeviceViewSet(RegionScopedMixin, viewsets.ReadOnlyModelViewSet):
+class DeviceViewSet(ScopedView, viewsets.ReadOnlyModelViewSet):
     pagination_class = Pages
     queryset = Device.objects.select_related("site__region")
     serializer_class = serializers.DeviceSerializer
@@ -95,19 +99,25 @@ class SiteTotalsView(SiteQueryView):
     queryset = Site.objects.select_related("region")
     serializer_class = serializers.SiteTotalsSerializer
     query_serializer_class = serializers.SiteTotalsQuerySerializer
-    permission_classes = [RegionMemberOrTransfer]
     transfer_level = TransferLevel.DAILY_SITE_TOTALS
 
     @extend_schema(parameters=[serializers.SiteTotalsQuerySerializer],
                    responses=serializers.SiteTotalsSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        site, params = self.site_and_query(request)  # membership or a transfer rule (audited)
+        site = record_or_404(self.get_queryset(), slug=slug)
+        try:
+            # Membership of the site's region (None), or a transfer rule to one of the user's
+            # regions; either way across regions, the grant or refusal is audited.
+            rule = transfer_grant(user=request.user, source=site.region.code,
+                                  level=self.transfer_level)
+        except TransferRefused as exc:
+            raise PermissionDenied(str(exc)) from None
+        params = self.query(request, site)
         start, end = params["start"], params["end"]
         zone = ZoneInfo(site.timezone)
         days = count_totals(site=site, by=(), interval="day",
                             start=datetime.combine(start, time(), tzinfo=zone),
                             end=datetime.combine(end, time(), tzinfo=zone))
-        rule = request.transfer_rule
         k = rule.min_count if rule else 0
         results = [{"date": day["period"].astimezone(zone).date(),
                     "count": day["count"] if day["count"] >= k else None,

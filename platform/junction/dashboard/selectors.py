@@ -1,4 +1,5 @@
-"""What the dashboard pages show, read through the region scoping rule (junction.accounts)."""
+"""What the dashboard pages show, read through the region scoping rule
+(`restrict`, junction.residency.scoping)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from junction.accounts.models import Role
-from junction.accounts.scoping import member_regions, region_denial, restrict
+from junction.accounts.scoping import member_regions
 from junction.analytics import selectors as analytics
 from junction.analytics.models import Anomaly, Period
 from junction.analytics.windows import local_day
 from junction.residency.models import VEHICLE_CLASSES, Region
+from junction.residency.scoping import Action, AnyUser, may
 from junction.sites.models import Device, Site
 from junction.traffic.selectors import count_totals
 
@@ -24,35 +23,23 @@ from junction.traffic.selectors import count_totals
 LATE_AFTER = timedelta(minutes=15)
 
 
-def regions_for(user: User | AnonymousUser) -> QuerySet[Region]:
-    return restrict(Region.objects.all(), user)
+def regions_for(user: AnyUser) -> QuerySet[Region]:
+    return Region.objects.restrict(user)
 
 
-def sites_for(user: User | AnonymousUser) -> QuerySet[Site]:
-    return restrict(Site.objects.select_related("region"), user).annotate(
+def sites_for(user: AnyUser) -> QuerySet[Site]:
+    return Site.objects.select_related("region").restrict(user).annotate(
         counter_count=Count("counters", distinct=True),
         device_count=Count("devices", distinct=True),
     )
 
 
-def devices_for(user: User | AnonymousUser, site: Site | None = None) -> QuerySet[Device]:
-    devices = restrict(Device.objects.select_related("site__region"), user)
+def devices_for(user: AnyUser, site: Site | None = None) -> QuerySet[Device]:
+    devices = Device.objects.select_related("site__region").restrict(user)
     return devices.filter(site=site) if site is not None else devices
 
 
-def site_for(user: User | AnonymousUser, slug: str) -> Site:
-    """The site, or 404 when it does not exist, or 403 with the reason when it is not the
-    user's to see."""
-    site = Site.objects.select_related("region").filter(slug=slug).first()
-    if site is None:
-        raise Http404(f"no site {slug!r}")
-    reason = region_denial(user, site.region.code)
-    if reason:
-        raise PermissionDenied(reason)
-    return site
-
-
-def roles_for(user: User | AnonymousUser) -> dict[str, str]:
+def roles_for(user: AnyUser) -> dict[str, str]:
     return member_regions(user)
 
 
@@ -145,22 +132,10 @@ ANOMALY_TABS = (
 )
 
 
-def region_for(user: User | AnonymousUser, code: str, role: str = Role.ANALYST.value) -> Region:
-    """The region, or 404 when it does not exist, or 403 with the reason when the user does
-    not hold `role` in it."""
-    region = Region.objects.filter(code=code).first()
-    if region is None:
-        raise Http404(f"no region {code!r}")
-    reason = region_denial(user, region.code, role)
-    if reason:
-        raise PermissionDenied(reason)
-    return region
-
-
-def can_triage(user: User | AnonymousUser, region: str) -> bool:
-    # Acknowledge and resolve are the operator's (see junction.api.analytics); no query, the
+def can_triage(user: AnyUser, region: str) -> bool:
+    # Acknowledge and resolve are writes (see junction.api.analytics); no query, the
     # memberships are cached on the user by the region check before it.
-    return region_denial(user, region, Role.OPERATOR.value) is None
+    return may(user, region, Action.WRITE)
 
 
 def region_site(region: Region, slug: str) -> Site | None:

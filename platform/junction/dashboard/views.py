@@ -16,10 +16,12 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from junction.accounts.models import Role
 from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly
 from junction.dashboard import chart, selectors
+from junction.residency.models import Region
+from junction.residency.scoping import Action, scoped_get
+from junction.sites.models import Site
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def site(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        site = selectors.site_for(request.user, slug)
+        site = scoped_get(Site.objects.select_related("region"), request.user, slug=slug)
     except PermissionDenied as exc:
         return forbidden(request, exc)
     now = timezone.now()
@@ -60,7 +62,7 @@ def site(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def region_anomalies(request: HttpRequest, code: str) -> HttpResponse:
     try:
-        region = selectors.region_for(request.user, code)
+        region = scoped_get(Region.objects.all(), request.user, code=code)
     except PermissionDenied as exc:
         return forbidden(request, exc)
     tab = request.GET.get("state", "")
@@ -93,7 +95,7 @@ TRIAGE_STEPS = {"acknowledge": (anomaly_acknowledge, "acknowledged"),
 def anomaly_triage(request: HttpRequest, code: str, pk: int, step: str) -> HttpResponse:
     """POST only (CSRF-checked by the middleware); the service records who and when."""
     try:
-        region = selectors.region_for(request.user, code, Role.OPERATOR.value)
+        region = scoped_get(Region.objects.all(), request.user, Action.WRITE, code=code)
     except PermissionDenied as exc:
         return forbidden(request, exc)
     service, done = TRIAGE_STEPS[step]

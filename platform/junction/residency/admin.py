@@ -1,4 +1,5 @@
-"""Admin for regions (with their policy) and transfer rules: control-plane records only.
+"""Admin for regions (with their policy) and transfer rules: control-plane records only; and
+the base that scopes every region-held record's admin by the user's region role.
 
 Region-plane records (audit events, count buckets) have no admin here: Django's admin reads
 one database per model, and region data may only be read by naming its region
@@ -11,10 +12,33 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from junction.accounts.admin import RegionScopedAdmin, superuser_only
 from junction.residency.models import Region, TransferRule
 from junction.residency.planes import region_code_check
+from junction.residency.scoping import Action, as_scoped, is_scoped
 from junction.residency.services import transfer_rule_delete, transfer_rule_save
+
+
+def superuser_only(self, request, obj=None) -> bool:
+    """A permission hook for admins that only the deployment's administrators may use."""
+    return request.user.is_active and request.user.is_superuser
+
+
+class RegionScopedAdmin(admin.ModelAdmin):
+    """Staff who are not superusers manage only the regions where they are operators.
+
+    The rule is `restrict(user, Action.WRITE)`, the same one the API and dashboard use.
+    """
+
+    def get_queryset(self, request):
+        return as_scoped(super().get_queryset(request)).restrict(request.user, Action.WRITE)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        queryset = getattr(field, "queryset", None)
+        # A model without a region (e.g. the user of a membership) is not scoped.
+        if field is not None and queryset is not None and is_scoped(queryset.model):
+            field.queryset = as_scoped(queryset).restrict(request.user, Action.WRITE)
+        return field
 
 
 class RegionForm(forms.ModelForm):

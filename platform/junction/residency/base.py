@@ -1,9 +1,10 @@
 """Abstract bases every Junction model inherits: each declares its plane.
 
-Region models carry their region code, and every write path (save, create, bulk_create,
-update, delete, raw reads) goes through `guard_region_write`/`guard_region_alias`, so a row can
-only ever land in its own region's database. Django's `using=` bypasses the router; these
-guards do not.
+Region models carry their region code, and every public write path (pre_save, which Django
+sends for every save, create and fixture load; bulk_create, bulk_update, update, delete; reads)
+goes through `guard_region_write`/`guard_region_alias`, so a row can only ever land in its own
+region's database. Django's `using=` bypasses the router; these guards do not. Control models
+that belong to a region get `restrict` (junction.residency.scoping).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.db import models
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
 
 from junction.residency.errors import ResidencyViolation
 from junction.residency.planes import Plane, region_of_alias, served_alias
+from junction.residency.scoping import ScopedQuerySet
 
 
 def guard_region_alias(model: type[models.Model], alias: str) -> str:
@@ -84,25 +88,19 @@ class RegionQuerySet(models.QuerySet):
             raise ResidencyViolation("region data cannot be moved to another region")
         return super().update(**kwargs)
 
-    def _update(self, values):
-        self._guard()
-        return super()._update(values)
-
     def delete(self):
         self._guard()
         return super().delete()
 
-    def _raw_delete(self, using):
-        guard_region_alias(self.model, using)
-        return super()._raw_delete(using)
-
-    def _insert(self, objs, fields, *args: Any, using=None, **kwargs: Any):
-        guard_region_alias(self.model, using or self.db)
-        return super()._insert(objs, fields, *args, using=using, **kwargs)
 
 
 class ControlModel(models.Model):
     residency_plane: ClassVar[Plane] = Plane.CONTROL
+    # How a record reaches its region's code (e.g. "site__region__code"); models that belong
+    # to a region set it, and only they can be `restrict`ed to a user's regions.
+    region_path: ClassVar[str] = ""
+
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -121,16 +119,19 @@ class RegionModel(models.Model):
         abstract = True
         base_manager_name = "objects"
 
-    def save(self, *args: Any, using: str | None = None, **kwargs: Any) -> None:
-        from django.db import router
-
-        alias = using or router.db_for_write(type(self), instance=self)
-        guard_region_write(self, alias)
-        super().save(*args, using=alias, **kwargs)
-
     def delete(self, using: str | None = None, keep_parents: bool = False):
         from django.db import router
 
         alias = using or router.db_for_write(type(self), instance=self)
         guard_region_write(self, alias)
         return super().delete(using=alias, keep_parents=keep_parents)
+
+
+@receiver(pre_save, dispatch_uid="junction.residency.region_write_guard")
+def region_save_guard(sender: type[models.Model], instance: models.Model, using: str,
+                      **kwargs: Any) -> None:
+    """Django sends pre_save from every single-row write, with the database it is about to
+    write to: save(), create(), and a fixture's raw load, which skips save() and save_base
+    overrides. So this one receiver guards them all, before anything is written."""
+    if isinstance(instance, RegionModel):
+        guard_region_write(instance, using)

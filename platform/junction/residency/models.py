@@ -17,6 +17,8 @@ def _default_classes() -> list[str]:
 
 
 class Region(ControlModel):
+    region_path = "code"
+
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     endpoint = models.URLField(

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
+from django.db import models
 
 from junction.residency.errors import ResidencyViolation
 from junction.residency.planes import Plane, plane_of, region_of_alias, served_alias
 
 
 class ResidencyRouter:
-    def _region_alias(self, model: type, hints: dict[str, Any]) -> str:
+    def _region_alias(self, model: type[models.Model], hints: dict[str, Any]) -> str:
         instance = hints.get("instance")
         region = getattr(instance, "region", None)
         if region:
@@ -27,7 +28,7 @@ class ResidencyRouter:
             f"(`{model.__name__}.objects.in_region(code)`)"
         )
 
-    def db_for_read(self, model: type, **hints: Any) -> str:
+    def db_for_read(self, model: type[models.Model], **hints: Any) -> str:
         if plane_of(model) is Plane.REGION:
             return self._region_alias(model, hints)
         return "default"

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.timesince import timesince
 
-from junction.accounts.admin import RegionScopedAdmin
+from junction.commands import one_line
+from junction.residency.admin import RegionScopedAdmin
 from junction.sites import services
-from junction.sites.management.base import SECRET_WARNING, one_line
+from junction.sites.management.base import SECRET_WARNING
 from junction.sites.models import Counter, Device, Site
 
 

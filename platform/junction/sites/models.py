@@ -10,6 +10,8 @@ from junction.residency.models import Region
 
 
 class Site(ControlModel):
+    region_path = "region__code"
+
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="sites")
@@ -34,6 +36,8 @@ class CounterKind(models.TextChoices):
 class Counter(ControlModel):
     """A named count location of a site: a line (with direction), a movement or a zone."""
 
+    region_path = "site__region__code"
+
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="counters")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=CounterKind.choices, default=CounterKind.LINE)
@@ -50,6 +54,8 @@ class Counter(ControlModel):
 
 
 class Device(ControlModel):
+    region_path = "site__region__code"
+
     device_id = models.SlugField(max_length=100, unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="devices")
     # Sealed (encrypted) secrets; see junction.sites.credentials for why not a bare hash.

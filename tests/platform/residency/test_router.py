@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.core.serializers.base import DeserializedObject
 
 from junction.residency.errors import ResidencyViolation
 from junction.traffic.models import CountBucket, CountRow
@@ -46,6 +47,9 @@ WRONG_PATHS = {
     "move to another region": lambda: CountBucket.objects.in_region("eu-west").update(
         region="us-east"),
     "row without region": lambda: bucket("").save(using="region_eu-west"),
+    # What loaddata does: a raw save that skips save() and any save_base override.
+    "fixture to other region": lambda: DeserializedObject(bucket("eu-west")).save(
+        using="region_us-east"),
 }
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from junction.accounts import services
-from junction.sites.management.base import JunctionCommand
+from junction.commands import JunctionCommand
 
 TOKEN_WARNING = ("Give this token to the integrator now: it is shown once and cannot be shown "
                  "again (only its hash is kept).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from junction.accounts import services
-from junction.sites.management.base import JunctionCommand
+from junction.commands import JunctionCommand
 
 
 class Command(JunctionCommand):

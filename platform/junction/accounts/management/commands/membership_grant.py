@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from junction.accounts import services
 from junction.accounts.models import Role
-from junction.sites.management.base import JunctionCommand
+from junction.commands import JunctionCommand
 
 
 class Command(JunctionCommand):

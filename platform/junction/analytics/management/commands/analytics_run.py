@@ -11,9 +11,9 @@ from django.utils import timezone
 from junction.analytics import anomalies, rollups
 from junction.analytics.detector import SKIP_HISTORY, SKIP_UNWATCHED
 from junction.analytics.models import AnomalyKind
+from junction.commands import JunctionCommand
 from junction.residency.errors import MisdirectedRegion
 from junction.residency.planes import served_alias
-from junction.sites.management.base import JunctionCommand
 
 
 def parse_moment(value: str) -> datetime:

@@ -12,13 +12,13 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from junction.commands import JunctionCommand
 from junction.opendata.formats import as_csv, as_document
 from junction.opendata.publication import PERIODS
 from junction.opendata.services import opendata_export
 from junction.residency.errors import MisdirectedRegion
 from junction.residency.models import Region
 from junction.residency.planes import served_alias
-from junction.sites.management.base import JunctionCommand
 from junction.sites.models import Site
 
 

@@ -16,15 +16,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
 from django.db import transaction
 
 from junction.accounts import services as account_services
 from junction.accounts.models import Role
+from junction.commands import JunctionCommand
 from junction.residency.models import Region
 from junction.sites import services
 from junction.sites.credentials import CredentialError
-from junction.sites.management.base import SECRET_WARNING, JunctionCommand
+from junction.sites.management.base import SECRET_WARNING
 from junction.sites.models import Device, Site
 
 DEMO_ENDPOINT = "http://127.0.0.1:8000"  # one demo process serves both regions
@@ -132,7 +134,7 @@ class Command(JunctionCommand):
                    kept: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
         User = get_user_model()
         password = kept.get(username, {}).get("password")
-        user = User.objects.filter(username=username).first()
+        user: AbstractBaseUser | None = User.objects.filter(username=username).first()
         if user is None:
             password = secrets.token_urlsafe(12)
             user = self.run(account_services.user_add, username=username, password=password,

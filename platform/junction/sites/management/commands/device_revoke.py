@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from junction.commands import JunctionCommand
 from junction.sites import services
-from junction.sites.management.base import JunctionCommand, device_payload
+from junction.sites.management.base import device_payload
 
 
 class Command(JunctionCommand):

@@ -6,8 +6,9 @@ reconfigured without losing batches; `--finish` then retires the old secret.
 
 from __future__ import annotations
 
+from junction.commands import JunctionCommand
 from junction.sites import services
-from junction.sites.management.base import SECRET_WARNING, JunctionCommand, device_payload
+from junction.sites.management.base import SECRET_WARNING, device_payload
 
 
 class Command(JunctionCommand):

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from junction.commands import JunctionCommand
 from junction.sites import services
-from junction.sites.management.base import JunctionCommand, region_payload
+from junction.sites.management.base import region_payload
 
 
 class Command(JunctionCommand):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
+from junction.commands import JunctionCommand
 from junction.sites import services
-from junction.sites.management.base import JunctionCommand, site_payload
+from junction.sites.management.base import site_payload
 
 
 def parse_counter(value: str) -> tuple[str, dict]:

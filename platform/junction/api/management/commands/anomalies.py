@@ -1,5 +1,6 @@
 """List a region's anomalies, as a table or as JSON (each anomaly shaped exactly as the API's
-`GET /api/v1/regions/{code}/anomalies/` gives it: site by slug, counter by name)."""
+`GET /api/v1/regions/{code}/anomalies/` gives it: site by slug, counter by name). It lives
+in the api app because it prints the API's representation of an anomaly."""
 
 from __future__ import annotations
 

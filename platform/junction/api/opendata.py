@@ -1,19 +1,19 @@
 """GET /api/v1/regions/{code}/opendata: a region's open-data export for its own staff.
 
-The region comes from the path and is judged by `RegionMember` (403 with the reason) before
-any of its data is read; the reads go through `in_region`, so a node pinned elsewhere answers
+The region comes from the path and is judged by `ScopedView.region()` (403 with the reason)
+before any of its data is read; the reads go through `in_region`, so a node pinned elsewhere answers
 421 with the right endpoint. Every answer is an audited export (junction.opendata.services).
 """
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from junction.api.analytics import RegionPlaneMixin
 from junction.api.query_fields import QueryDateField
+from junction.api.scoping import ScopedView
 from junction.api.serializers import STATUS_CHOICES
 from junction.opendata.formats import TOTALS_RULE, as_document
 from junction.opendata.publication import PERIODS, SCHEMA
@@ -113,8 +113,7 @@ class OpenDataSerializer(serializers.Serializer):
     sites = SiteTableSerializer(many=True)
 
 
-# The mixin narrows `permission_classes` to a list; DRF's stubs declare a sequence.
-class RegionOpenDataView(RegionPlaneMixin, generics.GenericAPIView):  # type: ignore[misc]
+class RegionOpenDataView(ScopedView):
     """A region's counts as open data: per site, windows x (counter, direction, road user),
     small cells withheld with complementary suppression, Laplace noise when the region sets an
     epsilon, coverage on every window. Audited as an export in the region's log."""

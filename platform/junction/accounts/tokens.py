@@ -33,6 +33,7 @@ from rest_framework.throttling import BaseThrottle
 
 from junction.accounts.models import ApiToken, Role
 from junction.accounts.throttling import FailureThrottle
+from junction.residency.middleware import RETRY_AFTER_SECONDS
 from junction.residency.models import Region
 from junction.residency.planes import region_alias, served_regions
 from junction.residency.scoping import AnyUser
@@ -187,7 +188,7 @@ class TokenUseAuditMiddleware:
                 answer = JsonResponse({"error": "audit_unavailable", "detail": (
                     "this call could not be recorded in its region's audit log, so its "
                     "answer is withheld; retry")}, status=503)
-                answer["Retry-After"] = "30"
+                answer["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return answer
         return response
 

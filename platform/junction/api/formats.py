@@ -53,11 +53,18 @@ def table_rows(data: Any) -> list[dict]:
     results = data.get("results")
     if not isinstance(results, list):
         return [data]  # one object (a site, a device, an anomaly)
-    series = {name: value for name, value in data.items()
-              if name not in _PAGE_FIELDS and name != "results"
-              and not isinstance(value, list | dict)}
+    series = series_fields(data)
     return [{**series, **row} if isinstance(row, dict) else {**series, "value": row}
             for row in results]
+
+
+def series_fields(data: Any) -> dict:
+    """A series' own plain fields (site, region, interval ...), repeated on each of its rows."""
+    if not isinstance(data, dict):
+        return {}
+    return {name: value for name, value in data.items()
+            if name not in _PAGE_FIELDS and name != "results"
+            and not isinstance(value, list | dict)}
 
 
 def empty_columns(data: Any, view: Any) -> list[str]:
@@ -70,10 +77,7 @@ def empty_columns(data: Any, view: Any) -> list[str]:
     results = fields.get("results")
     if results is None:  # a list of objects: the serializer describes one row
         return list(fields)
-    series = [name for name, value in (data or {}).items()
-              if name not in _PAGE_FIELDS and name != "results"
-              and not isinstance(value, list | dict)]
-    return series + list(getattr(results, "child", results).fields)
+    return list(series_fields(data)) + list(getattr(results, "child", results).fields)
 
 
 def error_rows(data: Any) -> list[dict]:

@@ -187,17 +187,7 @@ class SiteConfig(_Strict):
     def _site_wide_rules(self) -> SiteConfig:
         if (self.secret_file is None) == (self.secret_env is None):
             raise ValueError("give exactly one of secret_file or secret_env")
-        cameras = [c.name for c in self.cameras]
-        if len(set(cameras)) != len(cameras):
-            raise ValueError("camera names must be unique")
-        # Buckets of all cameras merge into one site bucket, so a name may exist only once.
-        specs: list[LineSpec | ZoneSpec | MovementSpec] = []
-        for c in self.cameras:
-            specs.extend([*c.lines, *c.zones, *c.movements])
-        names = [s.name for s in specs]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"counter and zone names must be unique across cameras: {repeated}")
+        cameras_check(self.cameras)
         return self
 
     def read_secret(self) -> str:
@@ -214,6 +204,21 @@ class SiteConfig(_Strict):
         if not secret:
             raise ConfigError(f"the device secret is empty or missing: {where}")
         return secret
+
+
+def cameras_check(cameras: list[CameraConfig]) -> None:
+    """Rules across a site's cameras (also applied to a fleet release's config patch)."""
+    names = [c.name for c in cameras]
+    if len(set(names)) != len(names):
+        raise ValueError("camera names must be unique")
+    # Buckets of all cameras merge into one site bucket, so a name may exist only once.
+    specs: list[LineSpec | ZoneSpec | MovementSpec] = []
+    for c in cameras:
+        specs.extend([*c.lines, *c.zones, *c.movements])
+    counters = [s.name for s in specs]
+    repeated = sorted({n for n in counters if counters.count(n) > 1})
+    if repeated:
+        raise ValueError(f"counter and zone names must be unique across cameras: {repeated}")
 
 
 def _check_endpoint(url: str) -> None:

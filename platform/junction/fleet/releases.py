@@ -8,7 +8,11 @@ platform accepts is what a worker can start on.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +63,34 @@ def model_check(path: Path) -> CheckedModel:
                         layout=detector.layout)
 
 
+@dataclass(frozen=True)
+class CountingCheck:
+    """A clip of the site and its counting lines: the release records the counts its model
+    makes there, so a later release's counts can be compared with them."""
+
+    clip: Path
+    lines: list[str]  # NAME=X1,Y1,X2,Y2, as the count command takes them
+    stride: int = 1
+
+
+def counting_check_run(model: Path, check: CountingCheck) -> dict[str, Any]:
+    """Count the clip with the model through the edge worker's count command (DESIGN.md
+    section 5), in its own process as a worker would run it."""
+    command = [sys.executable, "-m", "edge_worker", "count", str(check.clip), "--model",
+               str(model), "--stride", str(check.stride), "--json"]
+    for line in check.lines:
+        command += ["--line", line]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ValidationError({"check_clip": f"counting {check.clip} with {model} failed: "
+                                             f"{done.stderr.strip() or done.returncode}"})
+    result = json.loads(done.stdout)
+    with check.clip.open("rb") as clip:
+        digest = hashlib.file_digest(clip, "sha256").hexdigest()
+    return {"clip": check.clip.name, "clip_sha256": digest, "lines": check.lines,
+            "stride": check.stride, "totals": result["totals"]}
+
+
 def config_check(path: Path) -> bytes:
     try:
         patch = patch_load(path)
@@ -69,12 +101,14 @@ def config_check(path: Path) -> bytes:
 
 
 def release_publish(*, name: str, regions: list[str], actor: str, model: Path | None = None,
-                    config: Path | None = None,
+                    config: Path | None = None, counting_check: CountingCheck | None = None,
                     min_worker_version: str = edge_worker.__version__) -> list[Release]:
     """Check, then publish `name` into each region's repository; nothing is published if the
     model or the patch is refused."""
     if model is None and config is None:
         raise ValidationError("a release needs a model, a config patch, or both")
+    if counting_check is not None and model is None:
+        raise ValidationError({"check_clip": "a counting check needs the release's model"})
     checked = model_check(model) if model is not None else None
     patch = config_check(config) if config is not None else None
     base = {"release": name, "min_worker_version": min_worker_version}
@@ -82,7 +116,9 @@ def release_publish(*, name: str, regions: list[str], actor: str, model: Path | 
     custom: dict[str, Any] = {**base}
     if checked is not None:
         model_custom = {**base, "kind": "model", "input_size": list(checked.input_size),
-                        "layout": checked.layout, "classes": list(CLASS_NAMES.values())}
+                        "layout": checked.layout, "classes": list(CLASS_NAMES.values()),
+                        "counting_check": counting_check_run(model, counting_check)
+                        if model is not None and counting_check is not None else None}
         targets.append(NewTarget(f"{name}/{MODEL_TARGET}", checked.content, model_custom))
         custom["model"] = model_custom
     if patch is not None:

@@ -67,8 +67,8 @@ def config_patch(tmp_path) -> Path:
 
 
 def publish(name: str, *, model: Path | None = None, config: Path | None = None,
-            region: str = "eu-west") -> dict:
-    args = ["release_publish", "--name", name, "--region", region, "--json"]
+            region: str = "eu-west", extra: list[str] | None = None) -> dict:
+    args = ["release_publish", "--name", name, "--region", region, "--json", *(extra or [])]
     if model is not None:
         args += ["--model", str(model)]
     if config is not None:
@@ -122,3 +122,12 @@ def checkin(client, device: DevicePersona, *, region: str | None = None, **repor
 def repo_get(client, device: DevicePersona, path: str, **extra):
     return client.get(path, **django_headers(signed_headers(device, f"GET {path}".encode())),
                       **extra)
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    value = os.environ.get("JUNCTION_TEST_VIDEOS", "")
+    require(bool(value), "JUNCTION_TEST_VIDEOS is not set (folder of the test clips)")
+    path = Path(value)
+    require(path.is_dir(), f"JUNCTION_TEST_VIDEOS points to no folder: {path}")
+    return path

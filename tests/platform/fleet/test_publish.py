@@ -72,3 +72,17 @@ def test_it_keeps_a_release_in_its_own_region(eu_repo, us_repo, config_patch):
     assert Release.objects.in_region("eu-west").filter(name="v2").exists()
     assert not Release.objects.in_region("us-east").exists()
     assert "v2/site-patch.yaml" not in _targets("us-east")
+
+
+@pytest.mark.slow
+def test_it_records_the_models_counts_on_the_sites_check_clip(eu_repo, model_path, videos_dir):
+    publish("v2", model=model_path, extra=["--check-clip",
+                                           str(videos_dir / "suburban_street_ahmetozlu.mp4"),
+                                           "--check-line", "stop=150,200,600,200"])
+
+    check = _targets("eu-west")["v2/model.onnx"].custom["counting_check"]
+    assert check["clip"] == "suburban_street_ahmetozlu.mp4" and len(check["clip_sha256"]) == 64
+    cars_in = sum(row["count"] for row in check["totals"]
+                  if (row["counter"], row["direction"], row["class"]) == ("stop", "in", "car"))
+    # ground_truth.json: 8 cars cross toward the camera (downward, `in` for this line).
+    assert abs(cars_in - 8) <= 1

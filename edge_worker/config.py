@@ -134,6 +134,18 @@ class CameraConfig(CounterSet):
         return "://" not in self.source
 
 
+class FleetConfig(_Strict):
+    """Where fleet releases live on this device, and the TUF root it was provisioned with."""
+
+    slots: Path
+    trusted_root: Path
+
+    @field_validator("slots", "trusted_root")
+    @classmethod
+    def _from_site_folder(cls, path: Path, info: ValidationInfo) -> Path:
+        return _resolved(path, info)
+
+
 class SiteConfig(_Strict):
     device_id: Identifier
     site: Identifier
@@ -155,6 +167,7 @@ class SiteConfig(_Strict):
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    fleet: FleetConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -1,10 +1,11 @@
 """A site-config patch: the part of a site file a fleet release may replace.
 
 A patch is a mapping of top-level site-file keys to their new values. It may not touch who the
-device is or how it authenticates (device_id, site, region, endpoint, secrets) nor the model,
-which a release delivers as its own target. The values are validated by the site file's own
-schema (edge_worker.config: every field's constraints and validators, the rules across cameras),
-so the platform refuses at publish time what a worker would refuse at start.
+device is or how it authenticates (device_id, site, region, endpoint, secrets), nor the model
+(a release delivers it as its own target), nor where releases and the trusted root are kept.
+The values are validated by the site file's own schema (edge_worker.config: every field's
+constraints and validators, the rules across cameras), so the platform refuses at publish time
+what a worker would refuse at start.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic.fields import FieldInfo
 from edge_worker.config import ConfigError, SiteConfig, _error_lines, cameras_check
 
 FIXED_KEYS = frozenset({"device_id", "site", "region", "endpoint", "allowed_endpoints",
-                        "secret_file", "secret_env", "model"})
+                        "secret_file", "secret_env", "model", "fleet"})
 
 
 class _PatchRules(SiteConfig):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from edge_worker.config import ConfigError, load_config
 
@@ -32,9 +33,10 @@ def releases(args: argparse.Namespace) -> int:
         return 1
     slots = Slots(config.fleet.slots)
     live, previous = slots.live(), slots.previous()
-    listing = [{"release": name, "live": name == live, "previous": name == previous,
-                "files": sorted(p.name for p in slots.path_of(name).iterdir())}
-               for name in slots.releases()]
+    listing: list[dict[str, Any]] = [
+        {"release": name, "live": name == live, "previous": name == previous,
+         "files": sorted(p.name for p in slots.path_of(name).iterdir())}
+        for name in slots.releases()]
     if args.json:
         print(json.dumps({"live": live, "previous": previous, "slots": listing}))
     else:

@@ -47,14 +47,22 @@ SPOOL_RETRY_S = 10.0
 FULL_LOG_EVERY_S = 60.0
 
 
-class Analyser(Protocol):
-    def analyse(self, frame: Any, t: float) -> FrameResult: ...
-
-
 @dataclass(frozen=True)
 class TimedFrame:
     t: float
     image: Any
+
+
+class Analyser(Protocol):
+    """What a camera loop drives (edge_worker.analyser.Analyser is the real one)."""
+
+    def analyse(self, frame: Any, t: float) -> FrameResult:
+        """Frames come in time order; t is unix time, or seconds into a recording."""
+        ...
+
+    def finish(self, t: float) -> FrameResult:
+        """The frames have ended: the events still held (dwell of road users in zones)."""
+        ...
 
 
 _END = object()
@@ -254,9 +262,7 @@ class CameraLoop:
             )
 
     def _finish(self, aggregator: BucketAggregator, end: float) -> list[Bucket]:
-        closing = getattr(self.analyser, "finish", None)
-        closed = aggregator.add(closing(end)) if callable(closing) else []
-        return closed + aggregator.finish(end)
+        return aggregator.add(self.analyser.finish(end)) + aggregator.finish(end)
 
     def _analyse(self, frame: TimedFrame) -> FrameResult:
         began = time.perf_counter()

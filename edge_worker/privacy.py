@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from edge_worker.buckets import DWELL_EDGES_S, SPEED_EDGES_KMH, Bucket
+from edge_worker.contract import BATCH_SCHEMA, DIRECTIONS, ROAD_USER_CLASSES
 
 log = logging.getLogger(__name__)
 
-BATCH_SCHEMA = "junction.batch/v1"
-CLASSES: frozenset[str] = frozenset({"person", "bicycle", "car", "motorcycle", "bus", "truck"})
-DIRECTIONS = frozenset({"in", "out", None})
+CLASSES: frozenset[str] = frozenset(ROAD_USER_CLASSES)
+# None: a movement's count, which has no direction.
+SIDES: frozenset[str | None] = frozenset((*DIRECTIONS, None))
 
 
 def iso_start(start: int) -> str:
@@ -56,7 +57,7 @@ def bucket_record(bucket: Bucket, *, classes: frozenset[str] = CLASSES) -> dict:
         "counts": [
             {"counter": str(counter), "direction": direction, "class": cls, "count": int(n)}
             for counter, direction, cls, n in bucket.counts
-            if direction in DIRECTIONS and kept(cls)
+            if direction in SIDES and kept(cls)
         ],
         "speeds": [
             {

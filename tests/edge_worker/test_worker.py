@@ -41,6 +41,9 @@ class EveryTwoSeconds:
         events = (CountEvent("stop", "in", "car", t),) if crossed else ()
         return FrameResult(t, events)
 
+    def finish(self, t: float) -> FrameResult:
+        return FrameResult(t, ())
+
 
 def camera(tmp_path, **extra) -> CameraConfig:
     clip = tmp_path / "clip.mp4"

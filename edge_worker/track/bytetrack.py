@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import lap
+import numpy as np
 
 from edge_worker.detections import Detections
 from edge_worker.track import kalman

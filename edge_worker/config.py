@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import yaml
@@ -26,11 +26,10 @@ from pydantic import (
     model_validator,
 )
 
+from edge_worker.contract import ROAD_USER_CLASSES, RoadUserClass
 from edge_worker.count.schema import CounterSet, LineSpec, MovementSpec, Name, ZoneSpec
 from edge_worker.detect.settings import DetectorSettings
 
-RoadUserClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-_ALL_CLASSES: tuple[RoadUserClass, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -160,7 +159,7 @@ class SiteConfig(_Strict):
     # Dividing a day keeps buckets aligned to midnight UTC, as the platform's rollups expect.
     bucket_seconds: int = Field(default=60, ge=1, le=3600)
     classes: list[RoadUserClass] = Field(
-        default_factory=lambda: list(_ALL_CLASSES),
+        default_factory=lambda: list(ROAD_USER_CLASSES),
         min_length=1,
     )
     spool: SpoolConfig

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
+from edge_worker.contract import ROAD_USER_CLASSES
 from junction.accounts.scoping import member_regions
 from junction.analytics import selectors as analytics
 from junction.analytics.models import Anomaly, Period
 from junction.analytics.windows import local_day
-from junction.residency.models import VEHICLE_CLASSES, Region
+from junction.residency.models import Region
 from junction.residency.scoping import Action, AnyUser, may
 from junction.sites.models import Device, Site
 from junction.traffic.selectors import count_totals
@@ -89,7 +90,7 @@ def site_day(site: Site, now: datetime) -> SiteDay:
     start = end - timedelta(hours=24)
     region = site.region.code
     totals = count_totals(site=site, start=start, end=end, interval=None)
-    classes = [c for c in VEHICLE_CLASSES if any(t["road_user"] == c for t in totals)]
+    classes: list[str] = [c for c in ROAD_USER_CLASSES if any(t["road_user"] == c for t in totals)]
     rows: dict[tuple, dict] = {}
     for total in totals:
         key = (total["counter"], total["direction"])

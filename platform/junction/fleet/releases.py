@@ -23,7 +23,7 @@ from django.db import transaction
 
 import edge_worker
 from edge_worker.config import ConfigError
-from edge_worker.detections import CLASS_NAMES
+from edge_worker.contract import ROAD_USER_CLASSES
 from edge_worker.fleet.patch import patch_load
 from junction.fleet.models import Release
 from junction.fleet.repository import NewTarget, targets_add
@@ -116,7 +116,7 @@ def release_publish(*, name: str, regions: list[str], actor: str, model: Path | 
     custom: dict[str, Any] = {**base}
     if checked is not None:
         model_custom = {**base, "kind": "model", "input_size": list(checked.input_size),
-                        "layout": checked.layout, "classes": list(CLASS_NAMES.values()),
+                        "layout": checked.layout, "classes": list(ROAD_USER_CLASSES),
                         "counting_check": counting_check_run(model, counting_check)
                         if model is not None and counting_check is not None else None}
         targets.append(NewTarget(f"{name}/{MODEL_TARGET}", checked.content, model_custom))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from junction.residency.planes import region_queue
+
 # Hourly: the timestamp is renewed with 12 hours still to run (repository.REFRESH_WITHIN).
 REFRESH_EVERY_SECONDS = 3600
 
@@ -15,7 +17,7 @@ def fleet_beat_schedule(regions: Iterable[str]) -> dict[str, dict]:
             "task": "junction.fleet.tasks.refresh_metadata",
             "schedule": REFRESH_EVERY_SECONDS,
             "kwargs": {"region": code},
-            "options": {"queue": f"region.{code}"},
+            "options": {"queue": region_queue(code)},
         }
         for code in regions
     }

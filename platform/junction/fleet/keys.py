@@ -43,8 +43,11 @@ def signers_create(region: str, role: str, count: int) -> list[CryptoSigner]:
     """New ed25519 keys written as owner-only files; an existing key file is never replaced."""
     folder = key_folder(region, role)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    used = [int(p.stem.rpartition("-")[2]) for p in (*folder.glob(f"{role}-*.pem"),
+                                                      *folder.glob(f"retired/{role}-*.pem"))]
+    first = max(used, default=0) + 1
     signers = []
-    for number in range(1, count + 1):
+    for number in range(first, first + count):
         signer = CryptoSigner.generate_ed25519()
         path = folder / f"{role}-{number}.pem"
         # O_EXCL: two inits racing, or a second init, cannot overwrite a key already trusted.
@@ -53,3 +56,14 @@ def signers_create(region: str, role: str, count: int) -> list[CryptoSigner]:
             handle.write(signer.private_bytes)
         signers.append(signer)
     return signers
+
+
+def signers_retire(region: str, role: str, keyids: set[str]) -> None:
+    """Move the key files of `keyids` aside (kept, never signed with again)."""
+    folder = key_folder(region, role)
+    retired = folder / "retired"
+    retired.mkdir(exist_ok=True, mode=0o700)
+    for path in sorted(folder.glob(f"{role}-*.pem")):
+        signer = CryptoSigner(load_pem_private_key(path.read_bytes(), password=None))
+        if signer.public_key.keyid in keyids:
+            os.replace(path, retired / path.name)

@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from securesystemslib.signer import Signer
+from securesystemslib.signer import CryptoSigner, Signer
 from tuf.api.metadata import (
     Metadata,
     MetaFile,
@@ -28,7 +28,7 @@ from tuf.api.metadata import (
     Timestamp,
 )
 
-from junction.fleet.keys import signers_create, signers_load
+from junction.fleet.keys import signers_create, signers_load, signers_retire
 from junction.fleet.models import RepoMetadata, Role, TargetBlob
 from junction.residency.planes import served_alias
 
@@ -114,11 +114,49 @@ def targets_add(*, region: str, targets: list[NewTarget]) -> int:
             signed.targets[target.path] = info
             TargetBlob(region=region, path=target.path, sha256=info.hashes["sha256"],
                        length=info.length, content=target.content).save(using=alias)
-        signed.version += 1
-        signed.expires = _expiry(Role.TARGETS, now)
+        return _targets_resign(region, metadata, signers, now)
+
+
+def key_rotate(*, region: str, role: str) -> dict:
+    """Replace the key of `role` (a lost or leaked one, or routine): a new root version trusts
+    the new key instead of the old, signed by the old root keys (and, for root, the new ones
+    too, so both the chain and the new root verify), then the role is re-signed with it."""
+    role = Role(role)
+    alias = served_alias(region)
+    now = timezone.now()
+    old_root_signers = signers_load(region, Role.ROOT)
+    with transaction.atomic(using=alias):
+        metadata = metadata_latest(region, Role.ROOT)
+        root: Root = metadata.signed
+        old_keyids = set(root.roles[role].keyids)
+        new_signers = signers_create(region, role, len(old_keyids))
+        for keyid in old_keyids:
+            root.revoke_key(keyid, role)
+        for signer in new_signers:
+            root.add_key(signer.public_key, role)
+        root.version += 1
+        root.expires = _expiry(Role.ROOT, now)
         metadata.signatures.clear()
-        version = _store(region, Role.TARGETS, metadata, signers)
-        _online_sign(region, now, snapshot=True)
+        signers = [*old_root_signers, *(new_signers if role == Role.ROOT else [])]
+        version = _store(region, Role.ROOT, metadata, signers)
+        signers_retire(region, role, old_keyids)
+        if role == Role.TARGETS:
+            _targets_resign(region, metadata_latest(region, Role.TARGETS),
+                            signers_load(region, Role.TARGETS), now)
+        elif role in (Role.SNAPSHOT, Role.TIMESTAMP):
+            _online_sign(region, now, snapshot=True)
+    return {"region": region, "role": role.value, "root_version": version,
+            "keys": [signer.public_key.keyid for signer in new_signers]}
+
+
+def _targets_resign(region: str, metadata: Metadata, signers: list[CryptoSigner],
+                    now: datetime) -> int:
+    """The next targets version (after any change to `metadata`), then snapshot and timestamp."""
+    metadata.signed.version += 1
+    metadata.signed.expires = _expiry(Role.TARGETS, now)
+    metadata.signatures.clear()
+    version = _store(region, Role.TARGETS, metadata, signers)
+    _online_sign(region, now, snapshot=True)
     return version
 
 

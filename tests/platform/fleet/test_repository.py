@@ -19,7 +19,7 @@ from junction.fleet.keys import signers_load
 from junction.fleet.models import RepoMetadata, TargetBlob
 from junction.fleet.tasks import refresh_metadata
 from junction.residency.planes import served_alias
-from tests.platform.fleet.conftest import publish, signed_headers
+from tests.platform.fleet.conftest import command_json, publish, signed_headers
 
 live = pytest.mark.django_db(transaction=True, databases="__all__")
 REGION = "eu-west"
@@ -161,3 +161,26 @@ def test_the_beat_task_renews_a_timestamp_before_it_expires(updater):
     assert refresh_metadata(region=REGION) == []  # fresh now: nothing re-signed twice
     assert _latest("timestamp").signed.version == before + 1
     updater().refresh()
+
+
+@live
+@pytest.mark.parametrize("role", ["root", "targets", "snapshot", "timestamp"])
+def test_a_device_follows_a_key_rotation_through_the_new_root(updater, config_patch, role):
+    publish("v1", config=config_patch)
+    client = updater()
+    client.refresh()
+    old_key = signers_load(REGION, role)[0]
+
+    command_json("fleet_key_rotate", "--region", REGION, "--role", role)
+    rotated = updater()  # the same trusted metadata: it must walk to root v2 on its own
+    rotated.refresh()
+    assert rotated.get_targetinfo("v1/site-patch.yaml") is not None
+    assert _latest("root").signed.version == 2
+    assert old_key.public_key.keyid not in _latest("root").signed.roles[role].keyids
+
+    if role == "timestamp":
+        # What the retired key signs now is refused.
+        _timestamp(snapshot_version=_latest("snapshot").signed.version,
+                   expires_in=timedelta(hours=6), signer=old_key)
+        with pytest.raises(exceptions.UnsignedMetadataError):
+            updater().refresh()

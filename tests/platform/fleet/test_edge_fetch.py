@@ -4,12 +4,16 @@ active; a tampered target is refused and the live slot stays as it was."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from edge_worker.fleet.checkin import CheckinRefused
+from edge_worker.fleet.checkin import checkin as edge_checkin
 from edge_worker.fleet.download import Repository, VerificationFailed, release_fetch
 from edge_worker.fleet.slots import Slots
 from junction.fleet.models import RepoMetadata, TargetBlob
-from tests.platform.fleet.conftest import checkin, command_json, publish
+from tests.platform.fleet.conftest import command_json, publish
 
 live = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -25,22 +29,33 @@ def device_repo(live_server, eu_repo, eu_device, tmp_path, clean_cache) -> Repos
 
 
 @live
-def test_a_device_fetches_verifies_and_activates_its_release(client, device_repo, eu_device,
+def test_a_device_fetches_verifies_and_activates_its_release(device_repo, eu_device,
                                                              model_path, config_patch, tmp_path):
     publish("v2", model=model_path, config=config_patch)
     command_json("rollout_start", "v2", "--region", "eu-west", "--devices", eu_device.device_id)
-    desired = checkin(client, eu_device, state="current").json()["desired"]
+    desired = edge_checkin(device_repo, installed="", state="current")
+    assert desired is not None and desired.release == "v2"
     slots = Slots(tmp_path / "device")
 
-    slot = release_fetch(device_repo, slots, release=desired["release"],
-                         targets=desired["targets"])
+    edge_checkin(device_repo, installed="", state="downloading", release="v2")
+    slot = release_fetch(device_repo, slots, release=desired.release, targets=desired.targets)
     slots.activate("v2")
+    edge_checkin(device_repo, installed="v2", state="active", release="v2")
 
     assert (slot / "model.onnx").read_bytes() == model_path.read_bytes()
     assert (tmp_path / "device" / "current" / "site-patch.yaml").read_text().startswith(
         "bucket_seconds: 120")
-    answer = checkin(client, eu_device, installed="v2", state="active", release="v2").json()
-    assert answer["state"] == "active"
+    fleet = command_json("fleet", "--region", "eu-west")["devices"]
+    assert [(d["device_id"], d["installed_release"], d["state"]) for d in fleet] == [
+        (eu_device.device_id, "v2", "active")]
+
+
+@live
+def test_a_device_checking_in_at_another_region_is_refused(device_repo, us_repo):
+    with pytest.raises(CheckinRefused, match="wrong_region") as refused:
+        edge_checkin(replace(device_repo, region="us-east"),
+                     installed="", state="current")
+    assert refused.value.status == 403
 
 
 @live

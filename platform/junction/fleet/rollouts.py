@@ -78,6 +78,9 @@ def rollout_start(*, region: str, release: str, actor: str, devices: list[str] |
             update = _update_of(region, device_id)
             update.previous_release = update.installed_release
             update.rollout_id = rollout.pk
+            # A rollback or refusal was of an earlier release: this one starts afresh.
+            if update.state in GAVE_UP:
+                update.state, update.reason = UpdateState.CURRENT, ""
             update.save(using=alias)
         _offer(rollout, rollout.canaries)
         _audit(rollout, actor, "rollout_started",

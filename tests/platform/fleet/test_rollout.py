@@ -118,3 +118,15 @@ def test_it_refuses_unknown_devices_and_releases(v2, us_device):
         _start("--devices", us_device.device_id)
     with pytest.raises(CommandError, match="no release 'v9'"):
         command_json("rollout_start", "v9", "--region", "eu-west", "--percent", "50")
+
+
+def test_a_device_that_rolled_back_one_release_is_offered_the_next(client, v2, eu_device,
+                                                                   config_patch):
+    first = _start("--devices", eu_device.device_id)
+    checkin(client, eu_device, state="rolled_back", release="v2", reason="crash loop")
+    command_json("rollout_abort", str(first["id"]), "--region", "eu-west")
+    publish("v3", config=config_patch)
+
+    command_json("rollout_start", "v3", "--region", "eu-west", "--devices", eu_device.device_id)
+
+    assert checkin(client, eu_device, state="current").json()["desired"]["release"] == "v3"

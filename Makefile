@@ -127,6 +127,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/batch_parse.py
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/rollups.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -131,6 +131,17 @@ class SiteFiwareView(SiteQueryView):
                          "entities": len(entities)})
         return Response(entities)
 
+    def finalize_response(self, request: Request, response: Response, *args: Any,
+                          **kwargs: Any) -> Response:
+        # An error is no entity: it stays JSON (NGSI-LD brokers answer errors as JSON too),
+        # so a client asking for JSON-LD gets the error body every operation documents.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(
+                getattr(response, "accepted_renderer", None), JsonLdRenderer):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
 
 def traffic_flow_observed(site: Site, row: dict[str, Any], start: datetime,
                           end: datetime) -> dict[str, Any]:

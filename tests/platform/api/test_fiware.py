@@ -157,6 +157,15 @@ def test_it_serves_json_ld_on_request(api, eu_analyst, located_site):
     assert len(json.loads(answer.content)) == 4
 
 
+def test_it_answers_an_error_as_json_even_to_a_json_ld_client(api, eu_analyst, eu_site):
+    api.force_authenticate(eu_analyst)
+    answer = api.get(reverse("api:site-fiware", kwargs={"slug": "nowhere"}),
+                     {**WINDOW, "format": "jsonld"})
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json() == {"detail": "no site 'nowhere'"}
+
+
 def test_it_audits_each_export_in_the_sites_region(api, eu_analyst, located_site):
     fiware(api, eu_analyst, located_site, **WINDOW)
     (event,) = AuditEvent.objects.in_region("eu-west").filter(action="export")

@@ -93,7 +93,10 @@ def _cases(site, days: int) -> list[tuple[str, str, Callable[[], object]]]:
         return read
 
     def direct_fiware() -> object:
-        windows = dict(selectors.window_grid(period="1d", start=weeks, end=END, tz=zone))
+        grid = selectors.window_grid(period="1d", start=weeks, end=END, tz=zone)
+        selectors.delivered_coverage(region=REGION, site_id=site.pk, windows=grid, start=weeks,
+                                     end=END, interval="day", tz=zone)
+        windows = dict(grid)
         return [traffic_flow_observed(site, row, row["period"], windows[row["period"]])
                 for row in count_totals(site=site, start=weeks, end=END, interval="day")]
 

@@ -18,6 +18,10 @@ so a window's classes are separate entities). How Junction's words map to the mo
 - `dateObserved`: the ISO 8601 interval `from/to`, which the model allows, beside
   `dateObservedFrom` and `dateObservedTo`. A window is cut to the range asked for, so an
   entity never claims an observation time its count does not cover.
+- Only windows the site's cameras analysed completely (coverage status `complete`, as the
+  counts endpoint reports it) are exported. The model has no way to say "this hour was half
+  measured", and a half-measured hour's count read as the hour's intensity would show a drop
+  in traffic that never happened; a window left out reads as unknown, which it is.
 
 Scoped like every site read (`ScopedView`: 403 with the reason for another region's site, 421
 on a node pinned elsewhere), and audited as an export in the site's region (who, what, how many
@@ -38,6 +42,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from junction.analytics.selectors import coverage_status, delivered_coverage
 from junction.analytics.windows import days_touching, local_hours_touching
 from junction.api.serializers import CountQuerySerializer
 from junction.api.site_query import SiteQueryView
@@ -105,7 +110,9 @@ ENTITY_SCHEMA = {
 
 class SiteFiwareView(SiteQueryView):
     """A site's counts as FIWARE TrafficFlowObserved entities, one per counter, direction,
-    vehicle type and window of the site's clock. Audited as an export in the site's region."""
+    vehicle type and window of the site's clock that its cameras analysed completely (a
+    partly measured window is left out: the model cannot say so). Audited as an export in the
+    site's region."""
 
     query_serializer_class = FiwareQuerySerializer
     # The API's own renderers (JSON first, so errors stay JSON), then JSON-LD on request.
@@ -120,15 +127,22 @@ class SiteFiwareView(SiteQueryView):
         start, end, interval = params["start"], params["end"], params["interval"]
         rows = count_totals(site=site, start=start, end=end, counter=params.get("counter"),
                             road_user=params.get("road_user"), interval=interval)
-        windows = dict(WINDOWS[interval](start, end, ZoneInfo(site.timezone)))
+        zone = ZoneInfo(site.timezone)
+        grid = WINDOWS[interval](start, end, zone)
+        coverage = delivered_coverage(region=site.region.code, site_id=site.pk, windows=grid,
+                                      start=start, end=end, interval=interval, tz=zone)
+        windows = {w_start: w_end for w_start, w_end in grid
+                   if coverage_status(coverage.get(w_start)) == "complete"}
         entities = [traffic_flow_observed(site, row, max(row["period"], start),
                                           min(windows[row["period"]], end))
-                    for row in rows if row["road_user"] in VEHICLE_TYPES]
+                    for row in rows
+                    if row["road_user"] in VEHICLE_TYPES and row["period"] in windows]
         audit_record(region=site.region.code, actor=request.user.get_username(),
                      action="export", detail={
                          "kind": "fiware", "site": site.slug, "start": _instant(start),
                          "end": _instant(end), "interval": interval,
-                         "entities": len(entities)})
+                         "entities": len(entities),
+                         "windows_left_out": len(grid) - len(windows)})
         return Response(entities)
 
     def finalize_response(self, request: Request, response: Response, *args: Any,

@@ -60,13 +60,15 @@ def api():
 def located_site(eu_site):
     eu_site.latitude, eu_site.longitude = 52.3702, 4.8952
     eu_site.save()
-    counts_add(eu_site, T0, [("north-stopline", "in", "car", 12),
+    hour = 3600  # one bucket per hour: each hour analysed completely
+    counts_add(eu_site, T0, [("north-stopline", "in", "car", 17),
                              ("north-stopline", "out", "truck", 3),
                              ("N>E", None, "bicycle", 1),
-                             ("north-stopline", "in", "person", 40)])
-    counts_add(eu_site, T0 + timedelta(minutes=1), [("north-stopline", "in", "car", 5)])
-    counts_add(eu_site, T0 + timedelta(hours=1), [("north-stopline", "in", "car", 7)])
-    counts_add(eu_site, T0 + timedelta(hours=3), [("north-stopline", "in", "car", 99)])
+                             ("north-stopline", "in", "person", 40)], seconds=hour)
+    counts_add(eu_site, T0 + timedelta(hours=1), [("north-stopline", "in", "car", 7)],
+               seconds=hour)
+    counts_add(eu_site, T0 + timedelta(hours=3), [("north-stopline", "in", "car", 99)],
+               seconds=hour)
     return eu_site
 
 
@@ -130,7 +132,7 @@ def test_it_exports_one_valid_entity_per_counter_direction_class_and_hour(
 
 
 def test_it_leaves_location_out_for_a_site_without_coordinates(api, eu_analyst, eu_site):
-    counts_add(eu_site, T0, [("north-stopline", "in", "car", 2)])
+    counts_add(eu_site, T0, [("north-stopline", "in", "car", 2)], seconds=3600)
     (entity,) = fiware(api, eu_analyst, eu_site, **WINDOW).json()
     assert "location" not in entity
     # The schema of record asks for a place (location, address or road segment): without
@@ -138,14 +140,36 @@ def test_it_leaves_location_out_for_a_site_without_coordinates(api, eu_analyst, 
     assert schema_errors({**entity, "location": {"type": "Point", "coordinates": [0, 0]}}) == []
 
 
-def test_it_sums_local_days_and_cuts_windows_to_the_range(api, eu_analyst, located_site):
+def test_it_leaves_out_a_window_that_was_not_analysed_completely(api, eu_analyst,
+                                                                 located_site):
+    # 08:00: one minute analysed, a car counted in it; as the hour's intensity it would read
+    # as a collapse of traffic. 10:00: an announced outage.
+    counts_add(located_site, T0 + timedelta(hours=2), [("north-stopline", "in", "car", 1)])
+    counts_add(located_site, T0 + timedelta(hours=4), [], seconds=3600, uptime=0.0)
+    answer = fiware(api, eu_analyst, located_site, start="2026-11-27T06:00:00Z",
+                    end="2026-11-27T11:00:00Z", road_user="car")
+    assert [(e["dateObservedFrom"][11:16], e["intensity"]) for e in answer.json()] == [
+        ("06:00", 17), ("07:00", 7), ("09:00", 99)]
+    (event,) = AuditEvent.objects.in_region("eu-west").filter(action="export")
+    assert (event.detail["entities"], event.detail["windows_left_out"]) == (3, 2)
+
+
+@pytest.mark.parametrize(("start", "intensity"), [
+    ("2026-11-28T00:00:00Z", 48),
+    ("2026-11-28T12:00:00Z", 24),  # the day cut to the range: its second half
+], ids=["whole day", "cut to the range"])
+def test_it_sums_local_days_and_cuts_windows_to_the_range(api, eu_analyst, located_site, start,
+                                                          intensity):
+    day = datetime(2026, 11, 28, tzinfo=UTC)
+    for hour in range(24):
+        counts_add(located_site, day + timedelta(hours=hour), [("north-stopline", "in", "car", 2)],
+                   seconds=3600)
     answer = fiware(api, eu_analyst, located_site, interval="day", counter="north-stopline",
-                    road_user="car", start="2026-11-27T06:30:00Z", end="2026-11-28T00:00:00Z")
+                    road_user="car", start=start, end="2026-11-29T00:00:00Z")
     (entity,) = answer.json()
     assert schema_errors(entity) == []
-    # 06:00 and 06:01 start before the range; 07:00 and 09:00 are in it.
     assert (entity["intensity"], entity["dateObservedFrom"], entity["dateObservedTo"]) == (
-        106, "2026-11-27T06:30:00Z", "2026-11-28T00:00:00Z")
+        intensity, start, "2026-11-29T00:00:00Z")
 
 
 def test_it_serves_json_ld_on_request(api, eu_analyst, located_site):
@@ -171,7 +195,8 @@ def test_it_audits_each_export_in_the_sites_region(api, eu_analyst, located_site
     (event,) = AuditEvent.objects.in_region("eu-west").filter(action="export")
     assert (event.actor, event.detail) == ("eu-analyst", {
         "kind": "fiware", "site": "main-and-5th", "start": "2026-11-27T06:00:00Z",
-        "end": "2026-11-27T08:00:00Z", "interval": "hour", "entities": 4})
+        "end": "2026-11-27T08:00:00Z", "interval": "hour", "entities": 4,
+        "windows_left_out": 0})
 
 
 @pytest.mark.parametrize(("params", "field", "message"), [

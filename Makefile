@@ -129,6 +129,7 @@ bench: $(STAMP)
 		&& $(BIN)/python bench/edge_image.py $(EDGE_IMAGE); fi
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/rollups.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf var .pytest_cache

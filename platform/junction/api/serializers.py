@@ -40,7 +40,8 @@ class SiteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["slug", "name", "region", "timezone", "counters", "created_at"]
+        fields = ["slug", "name", "region", "timezone", "latitude", "longitude", "counters",
+                  "created_at"]
 
 
 class DeviceSerializer(serializers.ModelSerializer):

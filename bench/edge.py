@@ -12,7 +12,9 @@ all measured in this one run, as real-time factors (seconds of video per second 
 - detector only: the video's length over the time spent inside `detect` on that stride's pass,
   i.e. the pipeline if decoding, tracking and counting were free;
 - pipeline: the count command's path (decode + detect + track + count) by the wall clock. This
-  is the figure that sizes an edge box: 10x means one core keeps up with ten cameras.
+  is the figure that sizes an edge box: 10x means one core keeps up with ten cameras;
+- core share: this process's CPU time over that wall time. Near 1 the core was the bench's
+  alone; lower, other processes ran on it and every figure of that row is low by that much.
 Then the counts at each stride, the ground truth where the clip has one, and with
 `--metamorphic` the metamorphic suite's table in full (every variant against the forward counts;
 shake and re-encoding run the detector again, a few minutes more).
@@ -70,6 +72,7 @@ class TimedDetector:
 class Pass:
     analysed: int
     wall_s: float
+    cpu_s: float
     detect_s: float
     video_s: float
     totals: Counter
@@ -78,6 +81,11 @@ class Pass:
     @property
     def realtime(self) -> float:
         return self.video_s / self.wall_s
+
+    @property
+    def core_share(self) -> float:
+        """How much of the wall clock this process had the core: below 1, others were on it."""
+        return self.cpu_s / self.wall_s
 
     @property
     def detector_realtime(self) -> float:
@@ -108,16 +116,16 @@ def pipeline(
     totals: Counter = Counter()
     analysed = 0
     t = 0.0
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for t, frame in prefetched(recording):
         for event in analyser.analyse(frame, t).events:
             totals[event.direction] += 1
         analysed += 1
     for event in analyser.finish(t).events:  # as the count command does
         totals[event.direction] += 1
-    wall = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     video_s = recording.frames_read / recording.fps
-    return Pass(analysed, wall, timed.seconds, video_s, totals, timed)
+    return Pass(analysed, wall, cpu, timed.seconds, video_s, totals, timed)
 
 
 def strides(text: str) -> list[int]:
@@ -158,11 +166,11 @@ def main() -> int:
         passes = {k: pipeline(videos / name, model, line, k, settings) for k in args.strides}
         first = next(iter(passes.values()))
         print(f"{name}: {first.video_s:.1f} s of video, decode-only ceiling x{decode:.1f}")
-        print("  stride  pipeline  detector-only  pipeline/detector   in  out")
+        print("  stride  pipeline  detector-only  pipeline/detector  core share   in  out")
         for k, run in passes.items():
             print(
                 f"  {k:>6}  x{run.realtime:7.1f}  x{run.detector_realtime:12.1f}"
-                f"  {run.realtime / run.detector_realtime:17.2f}"
+                f"  {run.realtime / run.detector_realtime:17.2f}  {run.core_share:10.2f}"
                 f"  {run.totals['in']:>3}  {run.totals['out']:>3}"
             )
         if "contract" in truth.get(name, {}):

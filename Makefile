@@ -121,7 +121,7 @@ edge-lock: $(STAMP)
 
 # Benchmarks print their figures (and a baseline measured in the same run); they are not tests.
 bench: $(STAMP)
-	$(BIN)/python bench/edge.py
+	$(BIN)/python bench/edge.py --metamorphic
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest.py --backfill
 	$(BIN)/python bench/batch_parse.py

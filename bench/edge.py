@@ -1,20 +1,23 @@
-"""Edge worker bench: decode, detector and whole-pipeline speed, and counts, on the test clips.
+"""Edge worker bench: wall-clock real time per core, pinned to one core, and counts, per clip.
 
-    .venv/bin/python bench/edge.py [MODEL.onnx] [VIDEOS_DIR] [--stride N]
+    .venv/bin/python bench/edge.py [MODEL.onnx] [VIDEOS_DIR] [--core 1] [--strides 1-5]
+        [--metamorphic] [--letterbox tight]
 
-Paths default to $JUNCTION_TEST_MODEL and $JUNCTION_TEST_VIDEOS. For each clip with a counting
-line in ground_truth.json it prints, in one run:
-- decode-only fps (OpenCV, every frame converted to BGR);
-- detector-only fps (time inside `detect` alone) and pipeline fps (decode + detect + track +
-  count, wall clock) measured on the same stride-1 pass, so machine load hits both alike;
-- the pipeline at the recommended stride;
-- counts at each stride against the ground truth, and at the recommended stride from each
-  possible first frame (a live camera starts analysing wherever it happens to be);
-- the real-time factor per CPU core: seconds of video analysed per CPU second of this process
-  (time.process_time), which is what sizes an edge box: 10x means one core keeps up with ten
-  cameras at that stride;
-- the same two passes with the tight letterbox (DetectorSettings.letterbox), which a site may
-  switch on after checking its counts: less inference, slightly different detections.
+Paths default to $JUNCTION_TEST_MODEL and $JUNCTION_TEST_VIDEOS. The process first pins itself
+to one CPU (`--core`, default 1: what `taskset -c 1` does), so the decoder, the prefetch thread,
+the detector and the tracker share that core as one camera's process on an edge box would. For
+every clip of the footage (tests/edge_worker/metamorphic.py's lines) and each stride it prints,
+all measured in this one run, as real-time factors (seconds of video per second of wall clock):
+- decode only: every frame decoded and converted, nothing else: the ceiling at any stride;
+- detector only: the video's length over the time spent inside `detect` on that stride's pass,
+  i.e. the pipeline if decoding, tracking and counting were free;
+- pipeline: the count command's path (decode + detect + track + count) by the wall clock. This
+  is the figure that sizes an edge box: 10x means one core keeps up with ten cameras;
+- core share: this process's CPU time over that wall time. Near 1 the core was the bench's
+  alone; lower, other processes ran on it and every figure of that row is low by that much.
+Then the counts at each stride, the ground truth where the clip has one, and with
+`--metamorphic` the metamorphic suite's table in full (every variant against the forward counts;
+shake and re-encoding run the detector again, a few minutes more).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -32,12 +36,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_worker.analyser import RECOMMENDED_STRIDE, Analyser, build_analyser  # noqa: E402
-from edge_worker.count import CounterSet, Counting, LineSpec  # noqa: E402
-from edge_worker.detect import DetectorSettings  # noqa: E402
+from edge_worker.analyser import RECOMMENDED_STRIDE, build_analyser  # noqa: E402
+from edge_worker.count import CounterSet, LineSpec  # noqa: E402
+from edge_worker.detect import DetectorSettings, OnnxDetector  # noqa: E402
 from edge_worker.detections import Detections  # noqa: E402
-from edge_worker.track import ByteTracker  # noqa: E402
 from edge_worker.video import VideoFile, prefetched  # noqa: E402
+from tests.edge_worker.metamorphic import (  # noqa: E402
+    CLIP_LINES,
+    FORWARD,
+    VARIANTS,
+    Footage,
+    PixelsUnavailable,
+)
 
 
 class TimedDetector:
@@ -58,19 +68,8 @@ class TimedDetector:
         return answer
 
 
-class Replay:
-    """A detector answering with stored detections, by the frame index it is given."""
-
-    def __init__(self, answers: list[Detections]) -> None:
-        self._answers = answers
-
-    def detect(self, frame: np.ndarray) -> Detections:
-        return self._answers[int(frame)]
-
-
 @dataclass
 class Pass:
-    frames: int
     analysed: int
     wall_s: float
     cpu_s: float
@@ -80,22 +79,29 @@ class Pass:
     detector: TimedDetector
 
     @property
-    def fps(self) -> float:
-        return self.analysed / self.wall_s
+    def realtime(self) -> float:
+        return self.video_s / self.wall_s
 
     @property
-    def realtime_per_core(self) -> float:
-        return self.video_s / self.cpu_s
+    def core_share(self) -> float:
+        """How much of the wall clock this process had the core: below 1, others were on it."""
+        return self.cpu_s / self.wall_s
+
+    @property
+    def detector_realtime(self) -> float:
+        return self.video_s / self.detect_s
 
 
-def decode_only(path: Path) -> tuple[int, float]:
+def decode_only(path: Path) -> float:
+    """Real-time factor of decoding every frame, by the wall clock."""
+    recording = VideoFile(path)
     began = time.perf_counter()
-    frames = sum(1 for _ in VideoFile(path))
-    return frames, frames / (time.perf_counter() - began)
+    frames = sum(1 for _ in recording)
+    return frames / recording.fps / (time.perf_counter() - began)
 
 
 def pipeline(
-    path: Path, model: Path, line: LineSpec, stride: int, detector: DetectorSettings | None = None
+    path: Path, model: Path, line: LineSpec, stride: int, detector: DetectorSettings | None
 ) -> Pass:
     """The count command's path: VideoFile -> Analyser, with a stopwatch on the detector."""
     analyser = build_analyser(
@@ -109,105 +115,94 @@ def pipeline(
     recording = VideoFile(path, stride)
     totals: Counter = Counter()
     analysed = 0
-    wall, cpu = time.perf_counter(), time.process_time()
     t = 0.0
+    began, cpu = time.perf_counter(), time.process_time()
     for t, frame in prefetched(recording):
         for event in analyser.analyse(frame, t).events:
             totals[event.direction] += 1
         analysed += 1
     for event in analyser.finish(t).events:  # as the count command does
         totals[event.direction] += 1
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     video_s = recording.frames_read / recording.fps
-    return Pass(recording.frames_read, analysed, wall, cpu, timed.seconds, video_s, totals, timed)
+    return Pass(analysed, wall, cpu, timed.seconds, video_s, totals, timed)
 
 
-def phase_counts(full: Pass, line: LineSpec, stride: int, fps: float) -> list[Counter]:
-    """Counts at `stride` for each possible first frame, replaying the stride-1 detections.
-
-    The detector sees each frame alone, so replaying its answers is exactly what a camera whose
-    analysis happened to start 1, 2, ... frames later would compute.
-    """
-    results = []
-    for phase in range(stride):
-        analyser = Analyser(
-            Replay(full.detector.answers), ByteTracker(), Counting(CounterSet(lines=[line]))
-        )
-        order = range(phase, full.frames, stride)
-        totals: Counter = Counter()
-        t = 0.0
-        for position, index in enumerate(order):
-            t = position * stride / fps
-            for event in analyser.analyse(np.array(index), t).events:
-                totals[event.direction] += 1
-        for event in analyser.finish(t).events:
-            totals[event.direction] += 1
-        results.append(totals)
-    return results
+def strides(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", default=os.environ.get("JUNCTION_TEST_MODEL"))
     parser.add_argument("videos", nargs="?", default=os.environ.get("JUNCTION_TEST_VIDEOS"))
-    parser.add_argument("--stride", type=int, default=RECOMMENDED_STRIDE)
+    parser.add_argument("--core", type=int, default=1, help="the one CPU to run on")
+    parser.add_argument("--strides", type=strides, default=strides("1-5"), metavar="A-B")
+    parser.add_argument("--clip", action="append", help="only this clip (repeatable)")
+    parser.add_argument("--letterbox", choices=["square", "tight"], default="square")
+    parser.add_argument(
+        "--metamorphic", action="store_true", help="also print the metamorphic table in full"
+    )
     args = parser.parse_args()
     if not args.model or not args.videos:
         parser.error("give MODEL and VIDEOS_DIR, or set JUNCTION_TEST_MODEL/JUNCTION_TEST_VIDEOS")
     model, videos = Path(args.model), Path(args.videos)
-    clips = json.loads((videos / "ground_truth.json").read_text())["clips"]
-    print(f"model {model.name}, {os.cpu_count()} CPU(s); recommended stride {args.stride}\n")
-    for name, truth in clips.items():
-        if "line" not in truth:
-            continue
-        (x1, y1), (x2, y2) = truth["line"]
-        line = LineSpec(name="line", x1=x1, y1=y1, x2=x2, y2=y2)
-        expected = truth["contract"]["expected"]
-        frames, decode_fps = decode_only(videos / name)
-        full = pipeline(videos / name, model, line, 1)
-        sparse = pipeline(videos / name, model, line, args.stride)
-        tight = DetectorSettings(letterbox="tight")
-        tight_full = pipeline(videos / name, model, line, 1, tight)
-        tight_sparse = pipeline(videos / name, model, line, args.stride, tight)
-        print(f"{name}: {frames} frames, {full.video_s:.1f} s of video")
-        print(f"  decode only                 {decode_fps:8.1f} fps")
-        print(f"  detector only               {full.analysed / full.detect_s:8.1f} fps")
-        print(
-            f"  pipeline, stride 1          {full.fps:8.1f} fps"
-            f"  ({100 * full.fps * full.detect_s / full.analysed:.0f}% of detector-only)"
-        )
-        print(
-            f"  pipeline, stride {args.stride:<2}         {sparse.fps:8.1f} analysed fps,"
-            f" {sparse.frames / sparse.wall_s:.1f} video fps"
-        )
-        runs = (
-            ("stride 1 ", full),
-            (f"stride {args.stride:<2}", sparse),
-            ("stride 1  tight letterbox", tight_full),
-            (f"stride {args.stride:<2} tight letterbox", tight_sparse),
-        )
-        for label, run in runs:
-            counts = f"in {run.totals['in']:>2}  out {run.totals['out']:>2}"
+    # Before ONNX Runtime or the prefetch thread start: threads inherit the affinity.
+    os.sched_setaffinity(0, {args.core})
+    truth = json.loads((videos / "ground_truth.json").read_text())["clips"]
+    settings = DetectorSettings(letterbox=args.letterbox)
+    print(
+        f"model {model.name}, letterbox {args.letterbox}, pinned to CPU {args.core} of"
+        f" {os.cpu_count()}; recommended stride {RECOMMENDED_STRIDE}"
+    )
+    print("real time per core by the wall clock, decode included (x = video s per wall s)\n")
+    workdir = Path(tempfile.mkdtemp(prefix="junction-bench-"))
+    footage = Footage(OnnxDetector(model, settings), videos, workdir)
+    clips = args.clip or list(CLIP_LINES)
+    for name in clips:
+        line = CLIP_LINES[name]
+        decode = decode_only(videos / name)
+        passes = {k: pipeline(videos / name, model, line, k, settings) for k in args.strides}
+        first = next(iter(passes.values()))
+        print(f"{name}: {first.video_s:.1f} s of video, decode-only ceiling x{decode:.1f}")
+        print("  stride  pipeline  detector-only  pipeline/detector  core share   in  out")
+        for k, run in passes.items():
             print(
-                f"  {label:<26} counts {counts}"
-                f"   real time x{run.realtime_per_core:5.1f} per CPU core"
-                f" ({1000 * run.detect_s / run.analysed:4.1f} ms detect per analysed frame)"
+                f"  {k:>6}  x{run.realtime:7.1f}  x{run.detector_realtime:12.1f}"
+                f"  {run.realtime / run.detector_realtime:17.2f}  {run.core_share:10.2f}"
+                f"  {run.totals['in']:>3}  {run.totals['out']:>3}"
             )
-        phases = phase_counts(full, line, args.stride, full.frames / full.video_s)
-        print(
-            f"  stride {args.stride:<2} from each first frame   "
-            f" in {'/'.join(str(c['in']) for c in phases)}"
-            f"  out {'/'.join(str(c['out']) for c in phases)}   (stride-1 detections replayed)"
-        )
-        print(
-            f"  ground truth: in {_total(expected['in'])}  out {_total(expected['out'])}"
-            f"  ({truth['contract']['tolerance']})\n"
-        )
+        if "contract" in truth.get(name, {}):
+            expected = truth[name]["contract"]["expected"]
+            print(
+                f"  ground truth: in {sum(expected['in'].values())}"
+                f"  out {sum(expected['out'].values())}  ({truth[name]['contract']['tolerance']})"
+            )
+        if 1 in passes:
+            stride1 = passes[1]
+            footage.remember(name, stride1.analysed / stride1.video_s, stride1.detector.answers)
+        print()
+    if args.metamorphic:
+        print_metamorphic(footage, clips)
     return 0
 
 
-def _total(counts: dict[str, int]) -> int:
-    return sum(counts.values())
+def print_metamorphic(footage: Footage, clips: list[str]) -> None:
+    """Every variant's (in, out) against the forward counts; `!` marks a difference."""
+    print("metamorphic suite (in/out; ! differs from forward; - cannot be made here)")
+    print(f"  {'variant':<16}" + "".join(f"{Path(c).stem[:14]:>16}" for c in clips))
+    for variant in (FORWARD, *VARIANTS):
+        cells = []
+        for clip in clips:
+            try:
+                counts = footage.counts(clip, variant)
+            except PixelsUnavailable:
+                cells.append("-")
+                continue
+            mark = "" if counts == footage.counts(clip, FORWARD) else "!"
+            cells.append(f"{counts[0]}/{counts[1]}{mark}")
+        print(f"  {variant.name:<16}" + "".join(f"{cell:>16}" for cell in cells))
 
 
 if __name__ == "__main__":

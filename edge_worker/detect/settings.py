@@ -27,7 +27,7 @@ class DetectorSettings(BaseModel):
     # "tight" pads a wide frame only up to the next multiple of 32 instead of to the model's
     # square (416x256 rather than 416x416 for a 16:9 camera): about 40% less inference. The
     # detections differ slightly near the bottom edge, so counts must be re-checked on the
-    # site's footage before switching (bench/edge.py shows both). YOLOX exports only.
+    # site's footage before switching (`bench/edge.py --letterbox tight`). YOLOX exports only.
     letterbox: Literal["square", "tight"] = "square"
 
     @model_validator(mode="after")

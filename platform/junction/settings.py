@@ -147,6 +147,7 @@ INSTALLED_APPS = [
     "junction.opendata",
     "junction.api",
     "junction.dashboard",
+    "junction.demo",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

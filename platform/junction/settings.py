@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "junction.fleet",
     "junction.api",
     "junction.dashboard",
+    "junction.demo",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,9 +1,11 @@
-"""manage.py demo_seed: two regions with a site and a device each, and demo staff accounts.
+"""manage.py demo_seed: two regions with a site and a device each, demo staff accounts, and six
+weeks of each site's history sent through ingest and analysed (junction.demo.backfill).
 
-Idempotent: records that exist are left alone. Device secrets and staff passwords are printed
-when issued and kept in var/demo-devices.json and var/demo-users.json (mode 600) so a newcomer
-can sign a sample batch and log in. A demo device or user whose secret is missing from those
-files (say, they were deleted) gets a fresh one, since the old one cannot be recovered.
+Idempotent: records that exist are left alone, and history already stored is not sent again.
+Device secrets and staff passwords are printed when issued and kept in var/demo-devices.json
+and var/demo-users.json (mode 600) so a newcomer can sign a sample batch and log in. A demo
+device or user whose secret is missing from those files (say, they were deleted) gets a fresh
+one, since the old one cannot be recovered.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +22,46 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
 
+from edge_worker.contract import ROAD_USER_CLASSES
 from junction.accounts import services as account_services
 from junction.accounts.models import Role
+from junction.analytics.holidays import public_holidays
 from junction.commands import JunctionCommand
+from junction.demo.backfill import analytics_run, history_send
+from junction.demo.history import DemoSite
 from junction.residency.models import Region
 from junction.sites import services
 from junction.sites.credentials import CredentialError
 from junction.sites.management.base import SECRET_WARNING
-from junction.sites.models import Device, Site
+from junction.sites.models import CounterKind, Device, Site
 
 DEMO_ENDPOINT = "http://127.0.0.1:8000"  # one demo process serves both regions
 INGEST_PATH = "/api/v1/ingest/batches"
 
-DEMO_REGIONS = [
+DEMO_REGIONS: list[dict[str, Any]] = [
     {
         "code": "eu-west", "name": "Europe West",
         "locality": {"timezone": "Europe/Dublin", "country": "IE", "subdivision": ""},
         "site": {"slug": "main-and-5th", "name": "Main St & 5th Ave",
                  "counters": {"north-stopline": {"line": [100, 200, 500, 200]},
                               "south-stopline": {"line": [500, 600, 100, 600]}}},
+        # Zones (occupancy, and the arms a turn leaves by) and turning movements.
+        "zones": {"crosswalk-north": {"polygon": [[100, 150], [500, 150], [500, 190],
+                                                  [100, 190]]},
+                  "east-arm": {"polygon": [[560, 250], [700, 250], [700, 550], [560, 550]]},
+                  "west-arm": {"polygon": [[0, 250], [40, 250], [40, 550], [0, 550]]}},
+        "movements": {"N>S": {"entry": "north-stopline", "exit": "south-stopline"},
+                      "N>E": {"entry": "north-stopline", "exit": "east-arm"},
+                      "N>W": {"entry": "north-stopline", "exit": "west-arm"},
+                      "S>N": {"entry": "south-stopline", "exit": "north-stopline"},
+                      "S>E": {"entry": "south-stopline", "exit": "east-arm"},
+                      "S>W": {"entry": "south-stopline", "exit": "west-arm"}},
+        "occupancy_zones": ["crosswalk-north"],
         "device": "dev-main-5th-n",
+        "busyness": 1.0,
     },
     {
         "code": "us-east", "name": "US East",
@@ -48,6 +70,7 @@ DEMO_REGIONS = [
                  "counters": {"east-stopline": {"line": [600, 100, 600, 500]},
                               "west-stopline": {"line": [100, 500, 100, 100]}}},
         "device": "dev-broadway-king-e",
+        "busyness": 1.4,
     },
 ]
 # username -> (superuser, {region: role})
@@ -80,7 +103,12 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 
 
 class Command(JunctionCommand):
-    help = "Seed the demo: regions eu-west and us-east, a site and a device in each, staff users."
+    help = ("Seed the demo: regions eu-west and us-east, a site and a device in each, staff "
+            "users, and six weeks of each site's traffic, ingested and analysed.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--no-history", action="store_true",
+                            help="only the regions, sites, devices and users")
 
     def handle(self, *args, **options) -> None:
         if settings.PRODUCTION:
@@ -100,7 +128,32 @@ class Command(JunctionCommand):
                      for name, (superuser, roles) in DEMO_USERS.items()}
         _write_private(devices_file, {"devices": devices})
         _write_private(users_file, {"users": users, "login": f"{DEMO_ENDPOINT}/"})
+        if not options["no_history"]:
+            # The demo runs with DEBUG on, which keeps every query's SQL text: over six weeks
+            # of batches that bookkeeping alone costs a tenth of the seeding.
+            with override_settings(DEBUG=False):
+                report["history"] = self._seed_history(devices)
         self._print(options, report)
+
+    def _seed_history(self, devices: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each live demo device sends its site's history; then each region is analysed."""
+        now = timezone.now()
+        done = []
+        for demo in DEMO_REGIONS:
+            entry = devices[demo["device"]]
+            if entry["revoked"]:
+                continue
+            site = Site.objects.get(slug=demo["site"]["slug"])
+            sent = history_send(site=_demo_site(demo, site, now), secret=entry["secret"],
+                                now=now)
+            # Up to the history's end: judged up to now, the hours since would be an outage.
+            found = analytics_run(region=demo["code"], since=sent.start, until=sent.end)
+            done.append({"site": sent.site, "since": sent.start.isoformat(),
+                         "until": sent.end.isoformat(), "batches_stored": sent.stored,
+                         "batches_already_stored": sent.already, "refused": sent.refused,
+                         "anomalies": sorted(f"{a.kind} {a.counter or a.device_id}"
+                                             for a in found.recorded)})
+        return done
 
     def _seed_region(self, demo: dict[str, Any], kept: dict[str, Any],
                      report: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +165,15 @@ class Command(JunctionCommand):
         if not Site.objects.filter(slug=site_spec["slug"]).exists():
             self.run(services.site_add, region=code, **site_spec)
             report["created"].append(f"site {site_spec['slug']}")
+        site = Site.objects.get(slug=site_spec["slug"])
+        have = set(site.counters.values_list("name", flat=True))
+        for kind, specs in ((CounterKind.ZONE, demo.get("zones", {})),
+                            (CounterKind.MOVEMENT, demo.get("movements", {}))):
+            for name, geometry in specs.items():
+                if name not in have:
+                    self.run(services.counter_add, site=site, name=name, kind=kind,
+                             geometry=geometry)
+                    report["created"].append(f"{kind} {site.slug}/{name}")
         secret = kept.get(device_id, {}).get("secret")
         device = Device.objects.filter(device_id=device_id).first()
         if device is None:
@@ -151,6 +213,12 @@ class Command(JunctionCommand):
 
     def _print(self, options: dict[str, Any], report: dict[str, Any]) -> None:
         lines = [f"created {item}" for item in report["created"]] or ["demo already seeded"]
+        for sent in report.get("history", []):
+            lines.append(f"history of {sent['site']} {sent['since']}..{sent['until']}: "
+                         f"{sent['batches_stored']} batches stored, "
+                         f"{sent['batches_already_stored']} already stored; anomalies found "
+                         f"this run: {', '.join(sent['anomalies']) or 'none new'}")
+            lines += [f"  refused {refusal}" for refusal in sent["refused"]]
         for device_id, secret in report["issued_secrets"].items():
             lines.append(f"device {device_id} secret: {secret}")
         for username, password in report["issued_passwords"].items():
@@ -169,3 +237,18 @@ def _still_valid(device: Device, secret: str | None) -> bool:
         return secret in services.device_secrets(device)
     except CredentialError:
         return False  # sealed under another key: the stored secret is unusable anyway
+
+
+def _demo_site(demo: dict[str, Any], site: Site, now: datetime) -> DemoSite:
+    kinds: dict[str, list[str]] = {kind: [] for kind in CounterKind.values}
+    for name, kind in site.counters.order_by("name").values_list("name", "kind"):
+        kinds[kind].append(name)
+    return DemoSite(slug=site.slug, region=demo["code"], device_id=demo["device"],
+                    timezone=site.timezone, lines=tuple(kinds[CounterKind.LINE]),
+                    movements=tuple(kinds[CounterKind.MOVEMENT]),
+                    zones=tuple(z for z in demo.get("occupancy_zones", ()) if z in kinds[
+                        CounterKind.ZONE]),
+                    classes=tuple(c for c in ROAD_USER_CLASSES if c in site.region.classes),
+                    scale=demo["busyness"],
+                    holidays=frozenset(public_holidays(site.region, date(2000, 1, 1),
+                                                       now.date() + timedelta(days=1))))

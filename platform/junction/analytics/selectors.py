@@ -59,15 +59,23 @@ def coverage_by_window(*, region: str, site_id: int, period: str, start: datetim
             for window, covered in cameras.items()}
 
 
-def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
-                    counters: list[str] | None = None) -> dict[datetime, int]:
-    """All-class volume per 15-minute window (optionally of some counters only)."""
+def window_volumes(*, region: str, site_id: int, period: str, start: datetime, end: datetime,
+                   counters: list[str] | None = None) -> dict[datetime, int]:
+    """All-class volume per window of `period` (optionally of some counters only); a window
+    with no rollup row is absent, which is not a zero (see coverage_by_window)."""
     rows = Rollup.objects.in_region(region).filter(
-        site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
+        site_id=site_id, period=period, start__gte=start, start__lt=end)
     if counters:
         rows = rows.filter(counter__in=counters)
     return dict(rows.values("start").annotate(volume=Sum("count")).order_by()
                 .values_list("start", "volume"))
+
+
+def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
+                    counters: list[str] | None = None) -> dict[datetime, int]:
+    """All-class volume per 15-minute window (optionally of some counters only)."""
+    return window_volumes(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
+                          start=start, end=end, counters=counters)
 
 
 def peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
@@ -230,7 +238,14 @@ def rollup_windows(*, region: str, site_id: int, period: str, windows: list[Wind
 
 def measured_peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
                        counters: list[str] | None = None) -> measures.PeakHour | None:
-    """Peak hour over the quarter hours that were measured in full (two queries).
+    """Peak hour over the quarter hours that were measured in full (two queries)."""
+    return measures.peak_hour(measured_quarters(region=region, site_id=site_id, start=start,
+                                                end=end, counters=counters))
+
+
+def measured_quarters(*, region: str, site_id: int, start: datetime, end: datetime,
+                      counters: list[str] | None = None) -> dict[datetime, int]:
+    """Volume of each quarter hour measured in full, the peak hour's candidates (two queries).
 
     A quarter analysed for half its length would pull its hour down and its PHF off, so only
     complete quarters are candidates; a complete quarter with nothing counted is a real 0.
@@ -239,9 +254,8 @@ def measured_peak_hour(*, region: str, site_id: int, start: datetime, end: datet
                               counters=counters)
     coverage = coverage_by_window(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
                                   start=start, end=end)
-    return measures.peak_hour({quarter: volumes.get(quarter, 0)
-                               for quarter, cover in coverage.items()
-                               if cover >= COMPLETE_COVERAGE})
+    return {quarter: volumes.get(quarter, 0) for quarter, cover in coverage.items()
+            if cover >= COMPLETE_COVERAGE}
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,17 @@
-"""Presentation helpers: device health rows and the geometry of the inline SVG bar chart."""
+"""Presentation helpers: device health rows and the data of the site page's flow chart."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils.timesince import timesince
 
-from junction.dashboard.selectors import LATE_AFTER, HourBar
+from junction.analytics.models import Anomaly, Period
+from junction.dashboard.selectors import LATE_AFTER
+from junction.dashboard.study import Study
 from junction.sites.models import Device
-
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP, LABEL_SPACE = 720, 160, 4, 18
 
 
 @dataclass(frozen=True)
@@ -38,39 +39,30 @@ def device_health(device: Device, now: datetime) -> DeviceHealth:
     return DeviceHealth(device=device, last_batch_age=age, state=state)
 
 
-@dataclass(frozen=True)
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    count: int | None
-    state: str  # complete | partial | no_data: the CSS class that shades it
-    title: str
+GRANULARITY_WORDS: dict[str, str] = {
+    Period.QUARTER_HOUR: "per 15 minutes", Period.HOUR: "per hour", Period.DAY: "per day"}
 
 
-def hour_bars(hours: list[HourBar]) -> list[Bar]:
-    """One bar per hour, scaled to the busiest. A partly analysed hour is shaded apart (its
-    height is what was counted while the camera watched, not the hour's traffic), and an hour
-    without data gets a full-height grey bar, so an outage never reads as zero traffic."""
-    plot = CHART_HEIGHT - LABEL_SPACE
-    peak = max((h.count or 0 for h in hours), default=0) or 1
-    slot = CHART_WIDTH / max(len(hours), 1)
-    bars = []
-    for i, hour in enumerate(hours):
-        when = f"{hour.start:%Y-%m-%d %H:00}"
-        height: float
-        if hour.status == "no_data":
-            height, title = plot, f"{when}: no data"
-        else:
-            height = plot * (hour.count or 0) / peak
-            title = f"{when}: {hour.count} counted, {hour.coverage:.0%} analysed"
-            if hour.status == "partial":
-                title += " (partial: traffic while unanalysed is unknown)"
-        if hour.pending:
-            title += "; late data being rolled up"
-        bars.append(Bar(x=i * slot + BAR_GAP / 2, y=plot - height, width=slot - BAR_GAP,
-                        height=height, label=f"{hour.start:%H}", count=hour.count,
-                        state=hour.status.replace("_", "-"), title=title))
-    return bars
+def flow_chart(study: Study, anomaly_url: Callable[[Anomaly], str]) -> dict:
+    """The site page chart's data, for its script (json_script: data, not code, so the
+    Content-Security-Policy stays strict). Times are epoch seconds; the script draws them on
+    the site's clock (`zone`). A window without data is null, drawn as a gap over a grey band,
+    never as zero; partial windows are shaded apart."""
+    points = study.points
+    return {
+        "zone": study.site.timezone,
+        "unit": f"Road users {GRANULARITY_WORDS[study.span.granularity]}",
+        "start": [p.start.timestamp() for p in points],
+        "end": [p.end.timestamp() for p in points],
+        "count": [p.count for p in points],
+        "coverage": [p.coverage for p in points],
+        "status": [p.status for p in points],
+        "pending": [p.pending for p in points],
+        "low": [p.normal.low if p.normal else None for p in points],
+        "median": [p.normal.median if p.normal else None for p in points],
+        "high": [p.normal.high if p.normal else None for p in points],
+        "compared": ([p.compared for p in points] if study.span.compare else None),
+        "anomalies": [{"start": a.start.timestamp(), "end": a.end.timestamp(),
+                       "kind": a.get_kind_display(), "url": anomaly_url(a)}
+                      for a in study.anomalies],
+    }

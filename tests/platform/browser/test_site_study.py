@@ -17,7 +17,7 @@ from junction.sites.services import site_add
 from tests.platform.analytics.factories import store_buckets
 from tests.platform.api.factories import anomaly_add
 from tests.platform.browser.test_policy_and_access import axe_violations
-from tests.platform.staff import counts_add, eu_analyst, us_analyst  # noqa: F401  (fixtures)
+from tests.platform.staff import counts_add
 
 DUBLIN = ZoneInfo("Europe/Dublin")
 DST_DAY = datetime(2026, 3, 29, tzinfo=DUBLIN)  # clocks go forward at 01:00: 23 hours

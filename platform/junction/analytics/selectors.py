@@ -71,6 +71,30 @@ def window_volumes(*, region: str, site_id: int, period: str, start: datetime, e
                 .values_list("start", "volume"))
 
 
+def volumes_by_site(*, region: str, site_ids: list[int], period: str, start: datetime,
+                    end: datetime) -> dict[int, dict[datetime, int]]:
+    """window_volumes of many sites in one query (a region's overview)."""
+    answer: dict[int, dict[datetime, int]] = defaultdict(dict)
+    for site_id, window, volume in Rollup.objects.in_region(region).filter(
+            site_id__in=site_ids, period=period, start__gte=start, start__lt=end,
+    ).values("site_id", "start").annotate(volume=Sum("count")).order_by().values_list(
+            "site_id", "start", "volume"):
+        answer[site_id][window] = volume
+    return answer
+
+
+def coverage_by_site(*, region: str, site_ids: list[int], period: str, start: datetime,
+                     end: datetime) -> dict[int, dict[datetime, float]]:
+    """The sites' own analysed share per window (coverage_by_window without a counter), in
+    one query."""
+    answer: dict[int, dict[datetime, float]] = defaultdict(dict)
+    for site_id, window, share in WindowCoverage.objects.in_region(region).filter(
+            site_id__in=site_ids, period=period, start__gte=start, start__lt=end,
+    ).values_list("site_id", "start", "coverage"):
+        answer[site_id][window] = share
+    return answer
+
+
 def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
                     counters: list[str] | None = None) -> dict[datetime, int]:
     """All-class volume per 15-minute window (optionally of some counters only)."""

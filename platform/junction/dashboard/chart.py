@@ -1,4 +1,5 @@
-"""Presentation helpers: device health rows and the data of the site page's flow chart."""
+"""Presentation helpers: device health rows, the data of the site page's flow chart and a
+region overview's sparklines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from django.utils.timesince import timesince
 
 from junction.analytics.models import Anomaly, Period
+from junction.dashboard.overview import DayTotal
 from junction.dashboard.selectors import LATE_AFTER
 from junction.dashboard.study import Study
 from junction.sites.models import Device
@@ -66,3 +68,50 @@ def flow_chart(study: Study, anomaly_url: Callable[[Anomaly], str]) -> dict:
                        "kind": a.get_kind_display(), "url": anomaly_url(a)}
                       for a in study.anomalies],
     }
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 140, 36
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    lines: list[str]  # polyline points of each run of days with data
+    band: str  # polygon points of the normal's inter-quartile band ("" without a normal)
+    gaps: list[float]  # x of each day without data, drawn as a grey slot, not as zero
+    slot: float
+    label: str  # the text alternative: every day's count beside its normal
+
+
+def sparkline(days: list[DayTotal]) -> Sparkline:
+    """A site's last days against its normal, as inline SVG geometry (no script needed)."""
+    top = max([d.count or 0 for d in days] + [d.normal.high if d.normal else 0 for d in days])
+    scale = (SPARK_HEIGHT - 2) / (top or 1)
+    slot = SPARK_WIDTH / len(days)
+
+    def point(i: int, value: float) -> str:
+        return f"{(i + 0.5) * slot:.1f},{SPARK_HEIGHT - 1 - value * scale:.1f}"
+
+    lines: list[list[str]] = []
+    previous = False
+    for i, day in enumerate(days):
+        if day.count is None:
+            previous = False
+            continue
+        if not previous:
+            lines.append([])
+        lines[-1].append(point(i, day.count))
+        previous = True
+    normals = [(i, d.normal) for i, d in enumerate(days) if d.normal]
+    band = " ".join([point(i, n.high) for i, n in normals]
+                    + [point(i, n.low) for i, n in reversed(normals)]) if normals else ""
+    words = []
+    for day in days:
+        said = "no data" if day.count is None else f"{day.count}"
+        if day.status == "partial":
+            said += f" ({day.coverage:.0%} analysed)"
+        if day.normal:
+            said += f", normal {day.normal.median:.0f}"
+        words.append(f"{day.day:%a %d}: {said}")
+    return Sparkline(lines=[" ".join(line) for line in lines], band=band,
+                     gaps=[i * slot for i, d in enumerate(days) if d.count is None], slot=slot,
+                     label="Last 7 days: " + "; ".join(words))

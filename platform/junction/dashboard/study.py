@@ -144,10 +144,19 @@ def site_normals(site: Site, span: Span, grid: list[analytics.Window]) -> dict[d
     for moment in (wall(w.astimezone(span.zone)) for w, _ in grid):
         values = [history[moment - timedelta(weeks=k)] for k in range(1, NORMAL_WEEKS + 1)
                   if moment - timedelta(weeks=k) in history]
-        if len(values) >= NORMAL_LEAST_WEEKS:
-            low, median, high = statistics.quantiles(values, n=4, method="inclusive")
-            normals[moment] = Normal(low=low, median=median, high=high, weeks=len(values))
+        normal = normal_of(values)
+        if normal is not None:
+            normals[moment] = normal
     return normals
+
+
+def normal_of(values: list[int]) -> Normal | None:
+    """Median and inter-quartile band of the same window in the weeks before, or None when
+    too few of those weeks were measured in full to say what is normal."""
+    if len(values) < NORMAL_LEAST_WEEKS:
+        return None
+    low, median, high = statistics.quantiles(values, n=4, method="inclusive")
+    return Normal(low=low, median=median, high=high, weeks=len(values))
 
 
 def compared_counts(site: Site, span: Span) -> dict[timedelta, int | None]:

@@ -21,6 +21,7 @@ from junction.analytics import selectors as analytics
 from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly
 from junction.dashboard import chart, exports, periods, selectors
+from junction.dashboard.overview import region_overview
 from junction.dashboard.study import site_study
 from junction.middleware import bad_request
 from junction.residency.models import Region
@@ -82,6 +83,20 @@ def site(request: HttpRequest, slug: str) -> HttpResponse:
 
 def anomaly_url(anomaly: Anomaly) -> str:
     return reverse("dashboard:anomaly", args=[anomaly.region, anomaly.pk])
+
+
+@login_required
+def region(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        region = scoped_get(Region.objects.all(), request.user, code=code)
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    sites = list(Site.objects.filter(region=region).order_by("name"))
+    cards = region_overview(region.code, sites, timezone.now())
+    return render(request, "dashboard/region.html", {
+        "region": region,
+        "cards": [(card, chart.sparkline(card.days)) for card in cards],
+    })
 
 
 @login_required

@@ -43,7 +43,8 @@ def pages(eu_site, eu_operator, client):
     client.force_login(eu_operator)
     anomaly = anomaly_add(eu_site, kind="outage")
     return ["/", f"/sites/{eu_site.slug}/", f"/sites/{eu_site.slug}/?period=28d",
-            "/regions/eu-west/anomalies/", f"/regions/eu-west/anomalies/{anomaly.pk}/"]
+            "/regions/eu-west/", "/regions/eu-west/anomalies/",
+            f"/regions/eu-west/anomalies/{anomaly.pk}/"]
 
 
 def test_every_page_is_sent_with_a_policy_it_passes(client, pages):

@@ -134,8 +134,8 @@ def test_the_operator_can_triage_from_the_anomaly_page_by_keyboard(signed_in, st
     page.goto(f"/regions/eu-west/anomalies/{study['anomaly'].pk}/", wait_until="networkidle")
     button = page.get_by_role("button", name="Acknowledge")
     button.focus()
-    page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert "acknowledged by" in page.locator("dl.facts").inner_text()
 
 

@@ -85,21 +85,20 @@ def day_buckets(device: Device, start: datetime, zone: ZoneInfo, today: datetime
     for _ in range(96):
         local = moment.astimezone(zone)
         incident = incident_at(local, today)
-        bucket = {"start": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": 900,
-                  "uptime": 1.0, "counts": []}
-        if incident is not None and incident.factor is None:
-            bucket["uptime"] = 0.0
-        else:
-            factor = 1.0 if incident is None else incident.factor
+        counts: list[dict] = []
+        dark = incident is not None and incident.factor is None
+        if not dark:
+            factor = incident.factor if incident and incident.factor is not None else 1.0
             for line in lines:
                 for direction, weight in (("in", 1.0), ("out", 0.8)):
                     mean = PEAK_PER_QUARTER * profile(local) * factor * weight
                     for road_user, share in MIX.items():
                         count = round(rng.gauss(mean * share, math.sqrt(mean * share + 1e-9)))
                         if road_user in allowed and count > 0:
-                            bucket["counts"].append({"counter": line, "direction": direction,
-                                                     "class": road_user, "count": count})
-        buckets.append(bucket)
+                            counts.append({"counter": line, "direction": direction,
+                                           "class": road_user, "count": count})
+        buckets.append({"start": moment.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": 900,
+                        "uptime": 0.0 if dark else 1.0, "counts": counts})
         moment += BUCKET
     return buckets
 

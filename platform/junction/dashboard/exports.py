@@ -48,10 +48,16 @@ def peak_rows(study: Study) -> Iterable[list]:
         yield cells
 
 
+def heatmap_rows(study: Study) -> Iterable[list]:
+    yield ["weekday", *(f"{hour:02d}:00" for hour in range(24))]
+    for row in study.heatmap:
+        yield [row.weekday, *(number(cell.value, 1) for cell in row.cells)]
+
+
 WRITERS: dict[str, Callable[[Study], Iterable[list]]] = {
     "flow": flow_rows, "modes": share_rows("road_user", "modes"),
     "directions": share_rows("direction", "directions"),
-    "peaks": peak_rows,
+    "peaks": peak_rows, "heatmap": heatmap_rows,
 }
 
 

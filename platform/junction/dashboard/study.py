@@ -12,15 +12,19 @@ from datetime import date, datetime, timedelta
 
 from junction.analytics import measures
 from junction.analytics import selectors as analytics
-from junction.analytics.models import Anomaly
+from junction.analytics.models import Anomaly, Period
 from junction.dashboard.periods import Span
 from junction.residency.models import VEHICLE_CLASSES
 from junction.sites.models import Site
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 NORMAL_WEEKS = 4
 # The normal of a window needs this many complete weeks among the four before it.
 NORMAL_LEAST_WEEKS = 2
 NOON = 12
+# A day-of-week x hour map says something once every weekday is in the period.
+HEATMAP_DAYS = 7
+SHADES = 10
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,18 @@ class DayPeaks:
 
 
 @dataclass(frozen=True)
+class HeatCell:
+    value: float | None  # mean volume of a local hour; None: no such hour measured in full
+    shade: int  # 0-9 of the busiest cell of the map, -1 for None
+
+
+@dataclass(frozen=True)
+class HeatRow:
+    weekday: str
+    cells: list[HeatCell]  # local hours 0-23
+
+
+@dataclass(frozen=True)
 class Study:
     site: Site
     span: Span
@@ -66,6 +82,7 @@ class Study:
     directions: list[Share]
     peaks: list[DayPeaks]
     anomalies: list[Anomaly]
+    heatmap: list[HeatRow]
 
     @property
     def total(self) -> int:
@@ -108,7 +125,8 @@ def site_study(site: Site, span: Span) -> Study:
     return Study(site=site, span=span, points=points,
                  modes=shares({c: modes[c] for c in VEHICLE_CLASSES if modes.get(c)}),
                  directions=shares(dict(sorted(directions.items()))),
-                 peaks=day_peaks(site, span), anomalies=anomalies)
+                 peaks=day_peaks(site, span), anomalies=anomalies,
+                 heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [])
 
 
 def wall(moment: datetime) -> datetime:
@@ -185,3 +203,27 @@ def day_peaks(site: Site, span: Span) -> list[DayPeaks]:
     return [DayPeaks(day=day, am=measures.peak_hour(halves.get((day, True), {})),
                      pm=measures.peak_hour(halves.get((day, False), {})))
             for day in days]
+
+
+def week_heatmap(site: Site, span: Span) -> list[HeatRow]:
+    """Mean volume per local weekday and hour over the period's hours measured in full (a
+    half-watched hour would read as a quiet one). Two queries."""
+    region = site.region.code
+    volumes = analytics.window_volumes(region=region, site_id=site.pk, period=Period.HOUR,
+                                       start=span.start, end=span.end)
+    coverage = analytics.coverage_by_window(region=region, site_id=site.pk, period=Period.HOUR,
+                                            start=span.start, end=span.end)
+    sums: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for hour, cover in coverage.items():
+        if cover >= analytics.COMPLETE_COVERAGE:
+            local = hour.astimezone(span.zone)
+            sums[(local.weekday(), local.hour)].append(volumes.get(hour, 0))
+    means = {key: sum(values) / len(values) for key, values in sums.items()}
+    top = max(means.values(), default=0) or 1
+    rows = []
+    for weekday in range(7):
+        values = [means.get((weekday, hour)) for hour in range(24)]
+        rows.append(HeatRow(weekday=WEEKDAYS[weekday], cells=[
+            HeatCell(value=v, shade=-1 if v is None else min(SHADES - 1, int(v / top * SHADES)))
+            for v in values]))
+    return rows

@@ -190,6 +190,26 @@ def test_it_shows_mode_share_direction_split_and_am_pm_peaks(client, eu_analyst,
     assert "<td>08:00</td>" in page and "0.677" in page and "<td>17:00</td>" in page
 
 
+def test_it_maps_the_mean_flow_by_local_weekday_and_hour(client, eu_analyst, dublin_site):
+    for monday in (datetime(2026, 6, 8, tzinfo=DUBLIN), datetime(2026, 6, 15, tzinfo=DUBLIN)):
+        hour = monday + timedelta(hours=8)
+        per_quarter = 10 if monday.day == 8 else 30
+        store_buckets(region="eu-west", site_id=dublin_site.pk, start=hour, minutes=60,
+                      seconds=900, counts={("east-stopline", "in", "car"): per_quarter})
+        rolled_up(dublin_site, hour, hour + timedelta(hours=1))
+    answer = study_of(client, eu_analyst, dublin_site, start="2026-06-08", end="2026-06-21")
+    monday, tuesday = answer.context["study"].heatmap[:2]
+    assert monday.weekday == "Monday" and monday.cells[8].value == 80  # (40 + 120) / 2
+    assert monday.cells[8].shade == 9 and monday.cells[7].value is None
+    assert all(cell.value is None for cell in tuesday.cells)
+    one_day = study_of(client, eu_analyst, dublin_site, start="2026-06-08")
+    assert one_day.context["study"].heatmap == []
+    rows = list(csv.reader(io.StringIO(study_of(
+        client, eu_analyst, dublin_site, start="2026-06-08", end="2026-06-21", format="csv",
+        table="heatmap").content.decode())))
+    assert rows[0][:2] == ["weekday", "00:00"] and rows[1][9] == "80"
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 def test_it_downloads_the_flow_it_shows_as_csv_in_local_time(client, eu_analyst, dublin_site):
@@ -242,13 +262,15 @@ def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(client, eu_op
 
 
 # control: session, user, site, memberships, devices; region: rollups, their coverage, pending
-# marks, the normal's volumes and coverage, quarter volumes and coverage (peaks), anomalies
-SITE_CONTROL_QUERIES, SITE_REGION_QUERIES = 5, 8
+# marks, the normal's volumes and coverage, quarter volumes and coverage (peaks), anomalies,
+# and from a week on the heatmap's hourly volumes and coverage
+SITE_CONTROL_QUERIES = 5
 
 
-@pytest.mark.parametrize("days", [1, 28])
+@pytest.mark.parametrize("days, region_queries", [(1, 8), (7, 10), (28, 10)])
 def test_it_renders_a_site_page_in_a_fixed_number_of_queries(client, eu_analyst, dublin_site,
-                                                             django_assert_num_queries, days):
+                                                             django_assert_num_queries, days,
+                                                             region_queries):
     day = datetime(2026, 6, 10, tzinfo=DUBLIN)
     for i in range(days):
         counts_add(dublin_site, day - timedelta(days=i, hours=-8),
@@ -257,7 +279,7 @@ def test_it_renders_a_site_page_in_a_fixed_number_of_queries(client, eu_analyst,
     client.force_login(eu_analyst)
     first = (day - timedelta(days=days - 1)).date()
     url = f"{reverse('dashboard:site', args=[dublin_site.slug])}?start={first}&end=2026-06-10"
-    with django_assert_num_queries(SITE_REGION_QUERIES, using="region_eu-west"), \
+    with django_assert_num_queries(region_queries, using="region_eu-west"), \
             django_assert_num_queries(SITE_CONTROL_QUERIES, using="default"):
         answer = client.get(url)
     assert answer.context["study"].total == days

@@ -155,6 +155,30 @@ def v85_by_hour(*, region: str, site_id: int, start: datetime, end: datetime,
     return {hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())}
 
 
+@dataclass(frozen=True)
+class SpeedSummary:
+    v85: dict[datetime, float | None]  # per UTC hour
+    edges_kmh: list[float]  # the period's histogram, of its most populated bin layout
+    counts: list[int]
+
+
+def speed_summary(*, region: str, site_id: int, start: datetime,
+                  end: datetime) -> SpeedSummary | None:
+    """v85 per hour and the period's speed histogram from one read of the histograms (the
+    rules are measures.v85 and measures.merge_histograms); None where no speed was measured."""
+    by_hour: dict[datetime, list] = defaultdict(list)
+    for hour, edges, counts in SpeedHistogram.objects.in_region(region).filter(
+            site_id=site_id, start__gte=start, start__lt=end,
+    ).annotate(hour=TruncHour("start")).values_list("hour", "edges_kmh", "counts").order_by():
+        by_hour[hour].append((edges, counts))
+    if not by_hour:
+        return None
+    merged = measures.merge_histograms(h for hists in by_hour.values() for h in hists)
+    edges, counts = max(merged.items(), key=lambda item: sum(item[1]))
+    return SpeedSummary(v85={hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())},
+                        edges_kmh=list(edges), counts=counts)
+
+
 def occupancy_profile(*, region: str, site_id: int, start: datetime, end: datetime,
                       period: str = "hour") -> list[dict]:
     """Mean and peak occupancy per zone, road user and hour (or day): a curve per zone."""

@@ -115,3 +115,17 @@ def sparkline(days: list[DayTotal]) -> Sparkline:
     return Sparkline(lines=[" ".join(line) for line in lines], band=band,
                      gaps=[i * slot for i, d in enumerate(days) if d.count is None], slot=slot,
                      label="Last 7 days: " + "; ".join(words))
+
+
+@dataclass(frozen=True)
+class HistogramBar:
+    label: str
+    count: int
+    top: int  # the tallest bar's count: the scale of the <meter> drawn beside it
+
+
+def speed_bars(edges_kmh: list[float], counts: list[int]) -> list[HistogramBar]:
+    """The speed histogram as bars of a plain table (its own text alternative)."""
+    top = max(counts, default=0) or 1
+    return [HistogramBar(label=f"{edges_kmh[i]:g}–{edges_kmh[i + 1]:g}", count=count, top=top)
+            for i, count in enumerate(counts)]

@@ -54,10 +54,22 @@ def heatmap_rows(study: Study) -> Iterable[list]:
         yield [row.weekday, *(number(cell.value, 1) for cell in row.cells)]
 
 
+def tmc_rows(study: Study) -> Iterable[list]:
+    yield ["start", "status", *study.movements]
+    for row in study.tmc:
+        yield [row.start.isoformat(), row.status, *("" if c is None else c for c in row.counts)]
+
+
+def speed_rows(study: Study) -> Iterable[list]:
+    yield ["hour_start", "v85_kmh"]
+    for hour, v85 in (study.speed.v85.items() if study.speed else ()):
+        yield [hour.astimezone(study.span.zone).isoformat(), number(v85, 1)]
+
+
 WRITERS: dict[str, Callable[[Study], Iterable[list]]] = {
     "flow": flow_rows, "modes": share_rows("road_user", "modes"),
     "directions": share_rows("direction", "directions"),
-    "peaks": peak_rows, "heatmap": heatmap_rows,
+    "peaks": peak_rows, "heatmap": heatmap_rows, "tmc": tmc_rows, "speed": speed_rows,
 }
 
 

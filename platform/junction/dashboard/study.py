@@ -74,6 +74,13 @@ class HeatRow:
 
 
 @dataclass(frozen=True)
+class MovementRow:
+    start: datetime  # in the site's zone
+    status: str
+    counts: list[int | None]  # per movement of Study.movements; None: no data
+
+
+@dataclass(frozen=True)
 class Study:
     site: Site
     span: Span
@@ -83,6 +90,9 @@ class Study:
     peaks: list[DayPeaks]
     anomalies: list[Anomaly]
     heatmap: list[HeatRow]
+    movements: list[str]  # the site's turning movements counted in the period
+    tmc: list[MovementRow]  # per 15 minutes, for periods read in 15-minute windows
+    speed: analytics.SpeedSummary | None
 
     @property
     def total(self) -> int:
@@ -120,13 +130,21 @@ def site_study(site: Site, span: Span) -> Study:
             modes[row["road_user"]] += row["count"]
             directions[f"{row['counter']} {row['direction']}" if row["direction"]
                        else row["counter"]] += row["count"]
+    # Movements (N>E) are the rows without a direction; TMC tables are per 15 minutes.
+    movements = []
+    if span.granularity == Period.QUARTER_HOUR:
+        movements = sorted({row["counter"] for w in windows for row in w.rows
+                            if row["direction"] is None})
     anomalies = list(analytics.anomaly_list(region=region, site_id=site.pk).filter(
         start__lt=span.end, end__gt=span.start).order_by("start", "pk"))
     return Study(site=site, span=span, points=points,
                  modes=shares({c: modes[c] for c in VEHICLE_CLASSES if modes.get(c)}),
                  directions=shares(dict(sorted(directions.items()))),
                  peaks=day_peaks(site, span), anomalies=anomalies,
-                 heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [])
+                 heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [],
+                 movements=movements, tmc=movement_rows(points, windows, movements),
+                 speed=analytics.speed_summary(region=region, site_id=site.pk,
+                                               start=span.start, end=span.end))
 
 
 def wall(moment: datetime) -> datetime:
@@ -226,4 +244,19 @@ def week_heatmap(site: Site, span: Span) -> list[HeatRow]:
         rows.append(HeatRow(weekday=WEEKDAYS[weekday], cells=[
             HeatCell(value=v, shade=-1 if v is None else min(SHADES - 1, int(v / top * SHADES)))
             for v in values]))
+    return rows
+
+
+def movement_rows(points: list[FlowPoint], windows: list[analytics.RollupWindow],
+                  movements: list[str]) -> list[MovementRow]:
+    if not movements:
+        return []
+    rows = []
+    for point, window in zip(points, windows, strict=True):
+        counted: dict[str, int] = defaultdict(int)
+        for row in window.rows:
+            if row["direction"] is None:
+                counted[row["counter"]] += row["count"]
+        rows.append(MovementRow(start=point.start, status=point.status, counts=[
+            None if point.count is None else counted.get(m, 0) for m in movements]))
     return rows

@@ -77,6 +77,8 @@ def site(request: HttpRequest, slug: str) -> HttpResponse:
                           for value, label in periods.GRANULARITIES
                           if span.days <= periods.MOST_WINDOWS[value]],
         "csv": {table: span.query(format="csv", table=table) for table in exports.WRITERS},
+        "speed_bars": (chart.speed_bars(study.speed.edges_kmh, study.speed.counts)
+                       if study.speed else []),
         "devices": devices,
     })
 

@@ -14,7 +14,7 @@ import pytest
 
 from junction.analytics.rollups import rollups_recompute
 from junction.sites.services import site_add
-from tests.platform.analytics.factories import store_buckets
+from tests.platform.analytics.factories import store_buckets, store_speeds
 from tests.platform.api.factories import anomaly_add
 from tests.platform.browser.test_policy_and_access import axe_violations
 from tests.platform.staff import counts_add
@@ -27,16 +27,20 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def study(eu_west, eu_operator, eu_analyst):
     site = site_add(slug="dame-and-george", region="eu-west", name="Dame St & George's St",
-                    counters={"east-stopline": {"line": [0, 0, 10, 10]}},
+                    counters={"east-stopline": {"line": [0, 0, 10, 10]},
+                              "N>E": {"entry": "north", "exit": "east"}},
                     timezone="Europe/Dublin")
 
     def flow(moment):
         return {("east-stopline", "in", "car"): 2 + moment.hour % 5,
-                ("east-stopline", "out", "bicycle"): 1}
+                ("east-stopline", "out", "bicycle"): 1, ("N>E", None, "car"): 1}
 
     # 06:00 to 13:00 local watched in full, then the camera goes dark for 13:00-14:00.
-    store_buckets(region="eu-west", site_id=site.pk, start=DST_DAY + timedelta(hours=6),
-                  minutes=7 * 60, seconds=300, counts=flow)
+    buckets = store_buckets(region="eu-west", site_id=site.pk,
+                            start=DST_DAY + timedelta(hours=6), minutes=7 * 60, seconds=300,
+                            counts=flow)
+    store_speeds(region="eu-west", bucket=buckets[0], counter="east-stopline", road_user="car",
+                 edges_kmh=[0, 20, 40, 60], counts=[1, 10, 3])
     counts_add(site, DST_DAY + timedelta(hours=13), [], seconds=3600, uptime=0.0)
     rollups_recompute(region="eu-west", site_id=site.pk, start=DST_DAY,
                       end=DST_DAY + timedelta(days=1))
@@ -112,6 +116,7 @@ def test_the_csv_carries_the_apis_numbers(signed_in, study):
 def test_a_phone_needs_no_sideways_scrolling_and_axe_finds_nothing_serious(signed_in, study):
     anomaly = study["anomaly"]
     pages = [study["day"], f"/sites/{study['site'].slug}/?period=28d",
+             f"/sites/{study['site'].slug}/?start=2026-03-29",
              f"/regions/eu-west/anomalies/{anomaly.pk}/", "/regions/eu-west/anomalies/", "/",
              "/regions/eu-west/"]
     context = signed_in(study["operator"], bypass_csp=True)

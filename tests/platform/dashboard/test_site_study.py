@@ -16,7 +16,7 @@ from django.urls import reverse
 from junction.analytics.rollups import dirty_windows_mark, rollups_recompute
 from junction.dashboard import periods
 from junction.sites.services import site_add
-from tests.platform.analytics.factories import store_buckets
+from tests.platform.analytics.factories import store_buckets, store_speeds
 from tests.platform.api.factories import anomaly_add
 from tests.platform.staff import counts_add
 
@@ -210,6 +210,30 @@ def test_it_maps_the_mean_flow_by_local_weekday_and_hour(client, eu_analyst, dub
     assert rows[0][:2] == ["weekday", "00:00"] and rows[1][9] == "80"
 
 
+def test_it_shows_turning_movements_per_quarter_and_speeds(client, eu_analyst, eu_site):
+    hour = datetime(2026, 6, 10, 8, tzinfo=UTC)
+    buckets = store_buckets(region="eu-west", site_id=eu_site.pk, start=hour, minutes=30,
+                            seconds=900, counts={("N>E", None, "car"): 3,
+                                                 ("north-stopline", "in", "car"): 5})
+    store_speeds(region="eu-west", bucket=buckets[0], counter="north-stopline",
+                 road_user="car", edges_kmh=[0, 20, 40, 60], counts=[0, 10, 0])
+    store_speeds(region="eu-west", bucket=buckets[1], counter="north-stopline",
+                 road_user="car", edges_kmh=[0, 20, 40, 60], counts=[0, 0, 10])
+    rolled_up(eu_site, hour, hour + timedelta(hours=1))
+    answer = study_of(client, eu_analyst, eu_site, start="2026-06-10")
+    study = answer.context["study"]
+    assert study.movements == ["N>E"] and len(study.tmc) == 96
+    by_time = {row.start.strftime("%H:%M"): row for row in study.tmc}
+    assert by_time["08:00"].counts == [3] and by_time["08:15"].counts == [3]
+    assert by_time["09:00"].counts == [None]  # no data, not 0
+    # v85: the 17th of 20 vehicles, in the 40-60 bin: 40 + 7/10 x 20.
+    assert study.speed.counts == [0, 10, 10] and study.speed.v85 == {hour: 54.0}
+    page = answer.content.decode()
+    assert 'id="tmc"' in page and 'id="speeds"' in page and "54.0" in page
+    hourly = study_of(client, eu_analyst, eu_site, start="2026-06-10", granularity="1h")
+    assert hourly.context["study"].tmc == []  # a TMC table is per 15 minutes
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 def test_it_downloads_the_flow_it_shows_as_csv_in_local_time(client, eu_analyst, dublin_site):
@@ -263,11 +287,11 @@ def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(client, eu_op
 
 # control: session, user, site, memberships, devices; region: rollups, their coverage, pending
 # marks, the normal's volumes and coverage, quarter volumes and coverage (peaks), anomalies,
-# and from a week on the heatmap's hourly volumes and coverage
+# speed histograms, and from a week on the heatmap's hourly volumes and coverage
 SITE_CONTROL_QUERIES = 5
 
 
-@pytest.mark.parametrize("days, region_queries", [(1, 8), (7, 10), (28, 10)])
+@pytest.mark.parametrize("days, region_queries", [(1, 9), (7, 11), (28, 11)])
 def test_it_renders_a_site_page_in_a_fixed_number_of_queries(client, eu_analyst, dublin_site,
                                                              django_assert_num_queries, days,
                                                              region_queries):

@@ -77,12 +77,12 @@ def incident_at(local: datetime, today: datetime) -> Incident | None:
 
 
 def day_buckets(device: Device, start: datetime, zone: ZoneInfo, today: datetime,
-                allowed: set[str], rng: random.Random) -> list[dict]:
+                allowed: set[str], rng: random.Random, until: datetime) -> list[dict]:
     lines = list(device.site.counters.filter(kind=CounterKind.LINE).values_list("name",
                                                                                    flat=True))
     buckets = []
     moment = start
-    for _ in range(96):
+    while moment + BUCKET <= until and moment < start + timedelta(days=1):
         local = moment.astimezone(zone)
         incident = incident_at(local, today)
         counts: list[dict] = []
@@ -104,10 +104,10 @@ def day_buckets(device: Device, start: datetime, zone: ZoneInfo, today: datetime
 
 
 def days(now: datetime) -> Iterator[datetime]:
-    """Starts of the whole UTC days of the history, oldest first, up to the last full one."""
-    last = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    for back in range(WEEKS * 7, 0, -1):
-        yield last - timedelta(days=back)
+    """Starts of the UTC days of the history, oldest first, today's (so far) last."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for back in range(WEEKS * 7, -1, -1):
+        yield today - timedelta(days=back)
 
 
 def has_history(device: Device, now: datetime) -> bool:
@@ -127,13 +127,15 @@ def history_seed(device: Device, now: datetime) -> int:
     stored = 0
     starts = list(days(now))
     for start in starts:
+        if start + BUCKET > now:
+            break  # just after midnight: today has no whole bucket yet
         body = json.dumps({
             "schema": "junction.batch/v1", "batch_id": str(uuid.uuid5(
                 uuid.NAMESPACE_URL, f"junction-demo/{device.device_id}/{start:%Y-%m-%d}")),
             "device_id": device.device_id, "site": site.slug, "region": region.code,
             "model": dict(MODEL),
-            "buckets": day_buckets(device, start, zone, now.astimezone(zone), set(region.classes),
-                                   rng),
+            "buckets": day_buckets(device, start, zone, now.astimezone(zone),
+                                   set(region.classes), rng, until=now),
         }).encode()
         batch = batch_parse(body)
         batch_identity_check(batch, context)
@@ -141,7 +143,7 @@ def history_seed(device: Device, now: datetime) -> int:
                                body_sha256=hashlib.sha256(body).hexdigest(), now=now,
                                max_skew=0)
         stored += int(outcome.created)
-    first, end = starts[0], starts[-1] + timedelta(days=1)
+    first, end = starts[0], now
     rollups_recompute(region=region.code, site_id=site.pk, start=first, end=end)
     anomalies_detect_site(region=region.code, site_id=site.pk,
                           since=first + timedelta(weeks=BASELINE_WEEKS), until=end)

@@ -4,6 +4,7 @@ a region's anomalies, with acknowledge and resolve for the region's operators.""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -77,6 +78,8 @@ def site(request: HttpRequest, slug: str) -> HttpResponse:
                           for value, label in periods.GRANULARITIES
                           if span.days <= periods.MOST_WINDOWS[value]],
         "csv": {table: span.query(format="csv", table=table) for table in exports.WRITERS},
+        "week_before": span.query(compare=(span.first - timedelta(weeks=1)).isoformat()),
+        "no_compare": span.query(compare=""),
         "speed_bars": (chart.speed_bars(study.speed.edges_kmh, study.speed.counts)
                        if study.speed else []),
         "devices": devices,

@@ -69,6 +69,11 @@ def test_a_period_change_updates_the_chart_and_the_url(signed_in, study, who):
     page.wait_for_load_state("networkidle")
     assert "start=2026-03-28" in page.url and "end=2026-03-29" in page.url
     assert chart_windows(page) == 24 * 4 + 23 * 4
+    page.get_by_role("link", name="Compare with the week before").click()
+    page.wait_for_load_state("networkidle")
+    assert "compare=2026-03-21" in page.url
+    assert page.evaluate("window.junctionFlow.series.map(s => s.label)")[-1] == (
+        "Compared period")
 
 
 def test_a_dst_day_has_23_local_hours_and_an_outage_is_not_zero(signed_in, study):

@@ -160,6 +160,9 @@ def test_it_overlays_a_compared_period_at_the_same_offset(client, eu_analyst, du
     by_hour = {p.start.hour: p for p in answer.context["study"].points}
     assert by_hour[8].compared == 28 and by_hour[7].compared is None
     assert answer.context["chart"]["compared"][8] == 28
+    assert "Stop comparing" in answer.content.decode()
+    plain = study_of(client, eu_analyst, dublin_site, start="2026-06-10")
+    assert "compare=2026-06-03" in plain.content.decode()  # week on week, one click
 
 
 def test_it_shows_mode_share_direction_split_and_am_pm_peaks(client, eu_analyst, dublin_site):

@@ -26,6 +26,7 @@ from junction.dashboard.overview import region_overview
 from junction.dashboard.study import site_study
 from junction.middleware import bad_request
 from junction.residency.models import Region
+from junction.residency.planes import served_regions
 from junction.residency.scoping import Action, scoped_get
 from junction.sites.models import Site
 
@@ -40,10 +41,16 @@ def home(request: HttpRequest) -> HttpResponse:
     devices = list(selectors.devices_for(request.user))
     roles = selectors.roles_for(request.user)
     fallback = "administrator" if request.user.is_superuser else ""
+    regions = list(selectors.regions_for(request.user))
+    sites = list(selectors.sites_for(request.user))
+    # The overviews of the regions this node serves (another region's data is on its node).
+    overviews = [(region, [(card, chart.sparkline(card.days)) for card in region_overview(
+        region.code, [s for s in sites if s.region_id == region.pk], now)])
+        for region in regions if region.code in served_regions()]
     return render(request, "dashboard/home.html", {
-        "regions": [(region, roles.get(region.code, fallback))
-                    for region in selectors.regions_for(request.user)],
-        "sites": list(selectors.sites_for(request.user)),
+        "regions": [(region, roles.get(region.code, fallback)) for region in regions],
+        "overviews": overviews,
+        "sites": sites,
         "devices": [chart.device_health(d, now) for d in devices],
     })
 

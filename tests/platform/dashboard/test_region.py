@@ -52,6 +52,7 @@ def test_it_shows_each_sites_last_week_against_its_normal(client, eu_analyst, eu
     assert len(spark.gaps) >= 5 and spark.band
     page = answer.content.decode()
     assert "96, normal 288" in page and reverse("dashboard:site", args=["quay"]) in page
+    assert "96, normal 288" in client.get("/").content.decode()  # the home page's overview
 
 
 def test_it_refuses_another_regions_overview(client, eu_analyst, us_east):
@@ -74,3 +75,17 @@ def test_it_renders_the_overview_in_a_fixed_number_of_queries(client, eu_analyst
             django_assert_num_queries(REGION_CONTROL_QUERIES, using="default"):
         answer = client.get(reverse("dashboard:region", args=["eu-west"]))
     assert len(answer.context["cards"]) == n
+
+
+def test_it_sends_a_pinned_node_reader_to_the_regions_node(client, eu_west, us_site):
+    from django.test import override_settings
+
+    from tests.platform.staff import staff
+
+    client.force_login(staff("both", eu_west="analyst", us_east="analyst"))
+    dublin_site("quay")
+    with override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGION="eu-west"):
+        assert client.get(reverse("dashboard:region", args=["eu-west"])).status_code == 200
+        answer = client.get(reverse("dashboard:region", args=["us-east"]))
+    assert answer.status_code == 421
+    assert answer.json()["endpoint"] == "https://us-east.junction.example"

@@ -167,12 +167,18 @@ def anomaly(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     site = Site.objects.filter(region=region, pk=found.site_id).first()
     zone = ZoneInfo(site.timezone if site else region.timezone)
     first, last = found.start.astimezone(zone).date(), found.end.astimezone(zone).date()
+    # The anomaly's local days, drawn as the site page draws them: flow, normal band, the band.
+    study = site_study(site, periods.Span(
+        first=first, last=last, preset="", zone=zone,
+        granularity=periods.default_granularity((last - first).days + 1),
+    )) if site is not None and last - first < periods.LONGEST else None
     return render(request, "dashboard/anomaly.html", {
         "region": region, "anomaly": found, "site": site, "zone": zone,
         "start": found.start.astimezone(zone), "end": found.end.astimezone(zone),
         "explained": KIND_WORDS.get(found.kind, found.get_kind_display()),
         "severity_unit": SEVERITY_UNITS.get(found.kind, SCORE_UNIT),
         "site_query": f"start={first}&end={last}",
+        "study": study, "chart": chart.flow_chart(study, anomaly_url) if study else None,
         "can_triage": selectors.can_triage(request.user, region.code),
         "here": request.get_full_path(),
     })

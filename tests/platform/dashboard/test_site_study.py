@@ -283,6 +283,10 @@ def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(client, eu_op
     start = anomaly.start.astimezone(DUBLIN)
     assert f"{start:%Y-%m-%d %H:%M} to" in page and "(Europe/Dublin)" in page
     assert "unknown, not 0" in page and "Acknowledge" in page
+    # Drawn as on the site page: its local day, the anomaly as a band.
+    assert 'id="flow-data"' in page
+    assert answer.context["chart"]["anomalies"][0]["start"] == anomaly.start.timestamp()
+    assert answer.context["study"].span.first == start.date()
     site_page = study_of(client, eu_operator, dublin_site, start=f"{start:%Y-%m-%d}")
     assert reverse("dashboard:anomaly", args=["eu-west", anomaly.pk]) in (
         site_page.content.decode())

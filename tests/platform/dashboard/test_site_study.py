@@ -282,7 +282,7 @@ def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(client, eu_op
     page = answer.content.decode()
     start = anomaly.start.astimezone(DUBLIN)
     assert f"{start:%Y-%m-%d %H:%M} to" in page and "(Europe/Dublin)" in page
-    assert "unknown, not 0" in page and "Acknowledge" in page
+    assert "estimated to have missed (unmeasured, not 0)" in page and "Acknowledge" in page
     # Drawn as on the site page: its local day, the anomaly as a band.
     assert 'id="flow-data"' in page
     assert answer.context["chart"]["anomalies"][0]["start"] == anomaly.start.timestamp()

@@ -126,8 +126,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest.py --backfill
 	$(BIN)/python bench/batch_parse.py
+	@if command -v buildah >/dev/null 2>&1; then $(MAKE) --no-print-directory edge-image \
+		&& $(BIN)/python bench/edge_image.py $(EDGE_IMAGE); fi
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/rollups.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf var .pytest_cache

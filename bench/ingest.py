@@ -40,6 +40,8 @@ from pathlib import Path
 
 import requests
 
+from edge_worker.contract import ROAD_USER_CLASSES
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 CONTROL_DB, REGION_DB = "junction_bench_control", "junction_bench_eu_west"
@@ -47,7 +49,7 @@ REGION = "eu-west"
 BUCKETS, SECONDS = 15, 60
 COUNTERS = ("north-stopline", "south-stopline")
 DIRECTIONS = ("in", "out")
-CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+CLASSES = ROAD_USER_CLASSES
 ROWS_PER_BUCKET = len(COUNTERS) * len(DIRECTIONS) * len(CLASSES)  # 24
 PATH = "/api/v1/ingest/batches"
 WARMUP = 3  # batches per client before the clock starts

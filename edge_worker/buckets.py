@@ -56,6 +56,62 @@ class Bucket:
         return self.start + self.seconds
 
 
+def site_bucket(parts: list[Bucket], *, cameras: int) -> Bucket:
+    """Merge the parts of one bucket start from every camera of the site into one bucket.
+
+    Counter and zone names are unique across a site's cameras (config checks), so merging is a
+    union; sums only matter if a name repeats. `uptime` is the mean camera uptime, with a missing
+    camera counting 0: the share of the site's camera-time that was analysed. Not the minimum:
+    one dead camera would make the bucket uptime 0, the platform's "no data" marker, and the
+    other cameras' real counts would be thrown away with it.
+    """
+    if not parts:
+        raise ValueError("no buckets to merge")
+    if len({(p.start, p.seconds) for p in parts}) != 1:
+        starts = sorted({p.start for p in parts})
+        raise ValueError(f"buckets of different starts or lengths cannot merge: {starts}")
+    counts: dict[CountKey, int] = defaultdict(int)
+    speeds: dict[ClassKey, tuple[int, ...]] = {}
+    occupancy: dict[ClassKey, tuple[float, int]] = {}
+    dwell: dict[ClassKey, tuple[int, ...]] = {}
+    for part in parts:
+        for counter, direction, cls, n in part.counts:
+            counts[(counter, direction, cls)] += n
+        for counter, cls, hist in part.speeds:
+            speeds[(counter, cls)] = _summed(speeds.get((counter, cls)), hist)
+        for zone, cls, mean, peak in part.occupancy:
+            mean_sum, peak_sum = occupancy.get((zone, cls), (0.0, 0))
+            occupancy[(zone, cls)] = (mean_sum + mean, peak_sum + peak)
+        for zone, cls, hist in part.dwell:
+            dwell[(zone, cls)] = _summed(dwell.get((zone, cls)), hist)
+    uptimes = [p.uptime for p in parts] + [0.0] * max(cameras - len(parts), 0)
+    return Bucket(
+        start=parts[0].start,
+        seconds=parts[0].seconds,
+        uptime=sum(uptimes) / len(uptimes),
+        counts=tuple(
+            (*key, n) for key, n in sorted(counts.items(), key=lambda kv: _count_order(kv[0]))
+        ),
+        speeds=tuple((*key, hist) for key, hist in sorted(speeds.items())),
+        occupancy=tuple(
+            (*key, round(mean, 3), peak) for key, (mean, peak) in sorted(occupancy.items())
+        ),
+        dwell=tuple((*key, hist) for key, hist in sorted(dwell.items())),
+    )
+
+
+def _summed(existing: tuple[int, ...] | None, hist: tuple[int, ...]) -> tuple[int, ...]:
+    if existing is None:
+        return tuple(hist)
+    return tuple(a + b for a, b in zip(existing, hist, strict=True))
+
+
+def _count_order(key: CountKey) -> tuple[str, str, str]:
+    # A movement's count has no direction (None): it sorts before "in" and "out".
+    counter, direction, cls = key
+    return counter, direction or "", cls
+
+
 @dataclass
 class _OpenBucket:
     start: int
@@ -91,7 +147,7 @@ class _OpenBucket:
             counts=tuple(
                 (counter, direction, cls, n)
                 for (counter, direction, cls), n in sorted(
-                    self.counts.items(), key=lambda item: (item[0][0], item[0][1] or "", item[0][2])
+                    self.counts.items(), key=lambda item: _count_order(item[0])
                 )
             ),
             speeds=tuple((c, cls, tuple(h)) for (c, cls), h in sorted(self.speeds.items())),

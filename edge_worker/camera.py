@@ -47,14 +47,22 @@ SPOOL_RETRY_S = 10.0
 FULL_LOG_EVERY_S = 60.0
 
 
-class Analyser(Protocol):
-    def analyse(self, frame: Any, t: float) -> FrameResult: ...
-
-
 @dataclass(frozen=True)
 class TimedFrame:
     t: float
     image: Any
+
+
+class Analyser(Protocol):
+    """What a camera loop drives (edge_worker.analyser.Analyser is the real one)."""
+
+    def analyse(self, frame: Any, t: float) -> FrameResult:
+        """Frames come in time order; t is unix time, or seconds into a recording."""
+        ...
+
+    def finish(self, t: float) -> FrameResult:
+        """The frames have ended: the events still held (dwell of road users in zones)."""
+        ...
 
 
 _END = object()
@@ -79,15 +87,15 @@ class SpoolWriter:
         self.clock = clock
         self.max_held = max_held
         self.retry_s = retry_s
-        self.held: list[dict] = []
+        self.held: list[Bucket] = []
         self.dropped = 0  # dropped from `held`, not yet counted in the spool
         self.full_since: float | None = None
         self._retry_at = 0.0
         self._logged_at: float | None = None
 
-    def write(self, records: list[dict]) -> None:
-        """Spool these records after any held ones; on a full disk keep them all and return."""
-        self.held.extend(records)
+    def write(self, buckets: list[Bucket]) -> None:
+        """Spool these buckets after any held ones; on a full disk keep them all and return."""
+        self.held.extend(buckets)
         overflow = len(self.held) - self.max_held
         if overflow > 0:
             del self.held[:overflow]
@@ -103,7 +111,7 @@ class SpoolWriter:
         if not self.held:
             return
         now = self.clock()
-        if self.full_since is not None and not records and now < self._retry_at:
+        if self.full_since is not None and not buckets and now < self._retry_at:
             return
         try:
             self.spool.put(self.camera, list(self.held), dropped_unspooled=self.dropped)
@@ -254,9 +262,7 @@ class CameraLoop:
             )
 
     def _finish(self, aggregator: BucketAggregator, end: float) -> list[Bucket]:
-        closing = getattr(self.analyser, "finish", None)
-        closed = aggregator.add(closing(end)) if callable(closing) else []
-        return closed + aggregator.finish(end)
+        return aggregator.add(self.analyser.finish(end)) + aggregator.finish(end)
 
     def _analyse(self, frame: TimedFrame) -> FrameResult:
         began = time.perf_counter()
@@ -268,8 +274,7 @@ class CameraLoop:
 
     def _spool(self, buckets: list[Bucket]) -> None:
         if buckets:
-            records = [privacy.bucket_record(b, classes=self.classes) for b in buckets]
-            self._writer.write(records)
+            self._writer.write([privacy.collected(b, classes=self.classes) for b in buckets])
 
     def _read(self, frames: Iterable[TimedFrame], stop: Callable[[], bool]) -> None:
         stride = self.camera.stride

@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import yaml
@@ -26,11 +26,10 @@ from pydantic import (
     model_validator,
 )
 
+from edge_worker.contract import ROAD_USER_CLASSES, RoadUserClass
 from edge_worker.count.schema import CounterSet, LineSpec, MovementSpec, Name, ZoneSpec
 from edge_worker.detect.settings import DetectorSettings
 
-RoadUserClass = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-_ALL_CLASSES: tuple[RoadUserClass, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -134,6 +133,18 @@ class CameraConfig(CounterSet):
         return "://" not in self.source
 
 
+class FleetConfig(_Strict):
+    """Where fleet releases live on this device, and the TUF root it was provisioned with."""
+
+    slots: Path
+    trusted_root: Path
+
+    @field_validator("slots", "trusted_root")
+    @classmethod
+    def _from_site_folder(cls, path: Path, info: ValidationInfo) -> Path:
+        return _resolved(path, info)
+
+
 class SiteConfig(_Strict):
     device_id: Identifier
     site: Identifier
@@ -148,13 +159,14 @@ class SiteConfig(_Strict):
     # Dividing a day keeps buckets aligned to midnight UTC, as the platform's rollups expect.
     bucket_seconds: int = Field(default=60, ge=1, le=3600)
     classes: list[RoadUserClass] = Field(
-        default_factory=lambda: list(_ALL_CLASSES),
+        default_factory=lambda: list(ROAD_USER_CLASSES),
         min_length=1,
     )
     spool: SpoolConfig
     uplink: UplinkConfig = Field(default_factory=UplinkConfig)
     cameras: list[CameraConfig] = Field(min_length=1)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    fleet: FleetConfig | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -187,17 +199,7 @@ class SiteConfig(_Strict):
     def _site_wide_rules(self) -> SiteConfig:
         if (self.secret_file is None) == (self.secret_env is None):
             raise ValueError("give exactly one of secret_file or secret_env")
-        cameras = [c.name for c in self.cameras]
-        if len(set(cameras)) != len(cameras):
-            raise ValueError("camera names must be unique")
-        # Buckets of all cameras merge into one site bucket, so a name may exist only once.
-        specs: list[LineSpec | ZoneSpec | MovementSpec] = []
-        for c in self.cameras:
-            specs.extend([*c.lines, *c.zones, *c.movements])
-        names = [s.name for s in specs]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"counter and zone names must be unique across cameras: {repeated}")
+        cameras_check(self.cameras)
         return self
 
     def read_secret(self) -> str:
@@ -214,6 +216,21 @@ class SiteConfig(_Strict):
         if not secret:
             raise ConfigError(f"the device secret is empty or missing: {where}")
         return secret
+
+
+def cameras_check(cameras: list[CameraConfig]) -> None:
+    """Rules across a site's cameras (also applied to a fleet release's config patch)."""
+    names = [c.name for c in cameras]
+    if len(set(names)) != len(names):
+        raise ValueError("camera names must be unique")
+    # Buckets of all cameras merge into one site bucket, so a name may exist only once.
+    specs: list[LineSpec | ZoneSpec | MovementSpec] = []
+    for c in cameras:
+        specs.extend([*c.lines, *c.zones, *c.movements])
+    counters = [s.name for s in specs]
+    repeated = sorted({n for n in counters if counters.count(n) > 1})
+    if repeated:
+        raise ValueError(f"counter and zone names must be unique across cameras: {repeated}")
 
 
 def _check_endpoint(url: str) -> None:

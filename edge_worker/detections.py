@@ -10,15 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# COCO ids of the classes Junction collects, and their names in the batch contract.
-CLASS_NAMES: dict[int, str] = {
-    0: "person",
-    1: "bicycle",
-    2: "car",
-    3: "motorcycle",
-    5: "bus",
-    7: "truck",
-}
+from edge_worker.contract import ROAD_USER_CLASSES
+
+# The detector's (COCO's) ids of the road-user classes, in the contract's order.
+COCO_IDS = (0, 1, 2, 3, 5, 7)
+CLASS_NAMES: dict[int, str] = dict(zip(COCO_IDS, ROAD_USER_CLASSES, strict=True))
 CLASS_IDS: dict[str, int] = {name: cid for cid, name in CLASS_NAMES.items()}
 NO_TRACK = -1
 

@@ -1,26 +1,30 @@
 """The privacy choke point: the only code that turns buckets into what is stored on disk and sent.
 
-Everything leaving the analyser passes through `bucket_record` before it reaches the spool, and
-through `batch_body` before it reaches the network. Both build their output field by field from
-aggregates (counts, histograms, occupancy summaries), so no frame, box, track id, trajectory or
-single speed can ride along (DESIGN.md sections 2 and 4).
+A closed `Bucket` is the one record from the aggregator to the uplink. It passes `collected` (the
+region's classes) before the spool, and `wire` builds what is stored and what is sent field by
+field from its aggregates (counts, histograms, occupancy summaries), so no frame, box, track id,
+trajectory or single speed can ride along (DESIGN.md sections 2 and 4). `batch_body` serialises
+a batch once; its bytes are stored, so every retry sends the same.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
-from collections import defaultdict
+import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from edge_worker.buckets import DWELL_EDGES_S, SPEED_EDGES_KMH, Bucket
+from edge_worker.contract import BATCH_SCHEMA, DIRECTIONS, ROAD_USER_CLASSES
 
 log = logging.getLogger(__name__)
 
-BATCH_SCHEMA = "junction.batch/v1"
-CLASSES: frozenset[str] = frozenset({"person", "bicycle", "car", "motorcycle", "bus", "truck"})
-DIRECTIONS = frozenset({"in", "out", None})
+CLASSES: frozenset[str] = frozenset(ROAD_USER_CLASSES)
+# None: a movement's count, which has no direction.
+SIDES: frozenset[str | None] = frozenset((*DIRECTIONS, None))
 
 
 def iso_start(start: int) -> str:
@@ -34,21 +38,39 @@ def _histogram(counts: Iterable[int], edges: tuple[int, ...]) -> list[int]:
     return values
 
 
-def bucket_record(bucket: Bucket, *, classes: frozenset[str] = CLASSES) -> dict:
-    """One camera's bucket as the aggregate-only dict that the spool stores.
+def collected(bucket: Bucket, *, classes: frozenset[str] = CLASSES) -> Bucket:
+    """The bucket with only the region's collected classes (and only directed counts on lines).
 
     `classes` is the region's list of collected classes; other classes are left out here, at
-    the edge, and the number left out is logged so a policy mismatch is visible.
+    the edge, before the bucket is stored, and the number left out is logged so a policy
+    mismatch is visible.
     """
-    left_out = 0
+    kept = replace(
+        bucket,
+        counts=tuple(c for c in bucket.counts if c[1] in SIDES and c[2] in classes),
+        speeds=tuple(s for s in bucket.speeds if s[1] in classes),
+        occupancy=tuple(o for o in bucket.occupancy if o[1] in classes),
+        dwell=tuple(d for d in bucket.dwell if d[1] in classes),
+    )
+    left_out = sum(
+        len(getattr(bucket, name)) - len(getattr(kept, name))
+        for name in ("counts", "speeds", "occupancy", "dwell")
+    )
+    if left_out:
+        log.warning(
+            "bucket %s: %s entries of classes outside the region's list (or of no known"
+            " direction) were not kept",
+            iso_start(bucket.start),
+            left_out,
+        )
+    return kept
 
-    def kept(cls: str) -> bool:
-        nonlocal left_out
-        if cls in classes:
-            return True
-        left_out += 1
-        return False
 
+def wire(bucket: Bucket) -> dict:
+    """The bucket as a junction.batch/v1 bucket object, built field by field from aggregates.
+
+    The spool stores this form (one camera's part) and the batch body carries it (the site's).
+    """
     record = {
         "start": iso_start(bucket.start),
         "seconds": int(bucket.seconds),
@@ -56,7 +78,6 @@ def bucket_record(bucket: Bucket, *, classes: frozenset[str] = CLASSES) -> dict:
         "counts": [
             {"counter": str(counter), "direction": direction, "class": cls, "count": int(n)}
             for counter, direction, cls, n in bucket.counts
-            if direction in DIRECTIONS and kept(cls)
         ],
         "speeds": [
             {
@@ -66,14 +87,15 @@ def bucket_record(bucket: Bucket, *, classes: frozenset[str] = CLASSES) -> dict:
                 "counts": _histogram(hist, SPEED_EDGES_KMH),
             }
             for counter, cls, hist in bucket.speeds
-            if kept(cls)
         ],
         "occupancy": [
             {"zone": str(zone), "class": cls, "mean": float(mean), "max": int(peak)}
             for zone, cls, mean, peak in bucket.occupancy
-            if kept(cls)
         ],
-        "dwell": [
+    }
+    if bucket.dwell:
+        # Optional in v1; left out when empty so the common body stays exactly the documented one.
+        record["dwell"] = [
             {
                 "zone": str(zone),
                 "class": cls,
@@ -81,79 +103,24 @@ def bucket_record(bucket: Bucket, *, classes: frozenset[str] = CLASSES) -> dict:
                 "counts": _histogram(hist, DWELL_EDGES_S),
             }
             for zone, cls, hist in bucket.dwell
-            if kept(cls)
-        ],
-    }
-    if left_out:
-        log.warning(
-            "bucket %s: %s entries of classes outside the region's list were not kept",
-            record["start"],
-            left_out,
-        )
+        ]
     return record
 
 
-def site_bucket(records: list[dict], *, cameras: int) -> dict:
-    """Merge the records of one bucket start from every camera of the site into one bucket.
-
-    Counter and zone names are unique across a site's cameras (config checks), so merging is a
-    union; sums only matter if a name repeats. `uptime` is the mean camera uptime, with a missing
-    camera counting 0: the share of the site's camera-time that was analysed. Not the minimum:
-    one dead camera would make the bucket uptime 0, the platform's "no data" marker, and the
-    other cameras' real counts would be thrown away with it.
-    """
-    if not records:
-        raise ValueError("no records to merge")
-    starts = {r["start"] for r in records}
-    seconds = {r["seconds"] for r in records}
-    if len(starts) != 1 or len(seconds) != 1:
-        raise ValueError(f"records of different buckets cannot merge: {sorted(starts)}")
-    counts: dict[tuple, int] = defaultdict(int)
-    speeds: dict[tuple, list[int]] = {}
-    occupancy: dict[tuple, list[float]] = {}
-    dwell: dict[tuple, list[int]] = {}
-    for record in records:
-        for c in record["counts"]:
-            counts[(c["counter"], c["direction"], c["class"])] += c["count"]
-        for s in record["speeds"]:
-            _add_into(speeds, (s["counter"], s["class"]), s["counts"])
-        for o in record["occupancy"]:
-            mean_max = occupancy.setdefault((o["zone"], o["class"]), [0.0, 0])
-            mean_max[0] += o["mean"]
-            mean_max[1] += o["max"]
-        for d in record.get("dwell", ()):
-            _add_into(dwell, (d["zone"], d["class"]), d["counts"])
-    uptimes = [r["uptime"] for r in records] + [0.0] * max(cameras - len(records), 0)
-    merged = {
-        "start": records[0]["start"],
-        "seconds": records[0]["seconds"],
-        "uptime": sum(uptimes) / len(uptimes),
-        "counts": [
-            {"counter": k[0], "direction": k[1], "class": k[2], "count": n}
-            for k, n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2]))
-        ],
-        "speeds": [
-            {"counter": k[0], "class": k[1], "edges_kmh": list(SPEED_EDGES_KMH), "counts": h}
-            for k, h in sorted(speeds.items())
-        ],
-        "occupancy": [
-            {"zone": k[0], "class": k[1], "mean": round(v[0], 3), "max": int(v[1])}
-            for k, v in sorted(occupancy.items())
-        ],
-    }
-    if dwell:
-        # Optional in v1; left out when empty so the common body stays exactly the documented one.
-        merged["dwell"] = [
-            {"zone": k[0], "class": k[1], "edges_s": list(DWELL_EDGES_S), "counts": h}
-            for k, h in sorted(dwell.items())
-        ]
-    return merged
-
-
-def _add_into(table: dict[tuple, list[int]], key: tuple, counts: list[int]) -> None:
-    existing = table.get(key)
-    table[key] = (
-        list(counts) if existing is None else [a + b for a, b in zip(existing, counts, strict=True)]
+def from_wire(record: dict) -> Bucket:
+    """A stored bucket object back as the typed Bucket (the inverse of `wire`)."""
+    return Bucket(
+        start=calendar.timegm(time.strptime(record["start"], "%Y-%m-%dT%H:%M:%SZ")),
+        seconds=int(record["seconds"]),
+        uptime=float(record["uptime"]),
+        counts=tuple(
+            (c["counter"], c["direction"], c["class"], int(c["count"])) for c in record["counts"]
+        ),
+        speeds=tuple((s["counter"], s["class"], tuple(s["counts"])) for s in record["speeds"]),
+        occupancy=tuple(
+            (o["zone"], o["class"], float(o["mean"]), int(o["max"])) for o in record["occupancy"]
+        ),
+        dwell=tuple((d["zone"], d["class"], tuple(d["counts"])) for d in record.get("dwell", ())),
     )
 
 
@@ -165,7 +132,7 @@ def batch_body(
     region: str,
     model_name: str,
     model_sha256: str,
-    buckets: list[dict],
+    buckets: list[Bucket],
 ) -> bytes:
     """The exact bytes of a junction.batch/v1 body; stored once so every retry sends the same."""
     body = {
@@ -175,6 +142,6 @@ def batch_body(
         "site": site,
         "region": region,
         "model": {"name": model_name, "sha256": model_sha256},
-        "buckets": buckets,
+        "buckets": [wire(bucket) for bucket in buckets],
     }
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")

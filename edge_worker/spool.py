@@ -11,7 +11,6 @@ the size cap, dead letters, the batch in flight) is a transaction on the same ta
 
 from __future__ import annotations
 
-import calendar
 import errno
 import json
 import logging
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_worker import privacy
+from edge_worker.buckets import Bucket, site_bucket
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,8 @@ class Spool:
             ).fetchone()
         return row[0] if row else None
 
-    def put(self, camera: str, records: list[dict], *, dropped_unspooled: int = 0) -> int:
-        """Store closed bucket records of one camera in one durable transaction; returns how many
+    def put(self, camera: str, buckets: list[Bucket], *, dropped_unspooled: int = 0) -> int:
+        """Store closed buckets of one camera in one durable transaction; returns how many
         were new. A bucket already spooled (a restarted camera replaying a file) is not stored
         twice, and one whose start was already batched is refused and counted as late.
         `dropped_unspooled`: buckets the camera had to drop while the disk was full, counted as
@@ -159,10 +159,9 @@ class Spool:
         with self._transaction():
             if dropped_unspooled:
                 self._bump("dropped_buckets", dropped_unspooled)
-            for record in records:
-                start = _epoch(record["start"])
-                seconds = int(record["seconds"])
-                self._advance_progress(camera, start + seconds)
+            for bucket in buckets:
+                start, seconds = bucket.start, bucket.seconds
+                self._advance_progress(camera, bucket.end)
                 if self._db.execute(
                     "SELECT 1 FROM batched_start WHERE start = ?", (start,)
                 ).fetchone():
@@ -170,10 +169,10 @@ class Spool:
                     log.warning(
                         "camera %s: bucket %s arrived after it was batched; not sent",
                         camera,
-                        record["start"],
+                        privacy.iso_start(start),
                     )
                     continue
-                text = json.dumps(record, separators=(",", ":"), allow_nan=False)
+                text = json.dumps(privacy.wire(bucket), separators=(",", ":"), allow_nan=False)
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO camera_bucket"
                     " (camera, start, seconds, record, bytes, spooled_at)"
@@ -225,15 +224,15 @@ class Spool:
                         break
             if not ready:
                 return None
-            by_start: dict[int, list[dict]] = defaultdict(list)
+            by_start: dict[int, list[Bucket]] = defaultdict(list)
             for start, text in self._db.execute(
                 "SELECT start, record FROM camera_bucket WHERE batch_id IS NULL"
                 f" AND start IN ({','.join('?' * len(ready))}) ORDER BY start, camera",
                 ready,
             ):
-                by_start[start].append(json.loads(text))
+                by_start[start].append(privacy.from_wire(json.loads(text)))
             batch_id = str(uuid.uuid4())
-            buckets = [privacy.site_bucket(by_start[s], cameras=len(wanted)) for s in ready]
+            buckets = [site_bucket(by_start[s], cameras=len(wanted)) for s in ready]
             body = privacy.batch_body(
                 batch_id=batch_id,
                 device_id=identity.device_id,
@@ -513,6 +512,3 @@ def _is_full(exc: BaseException) -> bool:
         )
     return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
-
-def _epoch(iso: str) -> int:
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))

@@ -11,6 +11,9 @@ no `onnx` package. Whether the network really runs at another size is checked by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 # Field numbers from onnx.proto: ModelProto.graph, GraphProto.input/output,
 # ValueInfoProto.name/type, TypeProto.tensor_type, TypeProto.Tensor.shape,
 # TensorShapeProto.dim, TensorShapeProto.Dimension.dim_param.
@@ -18,7 +21,13 @@ _GRAPH, _INPUT, _OUTPUT = 7, 11, 12
 _NAME, _TYPE, _TENSOR, _SHAPE, _DIM, _DIM_PARAM = 1, 2, 1, 2, 1, 2
 _VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
 
+# (field number, wire type, value): a varint's value is an int, every other wire type's is bytes.
 Field = tuple[int, int, int | bytes]
+
+
+def _message(wire: int, value: int | bytes) -> bytes | None:
+    """The bytes of a length-delimited field (a sub-message or a string), else None."""
+    return value if wire == _BYTES and isinstance(value, bytes) else None
 
 
 def with_free_dimensions(
@@ -38,17 +47,19 @@ def with_free_dimensions(
     def graph(data: bytes) -> bytes:
         fields = []
         for number, wire, value in _parse(data):
-            if number in (_INPUT, _OUTPUT) and wire == _BYTES:
-                name = _name(value)
+            info = _message(wire, value)
+            if number in (_INPUT, _OUTPUT) and info is not None:
+                name = _name(info)
                 dims = wanted.get((number, name))
                 if dims is not None:
-                    value = _edit(value, (_TYPE, _TENSOR, _SHAPE), lambda s, d=dims: _free(s, d))
+                    value = _edit(info, (_TYPE, _TENSOR, _SHAPE), partial(_free, dims=dims))
                     found.add((number, name))
             fields.append((number, wire, value))
         return _serialise(fields)
 
     edited = _serialise(
-        [(n, w, graph(v) if n == _GRAPH and w == _BYTES else v) for n, w, v in _parse(model)]
+        [(n, w, graph(m) if n == _GRAPH and (m := _message(w, v)) is not None else v)
+         for n, w, v in _parse(model)]
     )
     if found != set(wanted):
         raise ValueError("the model's graph does not declare the expected input and output")
@@ -57,18 +68,20 @@ def with_free_dimensions(
 
 def _name(value_info: bytes) -> str:
     for number, wire, value in _parse(value_info):
-        if number == _NAME and wire == _BYTES:
-            return value.decode("utf-8", "replace")
+        text = _message(wire, value)
+        if number == _NAME and text is not None:
+            return text.decode("utf-8", "replace")
     return ""
 
 
-def _edit(message: bytes, path: tuple[int, ...], change) -> bytes:
+def _edit(message: bytes, path: tuple[int, ...], change: Callable[[bytes], bytes]) -> bytes:
     """Apply `change` to the sub-message at `path` (field numbers), re-encoding the lengths."""
-    fields = []
+    fields: list[Field] = []
     hit = False
     for number, wire, value in _parse(message):
-        if number == path[0] and wire == _BYTES:
-            value = change(value) if len(path) == 1 else _edit(value, path[1:], change)
+        inner = _message(wire, value)
+        if number == path[0] and inner is not None:
+            value = change(inner) if len(path) == 1 else _edit(inner, path[1:], change)
             hit = True
         fields.append((number, wire, value))
     if not hit:
@@ -93,6 +106,7 @@ def _parse(data: bytes) -> list[Field]:
     while i < len(data):
         key, i = _varint(data, i)
         number, wire = key >> 3, key & 7
+        value: int | bytes
         if wire == _VARINT:
             value, i = _varint(data, i)
         elif wire == _BYTES:
@@ -113,12 +127,12 @@ def _serialise(fields: list[Field]) -> bytes:
     out = bytearray()
     for number, wire, value in fields:
         out += _encode_varint(number << 3 | wire)
-        if wire == _VARINT:
-            out += _encode_varint(value)  # type: ignore[arg-type]
+        if isinstance(value, int):
+            out += _encode_varint(value)
         elif wire == _BYTES:
-            out += _encode_varint(len(value)) + value  # type: ignore[arg-type]
+            out += _encode_varint(len(value)) + value
         else:
-            out += value  # type: ignore[operator]
+            out += value
     return bytes(out)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import lap
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from edge_worker.detections import Detections
 from edge_worker.track import kalman
@@ -73,7 +73,11 @@ def _match(iou: np.ndarray, min_iou: float) -> tuple[np.ndarray, np.ndarray]:
     """Optimal one-to-one pairs (row, column) with IoU of at least min_iou."""
     if iou.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rows, cols = linear_sum_assignment(-iou)
+    # Jonker-Volgenant (lapx, as ByteTrack uses): the same optimum as SciPy's assignment solver
+    # in a library of 15 MB instead of 100, which is most of what an edge image can save.
+    _, row_to_col, _ = lap.lapjv(1.0 - iou, extend_cost=True)
+    rows = np.flatnonzero(row_to_col >= 0)
+    cols = row_to_col[rows].astype(np.int64)
     good = iou[rows, cols] >= min_iou
     return rows[good], cols[good]
 

@@ -7,6 +7,7 @@ nothing is half-written. Project-wide (beside settings), as every app's commands
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +30,14 @@ def one_line(error: ValidationError, names: dict[str, str] | None = None) -> str
             for field, messages in error.message_dict.items()
         )
     return " ".join(error.messages)
+
+
+def cli_actor() -> str:
+    """Who ran the command, as the audit log names them."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "cli"
 
 
 class JunctionCommand(BaseCommand):

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from junction.analytics.schedule import beat_schedule
 from junction.env import env_bool, env_int, env_regions, env_str, secret_key_weakness
+from junction.fleet.schedule import fleet_beat_schedule
 from junction.residency.planes import region_alias
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -123,7 +124,7 @@ CELERY_TASK_TIME_LIMIT = env_int("JUNCTION_TASK_TIMEOUT", 3600)
 CELERY_TASK_DEFAULT_QUEUE = "control"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Beat enqueues every analytics job once per served region, each to that region's queue.
-CELERY_BEAT_SCHEDULE = beat_schedule(SERVED_REGIONS)
+CELERY_BEAT_SCHEDULE = beat_schedule(SERVED_REGIONS) | fleet_beat_schedule(SERVED_REGIONS)
 
 # --- Applications ----------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -145,6 +146,7 @@ INSTALLED_APPS = [
     "junction.analytics",
     "junction.accounts",
     "junction.opendata",
+    "junction.fleet",
     "junction.api",
     "junction.dashboard",
 ]
@@ -278,6 +280,16 @@ JUNCTION_INGEST_BAD_SIGNATURES_DEVICE = env_str("JUNCTION_INGEST_BAD_SIGNATURES_
                                                 "10/minute")
 JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS = env_str("JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS",
                                                  "30/minute")
+# --- Fleet updates (DESIGN.md section 10): each region's TUF repository -------------------------
+# Offline keys (root, targets) exist only where operators sign; online keys (snapshot,
+# timestamp) where the Celery worker refreshes them. The web process reads neither.
+JUNCTION_FLEET_OFFLINE_KEYS = Path(env_str("JUNCTION_FLEET_OFFLINE_KEYS",
+                                           str(VAR_DIR / "fleet-keys" / "offline")))
+JUNCTION_FLEET_ONLINE_KEYS = Path(env_str("JUNCTION_FLEET_ONLINE_KEYS",
+                                          str(VAR_DIR / "fleet-keys" / "online")))
+# How long a device waits between check-ins (it adds its own jitter).
+JUNCTION_FLEET_POLL_SECONDS = env_int("JUNCTION_FLEET_POLL_SECONDS", 300)
+
 # Device secrets are kept encrypted under this key (Fernet); see junction.sites.credentials.
 JUNCTION_CREDENTIALS_KEY = env_str("JUNCTION_CREDENTIALS_KEY")
 

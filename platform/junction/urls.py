@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/redoc/", ApiRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("junction.api.urls")),
     path("api/v1/ingest/", include("junction.ingest.urls")),
+    path("api/v1/fleet/", include("junction.fleet.urls")),
     path("", include("junction.dashboard.urls")),
 ]
 

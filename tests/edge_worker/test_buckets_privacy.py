@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edge_worker import privacy
-from edge_worker.buckets import Bucket, BucketAggregator
+from edge_worker.buckets import Bucket, BucketAggregator, site_bucket
 from edge_worker.events import CountEvent, DwellEvent, FrameResult, ZoneOccupancy
 
 T0 = 1_800_000_000
@@ -37,7 +37,7 @@ def busy_bucket() -> Bucket:
 
 
 def test_a_stored_bucket_holds_only_the_contracts_aggregate_fields():
-    record = privacy.bucket_record(busy_bucket())
+    record = privacy.wire(busy_bucket())
     assert set(record) == BUCKET_KEYS
     for table, keys in ENTRY_KEYS.items():
         assert record[table], table
@@ -49,8 +49,12 @@ def test_a_stored_bucket_holds_only_the_contracts_aggregate_fields():
     assert "20.0" not in text and "track" not in text
 
 
+def test_a_stored_bucket_reads_back_as_the_same_bucket():
+    bucket = busy_bucket()
+    assert privacy.from_wire(json.loads(json.dumps(privacy.wire(bucket)))) == bucket
+
+
 def test_a_batch_body_is_exactly_the_v1_envelope():
-    record = privacy.bucket_record(busy_bucket())
     body = json.loads(
         privacy.batch_body(
             batch_id="6f1c0a3e-0000-4000-8000-000000000000",
@@ -59,7 +63,7 @@ def test_a_batch_body_is_exactly_the_v1_envelope():
             region="eu-west",
             model_name="yolox_nano",
             model_sha256="ab" * 32,
-            buckets=[privacy.site_bucket([record], cameras=1)],
+            buckets=[site_bucket([busy_bucket()], cameras=1)],
         )
     )
     assert set(body) == {"schema", "batch_id", "device_id", "site", "region", "model", "buckets"}
@@ -69,41 +73,50 @@ def test_a_batch_body_is_exactly_the_v1_envelope():
 
 def test_classes_outside_the_regions_list_are_never_stored():
     bucket = Bucket(T0, 60, 1.0, counts=(("stop", "in", "car", 3), ("stop", "in", "person", 2)))
-    record = privacy.bucket_record(bucket, classes=frozenset({"car"}))
-    assert [c["class"] for c in record["counts"]] == ["car"]
+    kept = privacy.collected(bucket, classes=frozenset({"car"}))
+    assert [c["class"] for c in privacy.wire(kept)["counts"]] == ["car"]
 
 
 def test_an_empty_dwell_list_is_left_out_of_the_sent_bucket():
-    merged = privacy.site_bucket([privacy.bucket_record(Bucket(T0, 60, 1.0))], cameras=1)
-    assert "dwell" not in merged
+    assert "dwell" not in privacy.wire(site_bucket([Bucket(T0, 60, 1.0)], cameras=1))
 
 
 @pytest.mark.parametrize(
-    "records, cameras, uptime",
+    "parts, cameras, uptime",
     [
         ([(1.0, 3)], 1, 1.0),
         ([(1.0, 3), (0.5, 2)], 2, 0.75),
         ([(1.0, 3)], 2, 0.5),  # a camera with no bucket at all counts as not watched
     ],
 )
-def test_merging_cameras_takes_the_mean_camera_uptime_and_sums_counts(records, cameras, uptime):
-    parts = [
-        privacy.bucket_record(Bucket(T0, 60, up, counts=((f"line-{i}", "in", "car", n),)))
-        for i, (up, n) in enumerate(records)
+def test_merging_cameras_takes_the_mean_camera_uptime_and_sums_counts(parts, cameras, uptime):
+    buckets = [
+        Bucket(T0, 60, up, counts=((f"line-{i}", "in", "car", n),))
+        for i, (up, n) in enumerate(parts)
     ]
-    merged = privacy.site_bucket(parts, cameras=cameras)
+    merged = privacy.wire(site_bucket(buckets, cameras=cameras))
     assert merged["uptime"] == uptime
-    assert sum(c["count"] for c in merged["counts"]) == sum(n for _, n in records)
+    assert sum(c["count"] for c in merged["counts"]) == sum(n for _, n in parts)
     # Uptime 0 is the platform's "no data" marker: counts that exist must never carry it.
     assert merged["uptime"] > 0 or not merged["counts"]
 
 
+def test_merging_cameras_sums_histograms_and_occupancy():
+    north = Bucket(T0, 60, 1.0, speeds=(("stop", "car", (1, 0, 0, 0, 0, 0, 0, 2)),),
+                   occupancy=(("box", "person", 0.25, 1),))
+    south = Bucket(T0, 60, 1.0, speeds=(("stop", "car", (0, 1, 0, 0, 0, 0, 0, 1)),),
+                   occupancy=(("box", "person", 0.5, 2),))
+    merged = site_bucket([north, south], cameras=2)
+    assert merged.speeds == (("stop", "car", (1, 1, 0, 0, 0, 0, 0, 3)),)
+    assert merged.occupancy == (("box", "person", 0.75, 3),)
+
+
 def test_buckets_of_different_starts_never_merge():
-    parts = [privacy.bucket_record(Bucket(T0 + 60 * i, 60, 1.0)) for i in range(2)]
-    with pytest.raises(ValueError, match="different buckets"):
-        privacy.site_bucket(parts, cameras=2)
+    parts = [Bucket(T0 + 60 * i, 60, 1.0) for i in range(2)]
+    with pytest.raises(ValueError, match="different starts"):
+        site_bucket(parts, cameras=2)
 
 
 def test_a_histogram_that_does_not_fit_its_edges_is_refused():
     with pytest.raises(ValueError, match="does not fit"):
-        privacy.bucket_record(Bucket(T0, 60, 1.0, speeds=(("stop", "car", (1, 2)),)))
+        privacy.wire(Bucket(T0, 60, 1.0, speeds=(("stop", "car", (1, 2)),)))

@@ -25,9 +25,8 @@ T0 = 1_800_000_000
 IDENTITY = BatchIdentity("dev-1", "main-and-5th", "eu-west", "yolox_nano", "ab" * 32)
 
 
-def record(start: int) -> dict:
-    counts = (("stop", "in", "car", 1),)
-    return privacy.bucket_record(Bucket(start=start, seconds=10, uptime=1.0, counts=counts))
+def record(start: int) -> Bucket:
+    return Bucket(start=start, seconds=10, uptime=1.0, counts=(("stop", "in", "car", 1),))
 
 
 def cap_database(spool: Spool) -> None:
@@ -53,7 +52,7 @@ def all_starts(spool: Spool, cameras=("north",)) -> list[str]:
 
 
 def iso(start: int) -> str:
-    return privacy.bucket_record(Bucket(start=start, seconds=10, uptime=1.0, counts=()))["start"]
+    return privacy.iso_start(start)
 
 
 def write_until_full(writer: SpoolWriter, first: int = 0, most: int = 500) -> int:

@@ -8,7 +8,6 @@ import urllib.request
 
 import pytest
 
-from edge_worker import privacy
 from edge_worker.buckets import Bucket
 from edge_worker.health import CameraReport, EdgeHealth, HealthServer
 from edge_worker.spool import BatchIdentity, Spool
@@ -76,7 +75,7 @@ def test_it_answers_503_for_a_stalled_camera(served):
 def test_it_shows_dead_letters_and_refused_credentials_as_degraded_without_503(served):
     health, spool, uplink, url = served
     health.report(running())
-    spool.put("north", [privacy.bucket_record(Bucket(T0, 10, 1.0))])
+    spool.put("north", [Bucket(T0, 10, 1.0)])
     batch = spool.next_batch(IDENTITY, cameras=["north"], now=T0 + 20)
     spool.dead_letter(batch.batch_id, status=422, reason="seconds below 60", now=T0 + 21)
     uplink.credentials_refused = True
@@ -91,7 +90,7 @@ def test_it_shows_dead_letters_and_refused_credentials_as_degraded_without_503(s
 def test_it_exports_the_operator_metrics(served):
     health, spool, _, url = served
     health.report(running())
-    spool.put("north", [privacy.bucket_record(Bucket(T0, 10, 1.0))])
+    spool.put("north", [Bucket(T0, 10, 1.0)])
     status, body = get(url + "/metrics")
     text = body.decode()
     assert status == 200

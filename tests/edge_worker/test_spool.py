@@ -20,9 +20,9 @@ T0 = 1_800_000_000
 IDENTITY = BatchIdentity("dev-1", "main-and-5th", "eu-west", "yolox_nano", "ab" * 32)
 
 
-def record(start: int, cars: int = 1, uptime: float = 1.0, seconds: int = 10) -> dict:
+def record(start: int, cars: int = 1, uptime: float = 1.0, seconds: int = 10) -> Bucket:
     counts = (("stop", "in", "car", cars),) if cars else ()
-    return privacy.bucket_record(Bucket(start=start, seconds=seconds, uptime=uptime, counts=counts))
+    return Bucket(start=start, seconds=seconds, uptime=uptime, counts=counts)
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_it_merges_cameras_of_a_site_and_waits_for_all_of_them(spool):
     spool.put("north", [record(T0, cars=2)])
     assert spool.next_batch(IDENTITY, cameras=["north", "east"], now=T0 + 20) is None
     east = Bucket(T0, 10, 0.5, counts=(("east-stop", "out", "bus", 1),))
-    spool.put("east", [privacy.bucket_record(east)])
+    spool.put("east", [east])
     (bucket,) = body_of(spool.next_batch(IDENTITY, cameras=["north", "east"], now=T0 + 20))[
         "buckets"
     ]
@@ -146,7 +146,7 @@ def test_a_camera_that_moved_past_a_start_is_not_waited_for(spool):
 
 
 def test_it_drops_the_oldest_buckets_over_the_cap_and_counts_them(tmp_path):
-    size = len(json.dumps(record(T0), separators=(",", ":")))
+    size = len(json.dumps(privacy.wire(record(T0)), separators=(",", ":")))
     spool = Spool(tmp_path / "spool.db", max_bytes=size * 3)
     spool.put("north", [record(T0 + 10 * i) for i in range(5)])
     stats = spool.stats()
@@ -160,7 +160,7 @@ def test_it_drops_the_oldest_buckets_over_the_cap_and_counts_them(tmp_path):
 
 
 def test_it_never_cuts_the_batch_in_flight_to_make_room(tmp_path):
-    size = len(json.dumps(record(T0), separators=(",", ":")))
+    size = len(json.dumps(privacy.wire(record(T0)), separators=(",", ":")))
     spool = Spool(tmp_path / "spool.db", max_bytes=size * 2)
     spool.put("north", [record(T0), record(T0 + 10)])
     batch = spool.next_batch(IDENTITY, cameras=["north"], now=T0 + 100)
@@ -198,7 +198,7 @@ WRITER = textwrap.dedent(
     spool = Spool(sys.argv[1], max_bytes=10**9)
     start = 1_800_000_000
     while True:
-        spool.put("north", [privacy.bucket_record(Bucket(start, 10, 1.0))])
+        spool.put("north", [Bucket(start, 10, 1.0)])
         print(start, flush=True)  # only after put returned, i.e. after COMMIT
         start += 10
     """

@@ -184,6 +184,9 @@ class StopsAfter:
             self.stop.set()
         return FrameResult(t, ())
 
+    def finish(self, t: float) -> FrameResult:
+        return FrameResult(t, ())
+
 
 def test_a_stopped_camera_loop_returns_only_once_its_reader_is_out_of_the_decoder(
     live_clip, tmp_path

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from edge_worker.detections import Detections
 from edge_worker.track import ByteTracker, TrackerSettings
-from edge_worker.track.bytetrack import iou_matrix
+from edge_worker.track.bytetrack import _match, iou_matrix
 
 
 def boxes(*items, size=(60, 40)) -> Detections:
@@ -103,3 +105,27 @@ def test_iou_with_a_buffer_matches_boxes_that_moved_apart():
     b = np.array([[120, 0, 220, 50]], dtype=float)
     assert iou_matrix(a, b)[0, 0] == 0
     assert iou_matrix(a, b, buffer=0.5)[0, 0] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("rows, cols", [(1, 1), (2, 3), (3, 2), (4, 4), (5, 3), (2, 6)])
+def test_matching_finds_the_pairs_of_greatest_total_overlap(rows, cols):
+    """Checked against every possible pairing: the solver's pairs carry the most IoU in all."""
+    rng = np.random.default_rng(rows * 10 + cols)
+    for _ in range(50):
+        # Sparse like a real frame: most track-detection pairs do not overlap at all.
+        iou = rng.random((rows, cols)) * (rng.random((rows, cols)) < 0.5)
+        r, c = _match(iou, min_iou=0.0)
+        assert len(set(r)) == len(r) and len(set(c)) == len(c)
+        k = min(rows, cols)
+        best = max(
+            sum(iou[i, j] for i, j in zip(chosen, perm, strict=True))
+            for chosen in itertools.combinations(range(rows), k)
+            for perm in itertools.permutations(range(cols), k)
+        )
+        assert iou[r, c].sum() == pytest.approx(best)
+
+
+def test_matching_drops_pairs_below_the_overlap_floor():
+    iou = np.array([[0.9, 0.0], [0.0, 0.1]])
+    r, c = _match(iou, min_iou=0.3)
+    assert (r.tolist(), c.tolist()) == ([0], [0])

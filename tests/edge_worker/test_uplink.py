@@ -24,7 +24,7 @@ IDENTITY = BatchIdentity("dev-1", "main-and-5th", "eu-west", "yolox_nano", "ab" 
 @pytest.fixture
 def spool(tmp_path):
     spool = Spool(tmp_path / "spool.db", max_bytes=10_000_000)
-    spool.put("north", [privacy.bucket_record(Bucket(T0 + 10 * i, 10, 1.0)) for i in range(3)])
+    spool.put("north", [Bucket(T0 + 10 * i, 10, 1.0) for i in range(3)])
     yield spool
     spool.close()
 

@@ -11,7 +11,6 @@ import time
 import pytest
 import requests
 
-from edge_worker import privacy
 from edge_worker.buckets import Bucket
 from edge_worker.spool import BatchIdentity, Spool
 from edge_worker.uplink import Backoff, Uplink
@@ -45,17 +44,15 @@ def recent_minutes(n: int) -> list[int]:
     return [now - now % 60 - 60 * (n + 1 - i) for i in range(n)]
 
 
-def edge_bucket(start: int, counter: str = "north-stopline") -> dict:
-    return privacy.bucket_record(
-        Bucket(
-            start=start,
-            seconds=60,
-            uptime=0.98,
-            counts=((counter, "in", "car", 12), (counter, "out", "bus", 1)),
-            speeds=((counter, "car", (0, 1, 4, 6, 1, 0, 0, 0)),),
-            occupancy=(("crosswalk-north", "person", 0.4, 3),),
-            dwell=(("crosswalk-north", "person", (2, 1, 0, 0, 0, 0, 0)),),
-        )
+def edge_bucket(start: int, counter: str = "north-stopline") -> Bucket:
+    return Bucket(
+        start=start,
+        seconds=60,
+        uptime=0.98,
+        counts=((counter, "in", "car", 12), (counter, "out", "bus", 1)),
+        speeds=((counter, "car", (0, 1, 4, 6, 1, 0, 0, 0)),),
+        occupancy=(("crosswalk-north", "person", 0.4, 3),),
+        dwell=(("crosswalk-north", "person", (2, 1, 0, 0, 0, 0, 0)),),
     )
 
 

@@ -41,6 +41,9 @@ class EveryTwoSeconds:
         events = (CountEvent("stop", "in", "car", t),) if crossed else ()
         return FrameResult(t, events)
 
+    def finish(self, t: float) -> FrameResult:
+        return FrameResult(t, ())
+
 
 def camera(tmp_path, **extra) -> CameraConfig:
     clip = tmp_path / "clip.mp4"
@@ -112,9 +115,9 @@ class SpoolWatch(Spool):
         super().__init__(path, max_bytes=10**7)
         self.writes: list[list[float]] = []
 
-    def put(self, camera, records, *, dropped_unspooled=0):
-        stored = super().put(camera, records, dropped_unspooled=dropped_unspooled)
-        self.writes.append([datetime.fromisoformat(r["start"]).timestamp() - T0 for r in records])
+    def put(self, camera, buckets, *, dropped_unspooled=0):
+        stored = super().put(camera, buckets, dropped_unspooled=dropped_unspooled)
+        self.writes.append([b.start - T0 for b in buckets])
         return stored
 
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from celery.schedules import crontab
 
+from junction.residency.planes import region_queue
+
 ROLLUP_EVERY_SECONDS = 300
 DETECT_EVERY_SECONDS = 900
 
@@ -18,11 +20,6 @@ JOBS = (
     # At night local to most deployments, and well clear of the quarter-hour detection runs.
     ("retention", "junction.analytics.tasks.apply_retention", crontab(hour=2, minute=7)),
 )
-
-
-def region_queue(code: str) -> str:
-    # Same rule as junction.residency.tasks.region_queue, which settings cannot import.
-    return f"region.{code}"
 
 
 def beat_schedule(regions: Iterable[str]) -> dict[str, dict]:

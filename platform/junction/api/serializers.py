@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from rest_framework import serializers
 
+from edge_worker.contract import ROAD_USER_CLASSES
 from junction.analytics import selectors as analytics_selectors
 from junction.analytics.models import Anomaly, Period
 from junction.api.query_fields import QueryDateField, QueryDateTimeField
-from junction.residency.models import VEHICLE_CLASSES, Region
+from junction.residency.models import Region
 from junction.sites.models import Counter, Device, Site
 from junction.traffic.selectors import INTERVALS
 
@@ -39,7 +40,8 @@ class SiteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["slug", "name", "region", "timezone", "counters", "created_at"]
+        fields = ["slug", "name", "region", "timezone", "latitude", "longitude", "counters",
+                  "created_at"]
 
 
 class DeviceSerializer(serializers.ModelSerializer):
@@ -101,7 +103,7 @@ class CountQuerySerializer(serializers.Serializer):
                                       help_text="inclusive; default: 24 h before `end`")
     end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
-    road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
+    road_user = serializers.ChoiceField(choices=ROAD_USER_CLASSES, required=False)
     interval = serializers.ChoiceField(
         choices=INTERVALS, default="bucket",
         help_text="bucket: as delivered; hour/day: summed in the site's time zone",
@@ -205,7 +207,7 @@ class RollupQuerySerializer(serializers.Serializer):
                                                 "start of its window")
     end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
-    road_user = serializers.ChoiceField(choices=VEHICLE_CLASSES, required=False)
+    road_user = serializers.ChoiceField(choices=ROAD_USER_CLASSES, required=False)
 
     def validate_counter(self, value: str) -> str:
         return _validate_site_counter(self.context["site"], value)

@@ -6,6 +6,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from junction.api import analytics, views
+from junction.api.fiware import SiteFiwareView
 from junction.api.opendata import RegionOpenDataView
 
 router = SimpleRouter(trailing_slash=False)
@@ -21,6 +22,7 @@ urlpatterns = [
     path("sites/<slug:slug>/rollups", analytics.SiteRollupsView.as_view(), name="site-rollups"),
     path("sites/<slug:slug>/measures", analytics.SiteMeasuresView.as_view(),
          name="site-measures"),
+    path("sites/<slug:slug>/fiware", SiteFiwareView.as_view(), name="site-fiware"),
     path("regions/<slug:code>/anomalies", analytics.RegionAnomalyListView.as_view(),
          name="region-anomalies"),
     path("regions/<slug:code>/anomalies/<int:pk>", analytics.RegionAnomalyDetailView.as_view(),

@@ -10,11 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from edge_worker.contract import ROAD_USER_CLASSES
 from junction.analytics import measures
 from junction.analytics import selectors as analytics
 from junction.analytics.models import Anomaly, Period
 from junction.dashboard.periods import Span
-from junction.residency.models import VEHICLE_CLASSES
 from junction.sites.models import Site
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -138,7 +138,7 @@ def site_study(site: Site, span: Span) -> Study:
     anomalies = list(analytics.anomaly_list(region=region, site_id=site.pk).filter(
         start__lt=span.end, end__gt=span.start).order_by("start", "pk"))
     return Study(site=site, span=span, points=points,
-                 modes=shares({c: modes[c] for c in VEHICLE_CLASSES if modes.get(c)}),
+                 modes=shares({c: modes[c] for c in ROAD_USER_CLASSES if modes.get(c)}),
                  directions=shares(dict(sorted(directions.items()))),
                  peaks=day_peaks(site, span), anomalies=anomalies,
                  heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [],

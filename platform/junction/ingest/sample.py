@@ -11,6 +11,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from edge_worker.contract import BATCH_SCHEMA
 from junction.sites.models import CounterKind, Device
 
 # The detector the edge worker ships (its README pins this SHA-256).
@@ -60,7 +61,7 @@ def sample_batch(device: Device, *, now: float | None = None) -> dict:
         "occupancy": [o for o in occupancy if o["class"] in allowed],
     }
     return {
-        "schema": "junction.batch/v1",
+        "schema": BATCH_SCHEMA,
         "batch_id": str(uuid.uuid4()),
         "device_id": device.device_id,
         "site": site.slug,

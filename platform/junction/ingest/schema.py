@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import (
@@ -25,9 +25,9 @@ from pydantic import (
     field_validator,
 )
 
+from edge_worker.contract import BatchSchema, Direction, RoadUserClass
 from junction.ingest.errors import Invalid
 
-SCHEMA = "junction.batch/v1"
 MAX_BUCKETS = 1440  # a day of one-minute buckets; the body size limit usually bites first
 MAX_ENTRIES = 10_000
 
@@ -49,7 +49,6 @@ def _printable(text: str) -> str:
     return text
 
 
-RoadUser = Literal["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_printable)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Edge = Annotated[float, Field(allow_inf_nan=False)]
@@ -77,14 +76,14 @@ def _edges_check(edges: list[float]) -> list[float]:
 
 class CountIn(_Body):
     counter: Name
-    direction: Literal["in", "out"] | None = None
-    road_user: RoadUser = Field(alias="class")
+    direction: Direction | None = None
+    road_user: RoadUserClass = Field(alias="class")
     count: Count
 
 
 class SpeedIn(_Body):
     counter: Name
-    road_user: RoadUser = Field(alias="class")
+    road_user: RoadUserClass = Field(alias="class")
     edges_kmh: Annotated[list[Edge], Field(min_length=2, max_length=65)]
     counts: list[Count]
 
@@ -98,7 +97,7 @@ class SpeedIn(_Body):
 
 class OccupancyIn(_Body):
     zone: Name
-    road_user: RoadUser = Field(alias="class")
+    road_user: RoadUserClass = Field(alias="class")
     mean: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     max: Count
 
@@ -113,7 +112,7 @@ class OccupancyIn(_Body):
 
 class DwellIn(_Body):
     zone: Name
-    road_user: RoadUser = Field(alias="class")
+    road_user: RoadUserClass = Field(alias="class")
     edges_s: Annotated[list[Edge], Field(min_length=2, max_length=65)]
     counts: list[Count]
 
@@ -156,7 +155,7 @@ class ModelIn(_Body):
 
 
 class BatchIn(_Body):
-    schema_: Literal["junction.batch/v1"] = Field(alias="schema")
+    schema_: BatchSchema = Field(alias="schema")
     batch_id: UUID
     device_id: Name
     site: Name

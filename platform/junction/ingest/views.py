@@ -20,29 +20,18 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
-from rest_framework.throttling import BaseThrottle
 
-from junction.accounts.throttling import FailureThrottle
+from junction.ingest.auth import device_request_verify
 from junction.ingest.errors import (
-    Forbidden,
     IngestRefused,
     Invalid,
     LengthRequired,
-    Misdirected,
     TooLarge,
-    TooManyFailures,
-    Unauthenticated,
     Unavailable,
 )
 from junction.ingest.policy import batch_identity_check
-from junction.ingest.replay import signature_claim
 from junction.ingest.schema import BatchIn, batch_parse
-from junction.ingest.selectors import DeviceContext, device_context_get
 from junction.ingest.services import batch_ingest
-from junction.ingest.signing import signature_parse, signature_verify, timestamp_check
-from junction.residency.errors import MisdirectedRegion
-from junction.residency.planes import served_alias
-from junction.sites.credentials import CredentialError
 
 log = logging.getLogger(__name__)
 
@@ -86,29 +75,7 @@ class BatchIngestView(View):
         max_skew = settings.JUNCTION_INGEST_MAX_SKEW_SECONDS
         now = time.time()
         body = _body_read(request, settings.JUNCTION_INGEST_MAX_BYTES)
-        stamp = timestamp_check(
-            request.headers.get("X-Junction-Timestamp"), now=now, max_skew=max_skew
-        )
-        signature = signature_parse(request.headers.get("X-Junction-Signature"))
-        device_id = request.headers.get("X-Junction-Device")
-        idents = _failure_limits_check(request, device_id)
-        try:
-            device = _device_authenticate(device_id)
-            signature_verify(
-                secrets=device.secrets, timestamp=stamp, body=body, signature=signature
-            )
-        except Unauthenticated as refusal:
-            log.warning("ingest: %s from device %r", refusal.code, device_id)
-            _failure_record(idents)
-            raise
-        signature_claim(signature, max_skew=max_skew)
-        if device.revoked_at is not None:
-            raise Forbidden(
-                "device_revoked",
-                "X-Junction-Device",
-                f"device {device.device_id!r} was revoked {device.revoked_at.isoformat()}",
-            )
-        _region_check(device)
+        device = device_request_verify(request, body=body, now=now)
         batch = batch_parse(body)
         _idempotency_key_check(request.headers.get("Idempotency-Key"), batch)
         batch_identity_check(batch, device)
@@ -151,59 +118,6 @@ def _body_read(request: HttpRequest, limit: int) -> bytes:
             max_bytes=limit,
         )
     return body
-
-
-def _failure_limits_check(request: HttpRequest,
-                          device_id: str | None) -> list[tuple[FailureThrottle, str]]:
-    """Refuse (429) a device id or address that failed its signature too often lately, before
-    its secrets are even looked up; the limits to count a new failure against otherwise."""
-    idents = [(FailureThrottle("ingest-device", settings.JUNCTION_INGEST_BAD_SIGNATURES_DEVICE),
-               device_id or ""),
-              (FailureThrottle("ingest-address",
-                               settings.JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS),
-               # DRF's client address (its NUM_PROXIES), read from the plain request's META.
-               BaseThrottle().get_ident(request))]  # type: ignore[arg-type]
-    for limit, ident in idents:
-        seconds = limit.refused_for(ident)
-        if seconds is not None:
-            subject = "device" if limit.scope == "ingest-device" else "address"
-            raise TooManyFailures(
-                "too_many_bad_signatures", "X-Junction-Signature",
-                f"too many failed signatures from this {subject} lately; retry in {seconds} s",
-                retry_after=seconds)
-    return idents
-
-
-def _failure_record(idents: list[tuple[FailureThrottle, str]]) -> None:
-    for limit, ident in idents:
-        limit.failed(ident)
-
-
-def _device_authenticate(device_id: str | None) -> DeviceContext:
-    if not device_id:
-        raise Unauthenticated("missing_device", "X-Junction-Device", "the header is required")
-    try:
-        return device_context_get(device_id)
-    except CredentialError as exc:
-        log.error("ingest: secrets of device %s cannot be read: %s", device_id, exc)
-        raise Unavailable(
-            "credentials_unreadable",
-            "X-Junction-Device",
-            "the platform cannot read this device's credentials; its operators have been alerted",
-        ) from exc
-
-
-def _region_check(device: DeviceContext) -> None:
-    try:
-        served_alias(device.region)
-    except MisdirectedRegion as exc:
-        raise Misdirected(
-            "misdirected_region",
-            "region",
-            str(exc),
-            region=exc.region,
-            endpoint=exc.endpoint,
-        ) from exc
 
 
 def _idempotency_key_check(key: str | None, batch: BatchIn) -> None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from edge_worker.contract import ROAD_USER_CLASSES
 from junction.residency.base import ControlModel, RegionModel
 from junction.residency.locality import holiday_area_check, time_zone_check
 
-VEHICLE_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
-
 
 def _default_classes() -> list[str]:
-    return list(VEHICLE_CLASSES)
+    return list(ROAD_USER_CLASSES)
 
 
 class Region(ControlModel):
@@ -54,7 +53,7 @@ class Region(ControlModel):
         return self.code
 
     def clean(self) -> None:
-        unknown = set(self.classes) - set(VEHICLE_CLASSES)
+        unknown = set(self.classes) - set(ROAD_USER_CLASSES)
         if unknown:
             raise ValidationError({"classes": f"unknown classes: {', '.join(sorted(unknown))}"})
         holiday_area_check(country=self.country, subdivision=self.subdivision)

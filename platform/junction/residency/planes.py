@@ -1,4 +1,4 @@
-"""Which plane a model lives in, and which database alias holds a region's data.
+"""Which plane a model lives in, and which database alias and task queue serve a region.
 
 Imported by settings, so it must not import Django models.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 REGION_ALIAS_PREFIX = "region_"
+QUEUE_PREFIX = "region."
 
 
 class Plane(StrEnum):
@@ -17,6 +18,15 @@ class Plane(StrEnum):
 
 def region_alias(code: str) -> str:
     return f"{REGION_ALIAS_PREFIX}{code}"
+
+
+def region_queue(code: str) -> str:
+    """The Celery queue whose workers run a region's tasks (and only they hold its database)."""
+    return f"{QUEUE_PREFIX}{code}"
+
+
+def region_of_queue(queue: str) -> str | None:
+    return queue[len(QUEUE_PREFIX):] if queue.startswith(QUEUE_PREFIX) else None
 
 
 def region_of_alias(alias: str) -> str | None:

@@ -17,26 +17,19 @@ from celery.signals import celeryd_after_setup
 from django.conf import settings
 
 from junction.celery import app
+from junction.residency.planes import region_of_queue, region_queue
 
 log = logging.getLogger(__name__)
 
-QUEUE_PREFIX = "region."
-
 # Regions this worker process consumes, from its -Q queues; None outside a worker (eager calls).
 _worker_regions: frozenset[str] | None = None
-
-
-def region_queue(code: str) -> str:
-    return f"{QUEUE_PREFIX}{code}"
 
 
 @celeryd_after_setup.connect
 def _record_worker_regions(sender: str, instance: Any, **kwargs: Any) -> None:
     global _worker_regions
     queues = instance.app.amqp.queues.consume_from or {}
-    _worker_regions = frozenset(
-        name[len(QUEUE_PREFIX):] for name in queues if name.startswith(QUEUE_PREFIX)
-    )
+    _worker_regions = frozenset(filter(None, map(region_of_queue, queues)))
     log.info("worker serves regions: %s", ", ".join(sorted(_worker_regions)) or "none")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from junction.residency.base import ControlModel
@@ -18,6 +19,11 @@ class Site(ControlModel):
     timezone = models.CharField(max_length=64, default="UTC", validators=[time_zone_check],
                                 help_text="IANA time zone; site_add defaults it to the "
                                           "region's.")
+    # WGS 84, for maps and open-standard exports (a FIWARE entity's `location`); optional.
+    latitude = models.FloatField(null=True, blank=True,
+                                 validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(null=True, blank=True,
+                                  validators=[MinValueValidator(-180), MaxValueValidator(180)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

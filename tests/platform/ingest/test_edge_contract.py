@@ -41,8 +41,8 @@ def test_it_stores_a_batch_sent_by_the_edge_uplink(live_server, eu_device, tmp_p
     spool.put(
         "cam-north",
         [
-            privacy.bucket_record(_bucket(starts[0], 0.0)),
-            privacy.bucket_record(_bucket(starts[1], 0.97)),
+            _bucket(starts[0], 0.0),
+            _bucket(starts[1], 0.97),
         ],
     )
     identity = spool_module.BatchIdentity(

@@ -17,11 +17,11 @@ def test_it_answers_503_json_when_a_store_is_down_and_stores_nothing(
 
         return fail
 
-    monkeypatch.setattr("junction.ingest.views.signature_claim", down(RedisConnectionError()))
+    monkeypatch.setattr("junction.ingest.auth.signature_claim", down(RedisConnectionError()))
     response = send(client, eu_device, example_batch(eu_device))
     assert_error(response, 503, "claims_unavailable")
     assert response["Retry-After"]
-    monkeypatch.setattr("junction.ingest.views.signature_claim", lambda *a, **k: None)
+    monkeypatch.setattr("junction.ingest.auth.signature_claim", lambda *a, **k: None)
     monkeypatch.setattr("junction.traffic.services._rows_store", down(OperationalError("gone")))
     assert_error(send(client, eu_device, example_batch(eu_device)), 503, "database_unavailable")
     assert_nothing_stored()

@@ -8,7 +8,8 @@ import pytest
 from celery.exceptions import Reject
 
 from junction.residency import tasks as region_tasks
-from junction.residency.tasks import region_queue, region_task
+from junction.residency.planes import region_queue
+from junction.residency.tasks import region_task
 
 calls: list[str] = []
 

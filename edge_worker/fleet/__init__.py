@@ -1,0 +1,1 @@
+"""Fleet updates on the edge: what a release may change, and (later) the update agent."""

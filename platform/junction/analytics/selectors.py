@@ -59,15 +59,47 @@ def coverage_by_window(*, region: str, site_id: int, period: str, start: datetim
             for window, covered in cameras.items()}
 
 
-def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
-                    counters: list[str] | None = None) -> dict[datetime, int]:
-    """All-class volume per 15-minute window (optionally of some counters only)."""
+def window_volumes(*, region: str, site_id: int, period: str, start: datetime, end: datetime,
+                   counters: list[str] | None = None) -> dict[datetime, int]:
+    """All-class volume per window of `period` (optionally of some counters only); a window
+    with no rollup row is absent, which is not a zero (see coverage_by_window)."""
     rows = Rollup.objects.in_region(region).filter(
-        site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
+        site_id=site_id, period=period, start__gte=start, start__lt=end)
     if counters:
         rows = rows.filter(counter__in=counters)
     return dict(rows.values("start").annotate(volume=Sum("count")).order_by()
                 .values_list("start", "volume"))
+
+
+def volumes_by_site(*, region: str, site_ids: list[int], period: str, start: datetime,
+                    end: datetime) -> dict[int, dict[datetime, int]]:
+    """window_volumes of many sites in one query (a region's overview)."""
+    answer: dict[int, dict[datetime, int]] = defaultdict(dict)
+    for site_id, window, volume in Rollup.objects.in_region(region).filter(
+            site_id__in=site_ids, period=period, start__gte=start, start__lt=end,
+    ).values("site_id", "start").annotate(volume=Sum("count")).order_by().values_list(
+            "site_id", "start", "volume"):
+        answer[site_id][window] = volume
+    return answer
+
+
+def coverage_by_site(*, region: str, site_ids: list[int], period: str, start: datetime,
+                     end: datetime) -> dict[int, dict[datetime, float]]:
+    """The sites' own analysed share per window (coverage_by_window without a counter), in
+    one query."""
+    answer: dict[int, dict[datetime, float]] = defaultdict(dict)
+    for site_id, window, share in WindowCoverage.objects.in_region(region).filter(
+            site_id__in=site_ids, period=period, start__gte=start, start__lt=end,
+    ).values_list("site_id", "start", "coverage"):
+        answer[site_id][window] = share
+    return answer
+
+
+def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
+                    counters: list[str] | None = None) -> dict[datetime, int]:
+    """All-class volume per 15-minute window (optionally of some counters only)."""
+    return window_volumes(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
+                          start=start, end=end, counters=counters)
 
 
 def peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
@@ -121,6 +153,30 @@ def v85_by_hour(*, region: str, site_id: int, start: datetime, end: datetime,
             "hour", "edges_kmh", "counts").order_by():
         by_hour[hour].append((edges, counts))
     return {hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())}
+
+
+@dataclass(frozen=True)
+class SpeedSummary:
+    v85: dict[datetime, float | None]  # per UTC hour
+    edges_kmh: list[float]  # the period's histogram, of its most populated bin layout
+    counts: list[int]
+
+
+def speed_summary(*, region: str, site_id: int, start: datetime,
+                  end: datetime) -> SpeedSummary | None:
+    """v85 per hour and the period's speed histogram from one read of the histograms (the
+    rules are measures.v85 and measures.merge_histograms); None where no speed was measured."""
+    by_hour: dict[datetime, list] = defaultdict(list)
+    for hour, edges, counts in SpeedHistogram.objects.in_region(region).filter(
+            site_id=site_id, start__gte=start, start__lt=end,
+    ).annotate(hour=TruncHour("start")).values_list("hour", "edges_kmh", "counts").order_by():
+        by_hour[hour].append((edges, counts))
+    if not by_hour:
+        return None
+    merged = measures.merge_histograms(h for hists in by_hour.values() for h in hists)
+    edges, counts = max(merged.items(), key=lambda item: sum(item[1]))
+    return SpeedSummary(v85={hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())},
+                        edges_kmh=list(edges), counts=counts)
 
 
 def occupancy_profile(*, region: str, site_id: int, start: datetime, end: datetime,
@@ -230,7 +286,14 @@ def rollup_windows(*, region: str, site_id: int, period: str, windows: list[Wind
 
 def measured_peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
                        counters: list[str] | None = None) -> measures.PeakHour | None:
-    """Peak hour over the quarter hours that were measured in full (two queries).
+    """Peak hour over the quarter hours that were measured in full (two queries)."""
+    return measures.peak_hour(measured_quarters(region=region, site_id=site_id, start=start,
+                                                end=end, counters=counters))
+
+
+def measured_quarters(*, region: str, site_id: int, start: datetime, end: datetime,
+                      counters: list[str] | None = None) -> dict[datetime, int]:
+    """Volume of each quarter hour measured in full, the peak hour's candidates (two queries).
 
     A quarter analysed for half its length would pull its hour down and its PHF off, so only
     complete quarters are candidates; a complete quarter with nothing counted is a real 0.
@@ -239,9 +302,8 @@ def measured_peak_hour(*, region: str, site_id: int, start: datetime, end: datet
                               counters=counters)
     coverage = coverage_by_window(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
                                   start=start, end=end)
-    return measures.peak_hour({quarter: volumes.get(quarter, 0)
-                               for quarter, cover in coverage.items()
-                               if cover >= COMPLETE_COVERAGE})
+    return {quarter: volumes.get(quarter, 0) for quarter, cover in coverage.items()
+            if cover >= COMPLETE_COVERAGE}
 
 
 @dataclass(frozen=True)

@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from edge_worker.contract import ROAD_USER_CLASSES
 from junction.accounts.scoping import member_regions
 from junction.analytics import selectors as analytics
-from junction.analytics.models import Anomaly, Period
-from junction.analytics.windows import local_day
+from junction.analytics.models import Anomaly
 from junction.residency.models import Region
 from junction.residency.scoping import Action, AnyUser, may
 from junction.sites.models import Device, Site
-from junction.traffic.selectors import count_totals
 
 # A device that has sent nothing for this long is flagged on the dashboard.
 LATE_AFTER = timedelta(minutes=15)
@@ -42,83 +37,6 @@ def devices_for(user: AnyUser, site: Site | None = None) -> QuerySet[Device]:
 
 def roles_for(user: AnyUser) -> dict[str, str]:
     return member_regions(user)
-
-
-@dataclass(frozen=True)
-class HourBar:
-    start: datetime  # in the site's zone
-    count: int | None  # None: no data, which is not zero traffic
-    coverage: float | None  # None: no bucket ever received for this hour
-    status: str  # complete | partial | no_data
-    pending: bool  # late buckets wait for their recompute: the bar may still grow
-
-
-@dataclass(frozen=True)
-class PeakHour:
-    date: date  # the site's local day it was taken over
-    start: datetime  # in the site's zone
-    end: datetime
-    volume: int
-    phf: float
-
-
-@dataclass(frozen=True)
-class SiteDay:
-    """The last 24 hours of a site: totals per counter/direction/class (as delivered), the
-    hourly flow from the rollups with each hour's coverage, and today's peak hour."""
-
-    start: datetime
-    end: datetime
-    classes: list[str]
-    rows: list[dict]  # {"counter", "direction", "cells": [count per class], "total"}
-    hours: list[HourBar]
-    peak_date: date
-    peak: PeakHour | None
-    open_anomalies: int
-
-    @property
-    def total(self) -> int:
-        return sum(row["total"] for row in self.rows)
-
-
-def site_day(site: Site, now: datetime) -> SiteDay:
-    # Whole local hours, the current one included; arithmetic in UTC so a DST change in the
-    # site's zone neither drops nor doubles an hour.
-    zone = ZoneInfo(site.timezone)
-    local = now.astimezone(zone)
-    end = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC) + timedelta(hours=1)
-    start = end - timedelta(hours=24)
-    region = site.region.code
-    totals = count_totals(site=site, start=start, end=end, interval=None)
-    classes: list[str] = [c for c in ROAD_USER_CLASSES if any(t["road_user"] == c for t in totals)]
-    rows: dict[tuple, dict] = {}
-    for total in totals:
-        key = (total["counter"], total["direction"])
-        row = rows.setdefault(key, {"counter": key[0], "direction": key[1],
-                                    "by_class": {}, "total": 0})
-        row["by_class"][total["road_user"]] = total["count"]
-        row["total"] += total["count"]
-    # Sorted here, not in SQL: databases disagree on where a NULL direction sorts.
-    table = [{**row, "cells": [row["by_class"].get(c, 0) for c in classes]}
-             for _, row in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
-
-    grid = analytics.window_grid(period=Period.HOUR, start=start, end=end, tz=zone)
-    hours = [HourBar(start=w.start.astimezone(zone), count=w.count, coverage=w.coverage,
-                     status=w.status, pending=w.pending)
-             for w in analytics.rollup_windows(region=region, site_id=site.pk,
-                                               period=Period.HOUR, windows=grid)]
-    day_start, day_end = local_day(now, zone)
-    peak = analytics.measured_peak_hour(region=region, site_id=site.pk, start=day_start,
-                                        end=day_end)
-    open_anomalies = analytics.anomaly_list(region=region, site_id=site.pk).filter(
-        state__in=UNRESOLVED).count()
-    return SiteDay(
-        start=start, end=end, classes=classes, rows=table, hours=hours,
-        peak_date=local.date(), open_anomalies=open_anomalies,
-        peak=PeakHour(date=local.date(), start=peak.start.astimezone(zone),
-                      end=(peak.start + timedelta(hours=1)).astimezone(zone),
-                      volume=peak.volume, phf=peak.phf) if peak is not None else None,
-    )
 
 
 # --- a region's anomalies ---------------------------------------------------------------

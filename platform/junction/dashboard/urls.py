@@ -11,7 +11,9 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
     path("sites/<slug:slug>/", views.site, name="site"),
+    path("regions/<slug:code>/", views.region, name="region"),
     path("regions/<slug:code>/anomalies/", views.region_anomalies, name="region-anomalies"),
+    path("regions/<slug:code>/anomalies/<int:pk>/", views.anomaly, name="anomaly"),
     path("regions/<slug:code>/anomalies/<int:pk>/acknowledge/", views.anomaly_triage,
          {"step": "acknowledge"}, name="anomaly-acknowledge"),
     path("regions/<slug:code>/anomalies/<int:pk>/resolve/", views.anomaly_triage,

@@ -1,9 +1,11 @@
-"""Dashboard pages: the user's regions, sites and device health; one site's last 24 hours;
+"""Dashboard pages: the user's regions, sites and device health; one site over a period;
 a region's anomalies, with acknowledge and resolve for the region's operators."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,10 +18,15 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from junction.analytics import selectors as analytics
 from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly
-from junction.dashboard import chart, selectors
+from junction.dashboard import chart, exports, periods, selectors
+from junction.dashboard.overview import region_overview
+from junction.dashboard.study import site_study
+from junction.middleware import bad_request
 from junction.residency.models import Region
+from junction.residency.planes import served_regions
 from junction.residency.scoping import Action, scoped_get
 from junction.sites.models import Site
 
@@ -34,10 +41,16 @@ def home(request: HttpRequest) -> HttpResponse:
     devices = list(selectors.devices_for(request.user))
     roles = selectors.roles_for(request.user)
     fallback = "administrator" if request.user.is_superuser else ""
+    regions = list(selectors.regions_for(request.user))
+    sites = list(selectors.sites_for(request.user))
+    # The overviews of the regions this node serves (another region's data is on its node).
+    overviews = [(region, [(card, chart.sparkline(card.days)) for card in region_overview(
+        region.code, [s for s in sites if s.region_id == region.pk], now)])
+        for region in regions if region.code in served_regions()]
     return render(request, "dashboard/home.html", {
-        "regions": [(region, roles.get(region.code, fallback))
-                    for region in selectors.regions_for(request.user)],
-        "sites": list(selectors.sites_for(request.user)),
+        "regions": [(region, roles.get(region.code, fallback)) for region in regions],
+        "overviews": overviews,
+        "sites": sites,
         "devices": [chart.device_health(d, now) for d in devices],
     })
 
@@ -48,14 +61,53 @@ def site(request: HttpRequest, slug: str) -> HttpResponse:
         site = scoped_get(Site.objects.select_related("region"), request.user, slug=slug)
     except PermissionDenied as exc:
         return forbidden(request, exc)
+    try:
+        span = periods.span_from(request.GET, ZoneInfo(site.timezone), timezone.now())
+    except periods.BadParameter as exc:
+        return bad_request(request, exc.parameter, exc.reason)
+    wanted, table = request.GET.get("format", ""), request.GET.get("table", "flow")
+    if wanted not in ("", "csv"):
+        return bad_request(request, "format", "must be csv (or absent for the page)")
+    if table not in exports.WRITERS:
+        return bad_request(request, "table", f"must be one of {', '.join(exports.WRITERS)}")
+    study = site_study(site, span)
+    if wanted == "csv":
+        return exports.study_csv(study, table)
     now = timezone.now()
-    day = selectors.site_day(site, now)
     devices = [chart.device_health(d, now) for d in selectors.devices_for(request.user, site)]
     return render(request, "dashboard/site.html", {
         "site": site,
-        "day": day,
-        "bars": chart.hour_bars(day.hours),
+        "study": study,
+        "chart": chart.flow_chart(study, anomaly_url),
+        "presets": [(value, label, span.query(period=value, start="", end=""))
+                    for value, label in periods.PRESETS],
+        "granularities": [(value, label, span.query(granularity=value))
+                          for value, label in periods.GRANULARITIES
+                          if span.days <= periods.MOST_WINDOWS[value]],
+        "csv": {table: span.query(format="csv", table=table) for table in exports.WRITERS},
+        "week_before": span.query(compare=(span.first - timedelta(weeks=1)).isoformat()),
+        "no_compare": span.query(compare=""),
+        "speed_bars": (chart.speed_bars(study.speed.edges_kmh, study.speed.counts)
+                       if study.speed else []),
         "devices": devices,
+    })
+
+
+def anomaly_url(anomaly: Anomaly) -> str:
+    return reverse("dashboard:anomaly", args=[anomaly.region, anomaly.pk])
+
+
+@login_required
+def region(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        region = scoped_get(Region.objects.all(), request.user, code=code)
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    sites = list(Site.objects.filter(region=region).order_by("name"))
+    cards = region_overview(region.code, sites, timezone.now())
+    return render(request, "dashboard/region.html", {
+        "region": region,
+        "cards": [(card, chart.sparkline(card.days)) for card in cards],
     })
 
 
@@ -81,6 +133,52 @@ def region_anomalies(request: HttpRequest, code: str) -> HttpResponse:
         "tabs": [(value, label) for value, label, _ in selectors.ANOMALY_TABS],
         "page": page,
         "anomalies": [(anomaly, slugs.get(anomaly.site_id)) for anomaly in anomalies],
+        "can_triage": selectors.can_triage(request.user, region.code),
+        "here": request.get_full_path(),
+    })
+
+
+KIND_WORDS = {
+    "outage": "No counts arrived while traffic was expected: the camera or its link was down, "
+              "so the traffic of the gap is unknown (not zero).",
+    "drop": "Far less traffic was counted than is normal for this weekday and time.",
+    "spike": "Far more traffic was counted than is normal for this weekday and time.",
+    "flatline": "The count stayed the same for longer than real traffic does: a stuck counter.",
+    "erratic": "Counts jumped up and down far more than this site's traffic does.",
+}
+
+# What a severity number measures, per kind (junction.analytics.detector).
+SEVERITY_UNITS = {
+    "flatline": "-log10 of the chance of so long a run of equal counts",
+    "outage": "standard deviations of traffic left unmeasured (at least 5)",
+}
+SCORE_UNIT = "robust standard deviations from the normal (|z|)"
+
+
+@login_required
+def anomaly(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    try:
+        region = scoped_get(Region.objects.all(), request.user, code=code)
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    found = analytics.anomaly_list(region=region.code).filter(pk=pk).first()
+    if found is None:
+        raise Http404(f"region {region.code!r} has no anomaly {pk}")
+    site = Site.objects.filter(region=region, pk=found.site_id).first()
+    zone = ZoneInfo(site.timezone if site else region.timezone)
+    first, last = found.start.astimezone(zone).date(), found.end.astimezone(zone).date()
+    # The anomaly's local days, drawn as the site page draws them: flow, normal band, the band.
+    study = site_study(site, periods.Span(
+        first=first, last=last, preset="", zone=zone,
+        granularity=periods.default_granularity((last - first).days + 1),
+    )) if site is not None and last - first < periods.LONGEST else None
+    return render(request, "dashboard/anomaly.html", {
+        "region": region, "anomaly": found, "site": site, "zone": zone,
+        "start": found.start.astimezone(zone), "end": found.end.astimezone(zone),
+        "explained": KIND_WORDS.get(found.kind, found.get_kind_display()),
+        "severity_unit": SEVERITY_UNITS.get(found.kind, SCORE_UNIT),
+        "site_query": f"start={first}&end={last}",
+        "study": study, "chart": chart.flow_chart(study, anomaly_url) if study else None,
         "can_triage": selectors.can_triage(request.user, region.code),
         "here": request.get_full_path(),
     })

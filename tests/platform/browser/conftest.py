@@ -16,7 +16,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.conftest import require
-from tests.platform.staff import eu_operator  # noqa: F401  (fixture)
+from tests.platform.staff import eu_analyst, eu_operator, us_analyst  # noqa: F401  (fixtures)
 
 CHROMIUM = Path(os.environ.get("JUNCTION_CHROMIUM", "/usr/bin/chromium"))
 # As root in a sandbox without a network: no sandboxing, and no calls home Chromium would make.

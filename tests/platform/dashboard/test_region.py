@@ -1,0 +1,91 @@
+"""A region's overview: each site's last 7 local days against its normal, today's total and
+coverage, open anomalies; a fixed number of queries however many sites; other regions refused."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from junction.analytics.rollups import rollups_recompute
+from junction.sites.services import site_add
+from tests.platform.analytics.factories import store_buckets
+from tests.platform.api.factories import anomaly_add
+
+DUBLIN = ZoneInfo("Europe/Dublin")
+
+
+def watched_day(site, day: datetime, per_quarter: int) -> None:
+    """A whole local day watched, `per_quarter` cars in each 15-minute bucket."""
+    store_buckets(region=site.region.code, site_id=site.pk, start=day, minutes=24 * 60,
+                  seconds=900, counts={("a", "in", "car"): per_quarter})
+    rollups_recompute(region=site.region.code, site_id=site.pk, start=day,
+                      end=day + timedelta(days=1))
+
+
+def dublin_site(slug: str):
+    return site_add(slug=slug, region="eu-west", name=slug.title(),
+                    counters={"a": {"line": [0, 0, 1, 1]}}, timezone="Europe/Dublin")
+
+
+def test_it_shows_each_sites_last_week_against_its_normal(client, eu_analyst, eu_west):
+    site = dublin_site("quay")
+    today = timezone.now().astimezone(DUBLIN).replace(hour=0, minute=0, second=0,
+                                                      microsecond=0)
+    yesterday = (today - timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=DUBLIN)
+    watched_day(site, yesterday, 1)  # 96
+    for weeks, per_quarter in ((1, 2), (2, 3), (3, 4)):
+        day = (yesterday.replace(tzinfo=None) - timedelta(weeks=weeks)).replace(tzinfo=DUBLIN)
+        watched_day(site, day, per_quarter)
+    anomaly_add(site, kind="drop")
+    client.force_login(eu_analyst)
+    answer = client.get(reverse("dashboard:region", args=["eu-west"]))
+    [(card, spark)] = answer.context["cards"]
+    assert [d.day for d in card.days][-1] == today.date() and len(card.days) == 7
+    before = card.days[-2]
+    assert (before.count, before.status) == (96, "complete")
+    assert (before.normal.median, before.normal.weeks) == (288, 3)
+    assert card.days[0].count is None and card.open_anomalies == 1
+    assert len(spark.gaps) >= 5 and spark.band
+    page = answer.content.decode()
+    assert "96, normal 288" in page and reverse("dashboard:site", args=["quay"]) in page
+    assert "96, normal 288" in client.get("/").content.decode()  # the home page's overview
+
+
+def test_it_refuses_another_regions_overview(client, eu_analyst, us_east):
+    client.force_login(eu_analyst)
+    assert client.get(reverse("dashboard:region", args=["us-east"])).status_code == 403
+
+
+# control: session, user, region, memberships, sites; region: daily rollups, their coverage,
+# open anomalies per site
+REGION_CONTROL_QUERIES, REGION_REGION_QUERIES = 5, 3
+
+
+@pytest.mark.parametrize("n", [1, 8])
+def test_it_renders_the_overview_in_a_fixed_number_of_queries(client, eu_analyst, eu_west, n,
+                                                              django_assert_num_queries):
+    for i in range(n):
+        dublin_site(f"site-{i}")
+    client.force_login(eu_analyst)
+    with django_assert_num_queries(REGION_REGION_QUERIES, using="region_eu-west"), \
+            django_assert_num_queries(REGION_CONTROL_QUERIES, using="default"):
+        answer = client.get(reverse("dashboard:region", args=["eu-west"]))
+    assert len(answer.context["cards"]) == n
+
+
+def test_it_sends_a_pinned_node_reader_to_the_regions_node(client, eu_west, us_site):
+    from django.test import override_settings
+
+    from tests.platform.staff import staff
+
+    client.force_login(staff("both", eu_west="analyst", us_east="analyst"))
+    dublin_site("quay")
+    with override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGION="eu-west"):
+        assert client.get(reverse("dashboard:region", args=["eu-west"])).status_code == 200
+        answer = client.get(reverse("dashboard:region", args=["us-east"]))
+    assert answer.status_code == 421
+    assert answer.json()["endpoint"] == "https://us-east.junction.example"

@@ -32,7 +32,6 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate_all -v0
 	$(BIN)/python manage.py demo_seed
-	$(BIN)/python manage.py demo_history
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: test-sqlite test-postgres test-edge-image

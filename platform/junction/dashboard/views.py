@@ -4,13 +4,14 @@ a region's anomalies, with acknowledge and resolve for the region's operators.""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,8 +24,10 @@ from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly
 from junction.dashboard import chart, exports, periods, selectors
 from junction.dashboard.overview import region_overview
+from junction.dashboard.sitemap import site_map
 from junction.dashboard.study import site_study
 from junction.middleware import bad_request
+from junction.residency.middleware import failed_regions
 from junction.residency.models import Region
 from junction.residency.planes import served_regions
 from junction.residency.scoping import Action, scoped_get
@@ -44,8 +47,8 @@ def home(request: HttpRequest) -> HttpResponse:
     regions = list(selectors.regions_for(request.user))
     sites = list(selectors.sites_for(request.user))
     # The overviews of the regions this node serves (another region's data is on its node).
-    overviews = [(region, [(card, chart.sparkline(card.days)) for card in region_overview(
-        region.code, [s for s in sites if s.region_id == region.pk], now)])
+    overviews = [(region, *_overview_or_unavailable(
+        region, [s for s in sites if s.region_id == region.pk], now))
         for region in regions if region.code in served_regions()]
     return render(request, "dashboard/home.html", {
         "regions": [(region, roles.get(region.code, fallback)) for region in regions],
@@ -53,6 +56,20 @@ def home(request: HttpRequest) -> HttpResponse:
         "sites": sites,
         "devices": [chart.device_health(d, now) for d in devices],
     })
+
+
+def _overview_or_unavailable(region: Region, sites: list[Site],
+                              now: datetime) -> tuple[list, bool]:
+    """A region's cards, or (no cards, unavailable) when its database is out of reach: the
+    home page lists every region and must not fail with one of them (its own pages say 503)."""
+    try:
+        cards = region_overview(region.code, sites, now)
+    except (OperationalError, InterfaceError):
+        if region.code not in failed_regions():
+            raise
+        log.warning("home page: region %s unreachable, its overview left out", region.code)
+        return [], True
+    return [(card, chart.sparkline(card.days)) for card in cards], False
 
 
 @login_required
@@ -108,6 +125,7 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "dashboard/region.html", {
         "region": region,
         "cards": [(card, chart.sparkline(card.days)) for card in cards],
+        "map": site_map(sites),
     })
 
 

@@ -31,14 +31,20 @@ def region_add(*, code: str, name: str, endpoint: str = "", min_bucket_seconds: 
 
 @transaction.atomic(using="default")
 def site_add(*, slug: str, region: str, name: str, counters: dict[str, dict] | None = None,
-             timezone: str | None = None) -> Site:
-    """Register a site; its time zone is the region's unless given."""
+             timezone: str | None = None, latitude: float | None = None,
+             longitude: float | None = None) -> Site:
+    """Register a site; its time zone is the region's unless given. A position (WGS 84) needs
+    both coordinates: half of one would put the site on no map at all."""
+    if (latitude is None) != (longitude is None):
+        raise ValidationError({"latitude" if latitude is None else "longitude":
+                               "give both latitude and longitude, or neither"})
     try:
         region_obj = Region.objects.get(code=region)
     except Region.DoesNotExist as exc:
         raise ValidationError({"region": f"unknown region {region!r}"}) from exc
     site = Site(slug=slug, name=name, region=region_obj,
-                timezone=region_obj.timezone if timezone is None else timezone)
+                timezone=region_obj.timezone if timezone is None else timezone,
+                latitude=latitude, longitude=longitude)
     site.full_clean()
     site.save()
     for counter_name, geometry in (counters or {}).items():

@@ -89,3 +89,34 @@ def test_it_sends_a_pinned_node_reader_to_the_regions_node(client, eu_west, us_s
         answer = client.get(reverse("dashboard:region", args=["us-east"]))
     assert answer.status_code == 421
     assert answer.json()["endpoint"] == "https://us-east.junction.example"
+
+
+def test_the_overview_places_its_sites_on_an_offline_map(client, eu_analyst, eu_west):
+    # Two Dublin junctions about 1.2 km apart, east-west; a third site has no coordinates.
+    site_add(slug="quay", region="eu-west", name="Quay", latitude=53.3460, longitude=-6.2700)
+    site_add(slug="pearse", region="eu-west", name="Pearse", latitude=53.3440, longitude=-6.2520)
+    site_add(slug="unplaced", region="eu-west", name="Unplaced")
+    client.force_login(eu_analyst)
+    answer = client.get(reverse("dashboard:region", args=["eu-west"]))
+    site_map = answer.context["map"]
+    at = {point.site.slug: (point.x, point.y) for point in site_map.sites}
+    assert set(at) == {"quay", "pearse"}
+    assert [s.slug for s in site_map.unplaced] == ["unplaced"]
+    # East is right and north is up, and both lie inside the drawing.
+    assert at["pearse"][0] > at["quay"][0] and at["quay"][1] < at["pearse"][1]
+    assert all(0 < x < site_map.width and 0 < y < site_map.height for x, y in at.values())
+    # Not stretched: 0.018 degrees of longitude at 53.345 N are 1.20 km and 0.002 degrees of
+    # latitude 0.22 km, so the drawn distances keep that ratio (Mercator is conformal).
+    dx, dy = at["pearse"][0] - at["quay"][0], at["pearse"][1] - at["quay"][1]
+    assert dx / dy == pytest.approx(1.2007 / 0.2224, rel=0.01)
+    page = answer.content.decode()
+    assert "Map of 2 site(s): " in page and "Quay at 53.3460, -6.2700" in page  # text alternative
+    assert reverse("dashboard:site", args=["quay"]) in page and "http" not in page.split(
+        'class="site-map"')[1].split("</figure>")[0]  # no tile or other remote resource
+
+
+def test_an_overview_of_sites_without_coordinates_draws_no_map(client, eu_analyst, eu_west):
+    dublin_site("quay")
+    client.force_login(eu_analyst)
+    answer = client.get(reverse("dashboard:region", args=["eu-west"]))
+    assert answer.context["map"] is None and 'class="site-map"' not in answer.content.decode()

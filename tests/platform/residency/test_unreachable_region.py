@@ -83,7 +83,9 @@ def test_it_answers_dashboard_pages_of_the_unreachable_region_with_a_503_page(
         assert answer["Retry-After"] == "30"
         page = answer.content.decode()
         assert "us-east" in page and "<html" in page
-    assert client.get(reverse("dashboard:home")).status_code == 200  # control plane only
+    home = client.get(reverse("dashboard:home"))  # lists the region, says its data is away
+    assert home.status_code == 200
+    assert "region us-east cannot be reached just now" in home.content.decode()
 
     client.force_login(eu_analyst)
     assert client.get(reverse("dashboard:site", args=["main-and-5th"])).status_code == 200

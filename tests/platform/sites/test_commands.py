@@ -113,9 +113,16 @@ def test_it_prints_the_site_as_json(eu_west):
     payload = run_json("site_add", "elm-and-oak", "--region", "eu-west", "--name", "Elm & Oak",
                        "--counter", "north=1,2,3,4")
     assert payload == {"slug": "elm-and-oak", "name": "Elm & Oak", "region": "eu-west",
-                       "timezone": "UTC",
+                       "timezone": "UTC", "latitude": None, "longitude": None,
                        "counters": [{"name": "north", "kind": "line",
                                      "geometry": {"line": [1, 2, 3, 4]}}]}
+
+
+def test_a_site_is_placed_by_its_coordinates(eu_west):
+    payload = run_json("site_add", "quay", "--region", "eu-west", "--name", "Quay",
+                       "--lat", "53.346", "--lon", "-6.27")
+    assert (payload["latitude"], payload["longitude"]) == (53.346, -6.27)
+    assert Site.objects.values_list("latitude", "longitude").get() == (53.346, -6.27)
 
 
 def test_a_site_takes_its_regions_time_zone_unless_given_one():
@@ -136,8 +143,11 @@ def test_a_site_takes_its_regions_time_zone_unless_given_one():
     (["--region", "eu-west", "--counter", "n=1,2,3,4", "--counter", "n=5,6,7,8"], "given twice"),
     (["--region", "eu-west", "--timezone", "Europe/Atlantis"],
      "--timezone: 'Europe/Atlantis' is not an IANA time zone name"),
+    (["--region", "eu-west", "--lat", "53.34"], "longitude: give both latitude and longitude"),
+    (["--region", "eu-west", "--lat", "91", "--lon", "0"],
+     "latitude: Ensure this value is less than or equal to 90"),
 ], ids=["unknown region", "three numbers", "no geometry", "not numbers", "a point",
-        "duplicate counter", "unknown time zone"])
+        "duplicate counter", "unknown time zone", "half a position", "latitude beyond a pole"])
 def test_it_refuses_a_bad_site_and_writes_nothing(eu_west, args, message):
     with pytest.raises(CommandError, match=message):
         run("site_add", "elm-and-oak", "--name", "Elm & Oak", *args)

@@ -34,6 +34,8 @@ def site_payload(site: Site) -> dict[str, Any]:
         "name": site.name,
         "region": site.region.code,
         "timezone": site.timezone,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
         "counters": [
             {"name": c.name, "kind": c.kind, "geometry": c.geometry}
             for c in site.counters.all()

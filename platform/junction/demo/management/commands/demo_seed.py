@@ -46,6 +46,7 @@ DEMO_REGIONS: list[dict[str, Any]] = [
         "code": "eu-west", "name": "Europe West",
         "locality": {"timezone": "Europe/Dublin", "country": "IE", "subdivision": ""},
         "site": {"slug": "main-and-5th", "name": "Main St & 5th Ave",
+                 "latitude": 53.3438, "longitude": -6.2546,
                  "counters": {"north-stopline": {"line": [100, 200, 500, 200]},
                               "south-stopline": {"line": [500, 600, 100, 600]}}},
         # Zones (occupancy, and the arms a turn leaves by) and turning movements.
@@ -67,6 +68,7 @@ DEMO_REGIONS: list[dict[str, Any]] = [
         "code": "us-east", "name": "US East",
         "locality": {"timezone": "America/New_York", "country": "US", "subdivision": "NY"},
         "site": {"slug": "broadway-and-king", "name": "Broadway & King St",
+                 "latitude": 40.7270, "longitude": -74.0030,
                  "counters": {"east-stopline": {"line": [600, 100, 600, 500]},
                               "west-stopline": {"line": [100, 500, 100, 100]}}},
         "device": "dev-broadway-king-e",
@@ -166,6 +168,10 @@ class Command(JunctionCommand):
             self.run(services.site_add, region=code, **site_spec)
             report["created"].append(f"site {site_spec['slug']}")
         site = Site.objects.get(slug=site_spec["slug"])
+        if site.latitude is None:
+            # Sites seeded before demo sites had coordinates get them, so the map shows them.
+            site.latitude, site.longitude = site_spec["latitude"], site_spec["longitude"]
+            site.save(update_fields=["latitude", "longitude"])
         have = set(site.counters.values_list("name", flat=True))
         for kind, specs in ((CounterKind.ZONE, demo.get("zones", {})),
                             (CounterKind.MOVEMENT, demo.get("movements", {}))):

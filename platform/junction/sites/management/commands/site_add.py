@@ -37,6 +37,8 @@ class Command(JunctionCommand):
                             help="a counting line from P1 to P2 (repeatable)")
         parser.add_argument("--timezone", help="IANA time zone, e.g. America/New_York "
                                                "(default: the region's)")
+        parser.add_argument("--lat", type=float, help="latitude, WGS 84 degrees (with --lon)")
+        parser.add_argument("--lon", type=float, help="longitude, WGS 84 degrees (with --lat)")
 
     def handle(self, *args, **options) -> None:
         counters: dict[str, dict] = {}
@@ -47,7 +49,8 @@ class Command(JunctionCommand):
             counters[name] = geometry
         site = self.run(services.site_add, slug=options["slug"], region=options["region"],
                         name=options["name"], counters=counters,
-                        timezone=options["timezone"])
+                        timezone=options["timezone"], latitude=options["lat"],
+                        longitude=options["lon"])
         self.emit(options, site_payload(site),
                   f"site {site.slug} ({site.name}) registered in region {site.region.code} "
                   f"({site.timezone}) with {len(counters)} counter(s)")

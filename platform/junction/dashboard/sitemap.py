@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from junction.sites.models import Site
 
-WIDTH, HEIGHT = 640, 360
+WIDTH, HEIGHT = 480, 300  # drawn at up to 640 px wide; on a phone it scales down by 3/4
 MARGIN = 36  # room for the graticule's labels and the dots' own labels
 # A region of one site, or of sites a few metres apart, still gets a map of a town's width.
 MIN_SPAN_DEGREES = 0.05

@@ -77,6 +77,26 @@ def average_daily_traffic(days: Iterable[tuple[date, int, float]]) -> dict[str, 
     return {"weekday": summarise(by_weekday), "month": summarise(by_month)}
 
 
+@dataclass(frozen=True)
+class DailyAverage:
+    """A mean daily volume and how many complete days went into it."""
+
+    volume: float
+    days: int
+
+
+def daily_averages(days: Iterable[tuple[date, int, float]]) -> dict[str, DailyAverage]:
+    """ADT over every complete day, and AWDT over the complete weekdays (Monday to Friday)
+    of a period, from (local day, volume, coverage); an average with no day is left out.
+    Annual figures (AADT, AAWDT) are these over a whole year of days."""
+    complete = [(day, volume) for day, volume, coverage in days
+                if coverage >= COMPLETE_DAY_COVERAGE]
+    groups = {"adt": [v for _, v in complete],
+              "awdt": [v for day, v in complete if day.weekday() < 5]}
+    return {name: DailyAverage(round(sum(vs) / len(vs), 1), len(vs))
+            for name, vs in groups.items() if vs}
+
+
 def speed_percentile(edges_kmh: Sequence[float], counts: Sequence[int],
                      p: float = 0.85) -> float | None:
     """The p-th percentile speed of a histogram, interpolated linearly within its bin.

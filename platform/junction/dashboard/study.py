@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from edge_worker.contract import ROAD_USER_CLASSES
@@ -24,6 +24,7 @@ NORMAL_LEAST_WEEKS = 2
 NOON = 12
 # A day-of-week x hour map says something once every weekday is in the period.
 HEATMAP_DAYS = 7
+DAILY_AVERAGE_DAYS = 7  # an ADT of fewer days than a week leans on which weekdays they were
 SHADES = 10
 
 
@@ -93,6 +94,8 @@ class Study:
     movements: list[str]  # the site's turning movements counted in the period
     tmc: list[MovementRow]  # per 15 minutes, for periods read in 15-minute windows
     speed: analytics.SpeedSummary | None
+    # ADT and AWDT of the period's complete local days (from a week on; empty before)
+    daily: dict[str, measures.DailyAverage] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -144,7 +147,20 @@ def site_study(site: Site, span: Span) -> Study:
                  heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [],
                  movements=movements, tmc=movement_rows(points, windows, movements),
                  speed=analytics.speed_summary(region=region, site_id=site.pk,
-                                               start=span.start, end=span.end))
+                                               start=span.start, end=span.end),
+                 daily=daily_traffic(points) if span.days >= DAILY_AVERAGE_DAYS else {})
+
+
+def daily_traffic(points: list[FlowPoint]) -> dict[str, measures.DailyAverage]:
+    """ADT and AWDT from the flow's own windows, summed per local day; a day's coverage is
+    the mean of its windows' (all one length within a day), so a day with an outage is left
+    out by the measures' completeness rule rather than counted as a quiet day."""
+    days: dict[date, list[FlowPoint]] = defaultdict(list)
+    for point in points:
+        days[point.start.date()].append(point)
+    return measures.daily_averages(
+        (day, sum(p.count or 0 for p in ps), sum(p.coverage or 0.0 for p in ps) / len(ps))
+        for day, ps in days.items())
 
 
 def wall(moment: datetime) -> datetime:

@@ -213,6 +213,27 @@ def test_it_maps_the_mean_flow_by_local_weekday_and_hour(client, eu_analyst, dub
     assert rows[0][:2] == ["weekday", "00:00"] and rows[1][9] == "80"
 
 
+def test_it_gives_adt_and_awdt_of_the_complete_days_only(client, eu_analyst, dublin_site):
+    # Mon 8 to Sun 14 June 2026: every day watched in full with 96 quarters of N cars, except
+    # Wednesday, watched for its first 12 hours only (an outage: unknown, not a quiet day).
+    per_quarter = {8: 1, 9: 2, 10: 50, 11: 3, 12: 4, 13: 5, 14: 6}
+    for day, n in per_quarter.items():
+        start = datetime(2026, 6, day, tzinfo=DUBLIN)
+        minutes = 12 * 60 if day == 10 else 24 * 60
+        store_buckets(region="eu-west", site_id=dublin_site.pk, start=start, minutes=minutes,
+                      seconds=900, counts={("east-stopline", "in", "car"): n})
+        rolled_up(dublin_site, start, start + timedelta(days=1))
+    answer = study_of(client, eu_analyst, dublin_site, start="2026-06-08", end="2026-06-14")
+    daily = answer.context["study"].daily
+    # ADT: (1 + 2 + 3 + 4 + 5 + 6) x 96 / 6 days; AWDT: Mon, Tue, Thu, Fri = (1+2+3+4) x 96 / 4.
+    assert (daily["adt"].volume, daily["adt"].days) == (336.0, 6)
+    assert (daily["awdt"].volume, daily["awdt"].days) == (240.0, 4)
+    page = answer.content.decode()
+    assert "336 road users a day, over 6 complete days" in page
+    one_day = study_of(client, eu_analyst, dublin_site, start="2026-06-08")
+    assert one_day.context["study"].daily == {} and 'id="daily"' not in one_day.content.decode()
+
+
 def test_it_shows_turning_movements_per_quarter_and_speeds(client, eu_analyst, eu_site):
     hour = datetime(2026, 6, 10, 8, tzinfo=UTC)
     buckets = store_buckets(region="eu-west", site_id=eu_site.pk, start=hour, minutes=30,

@@ -196,6 +196,12 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     },
 }
+# Map tiles under the region map, only when an operator names a tile server (an XYZ URL with
+# {z}, {x} and {y}, e.g. their own or a provider's they may use); without one the map is a plain
+# outline and no page ever loads anything from outside. The attribution their licence asks for
+# is shown under the map.
+MAP_TILE_URL = env_str("JUNCTION_MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = env_str("JUNCTION_MAP_TILE_ATTRIBUTION", "")
 ROOT_URLCONF = "junction.urls"
 WSGI_APPLICATION = "junction.wsgi.application"
 TEMPLATES = [

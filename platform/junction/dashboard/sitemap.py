@@ -2,6 +2,7 @@
 and no internet needed. Positions use the Web Mercator projection (the one every tile server
 uses), so an operator's tile layer, once configured, lines up with the same coordinates.
 
+An operator may name a tile server (settings.MAP_TILE_URL); then its tiles lie under the dots.
 Without tiles the map is a plain projected outline: the frame of the sites' extent with its
 graticule (lines of latitude and longitude, labelled), and each site as a labelled dot that
 links to its page.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from junction.sites.models import Site
 
@@ -36,11 +38,20 @@ class GridLine:
 
 
 @dataclass(frozen=True)
+class Tile:
+    href: str
+    x: float
+    y: float
+    size: float
+
+
+@dataclass(frozen=True)
 class SiteMap:
     sites: list[MapSite]
     meridians: list[GridLine]
     parallels: list[GridLine]
     unplaced: list[Site]  # sites without coordinates, listed under the map
+    tiles: list[Tile]  # empty unless an operator configured a tile server
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -58,8 +69,9 @@ def _mercator(lat: float, lon: float) -> tuple[float, float]:
     return (lon + 180.0) / 360.0, (1 - y / math.pi) / 2
 
 
-def site_map(sites: Iterable[Site]) -> SiteMap | None:
-    """The map of these sites, or None when none of them has coordinates."""
+def site_map(sites: Iterable[Site], tile_url: str = "") -> SiteMap | None:
+    """The map of these sites, or None when none of them has coordinates. With `tile_url` (an
+    XYZ template), the tiles of the zoom nearest the map's scale lie under it."""
     sites = list(sites)
     placed = [(site, at) for site in sites if (at := _position(site)) is not None]
     if not placed:
@@ -88,7 +100,32 @@ def site_map(sites: Iterable[Site]) -> SiteMap | None:
         sites=[MapSite(site, *project(*at)) for site, at in placed],
         meridians=meridians, parallels=parallels,
         unplaced=[site for site in sites if _position(site) is None],
+        tiles=_tiles(tile_url, scale, x0 - left / scale, y0 - top / scale) if tile_url else [],
     )
+
+
+def _tiles(url: str, scale: float, west: float, north: float) -> list[Tile]:
+    """The tiles covering the drawing; `west`/`north` are its top left corner in world units.
+
+    The zoom is the one whose 256 px tiles come nearest the map's scale; each tile is drawn at
+    the map's own scale, so tiles and dots share one projection exactly.
+    """
+    zoom = min(max(round(math.log2(scale / 256)), 0), 19)
+    n = 2**zoom
+    size = scale / n  # a tile's width on the drawing
+    first_x, first_y = math.floor(west * n), math.floor(north * n)
+    last_x = math.floor((west + WIDTH / scale) * n)
+    last_y = math.floor((north + HEIGHT / scale) * n)
+    return [Tile(href=url.format(z=zoom, x=tx % n, y=ty),
+                 x=(tx / n - west) * scale, y=(ty / n - north) * scale, size=size)
+            for ty in range(max(first_y, 0), min(last_y, n - 1) + 1)
+            for tx in range(first_x, last_x + 1)]
+
+
+def tile_origin(url: str) -> str:
+    """scheme://host[:port] of a tile URL: what the page's Content-Security-Policy must allow."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _position(site: Site) -> tuple[float, float] | None:

@@ -7,6 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,7 +25,7 @@ from junction.analytics.anomalies import anomaly_acknowledge, anomaly_resolve
 from junction.analytics.models import Anomaly
 from junction.dashboard import chart, exports, periods, selectors
 from junction.dashboard.overview import region_overview
-from junction.dashboard.sitemap import site_map
+from junction.dashboard.sitemap import site_map, tile_origin
 from junction.dashboard.study import site_study
 from junction.middleware import bad_request
 from junction.residency.middleware import failed_regions
@@ -122,11 +123,17 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
         return forbidden(request, exc)
     sites = list(Site.objects.filter(region=region).order_by("name"))
     cards = region_overview(region.code, sites, timezone.now())
-    return render(request, "dashboard/region.html", {
+    tile_url = settings.MAP_TILE_URL
+    response = render(request, "dashboard/region.html", {
         "region": region,
         "cards": [(card, chart.sparkline(card.days)) for card in cards],
-        "map": site_map(sites),
+        "map": site_map(sites, tile_url),
+        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
     })
+    if tile_url:
+        # This page alone may load images from the operator's tile server.
+        response._csp_update = {"img-src": [tile_origin(tile_url)]}  # type: ignore[attr-defined]
+    return response
 
 
 @login_required

@@ -3,6 +3,8 @@ coverage, open anomalies; a fixed number of queries however many sites; other re
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -120,3 +122,25 @@ def test_an_overview_of_sites_without_coordinates_draws_no_map(client, eu_analys
     client.force_login(eu_analyst)
     answer = client.get(reverse("dashboard:region", args=["eu-west"]))
     assert answer.context["map"] is None and 'class="site-map"' not in answer.content.decode()
+
+
+def test_an_operators_tile_server_lies_under_the_map_and_only_it_is_allowed(
+        client, eu_analyst, eu_west, settings):
+    settings.MAP_TILE_URL = "https://tiles.example.org/{z}/{x}/{y}.png"
+    settings.MAP_TILE_ATTRIBUTION = "© Example Maps contributors"
+    site_add(slug="quay", region="eu-west", name="Quay", latitude=53.3460, longitude=-6.2700)
+    client.force_login(eu_analyst)
+    answer = client.get(reverse("dashboard:region", args=["eu-west"]))
+    page = answer.content.decode()
+    hrefs = re.findall(r'<image href="https://tiles\.example\.org/(\d+)/(\d+)/(\d+)\.png"', page)
+    assert hrefs and "© Example Maps contributors" in page
+    # The tile holding the site, by the slippy-map formula of the tile servers themselves.
+    zoom = int(hrefs[0][0])
+    n = 2**zoom
+    lat = math.radians(53.3460)
+    tile = (str(zoom), str(int((-6.2700 + 180) / 360 * n)),
+            str(int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * n)))
+    assert tile in hrefs
+    policy = answer["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tiles.example.org" in policy
+    assert "tiles.example.org" not in client.get("/").get("Content-Security-Policy", "")

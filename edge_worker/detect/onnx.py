@@ -88,6 +88,15 @@ class OnnxDetector:
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]] + y0, y0, y0 + view.shape[0])
         return Detections(xyxy, scores, class_ids)
 
+    @property
+    def input_name(self) -> str:
+        return self._input_name
+
+    def network_input(self, frame: np.ndarray) -> np.ndarray:
+        """The tensor `detect` feeds the network for this frame (a copy): what a calibration of
+        the model must see, so that it is calibrated on exactly the inputs it will get."""
+        return self._letterbox(self._region(frame)[2])[0].copy()
+
     def _region(self, frame: np.ndarray) -> tuple[int, int, np.ndarray]:
         if self.settings.roi is None:
             return 0, 0, frame

@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 from tuf.api import exceptions
 
+from edge_worker.config import ConfigError
 from edge_worker.fleet.checkin import CheckinRefused, Desired, checkin
 from edge_worker.fleet.download import Repository, VerificationFailed, release_fetch
 from edge_worker.fleet.slots import SlotError, Slots, fsync_dir
@@ -156,7 +157,12 @@ class UpdateAgent:
         self._set(state="activating")
         self.slots.activate(release)
         log.info("fleet: release %s is live; restarting the cameras on it", release)
-        self.restart_cameras()
+        try:
+            self.restart_cameras()
+        except (ConfigError, OSError) as exc:
+            # Verified, but not usable here (a patch naming a file this device lacks).
+            self._roll_back(release, f"the cameras cannot start on it: {exc}")
+            return
         self._judge(release, stop)
 
     def _judge(self, release: str, stop: threading.Event) -> None:

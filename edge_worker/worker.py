@@ -16,13 +16,13 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
 
 from edge_worker.camera import camera_main
-from edge_worker.config import load_config, verify_model_digest
+from edge_worker.config import ConfigError, load_config, verify_model_digest
 from edge_worker.fleet.agent import UpdateAgent
 from edge_worker.fleet.download import Repository
 from edge_worker.fleet.gate import HealthGate
@@ -132,13 +132,20 @@ class EdgeWorker:
     def restart_cameras(self) -> None:
         """Stop every camera process and start them on the live release (the update agent's
         step). Each closed bucket is in the spool; a file camera resumes after its last one."""
+        site_file, live = live_site_file(self.config_path, load_config(self.config_path))
+        verify_model_digest(live.model)
+        if [c.name for c in live.cameras] != [c.name for c in self.config.cameras]:
+            # Health, uplink and the site bucket's merge know the cameras by name.
+            raise ConfigError("a release cannot add, remove or rename cameras while the worker "
+                              "runs; restart it on the new site file instead")
         with self._cameras_lock:
             self._stop_cameras()
             self._camera_stop = self._mp.Event()
-            self.camera_site_file, live = live_site_file(self.config_path,
-                                                         load_config(self.config_path))
-            verify_model_digest(live.model)
-            self.config = live
+            self.camera_site_file, self.config = site_file, live
+            # Batches name the model that counted; buckets still unsent from the old one are
+            # named after the new one too (the spool keeps no model per bucket).
+            self.uplink.identity = replace(self.uplink.identity, model_name=live.model.name,
+                                           model_sha256=live.model.sha256)
             self._cameras = {c.name: _Camera(c.name, self._start_camera(c.name))
                              for c in live.cameras}
 

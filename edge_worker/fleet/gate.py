@@ -23,16 +23,30 @@ class HealthGate:
     tick_s: float = 1.0
     clock: Callable[[], float] = time.monotonic
 
+    # The window opens once every camera reported from the release (loading a model and
+    # opening a stream take a while on a busy box), at most this long after the restart.
+    startup_s: float = 60.0
+
     def __call__(self, stop: threading.Event) -> str | None:
         began = time.time()
-        deadline = self.clock() + self.window_s
+        opened: float | None = None
+        deadline = self.clock() + self.startup_s
         while not stop.wait(self.tick_s):
             crashed = self._crashed()
             if crashed:
                 return crashed
-            if self.clock() >= deadline:
-                return self._verdict(began)
+            if opened is None and self._all_reported(began):
+                opened = time.time()
+                deadline = self.clock() + self.window_s
+            elif self.clock() >= deadline:
+                if opened is None:
+                    return f"not every camera reported within {self.startup_s:.0f} s of the restart"
+                return self._verdict(opened)
         return None
+
+    def _all_reported(self, since: float) -> bool:
+        reports = self.reports()
+        return bool(reports) and all(r.reported_at >= since for r in reports)
 
     def _crashed(self) -> str | None:
         for camera, (restarts, code) in sorted(self.crashes().items()):

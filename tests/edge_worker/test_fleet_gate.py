@@ -36,7 +36,7 @@ def report(**values) -> CameraReport:
      "no road user counted on any camera in the 5 s health gate"),
     ({"north": (0, None)}, [report(count_events=0), report(camera="south")], None),
     ({"north": (0, None)}, [report(state="reconnecting")], "camera north is reconnecting"),
-    ({"north": (0, None)}, [report(reported_at=0.0)], "no camera reported"),
+    ({"north": (0, None)}, [report(reported_at=0.0)], "not every camera reported within 60 s"),
 ])
 def test_it_judges_a_release(crashes, reports, reason):
     gate = HealthGate(window_s=5, min_fps=1.0, crashes=lambda: crashes,

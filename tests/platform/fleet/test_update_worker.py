@@ -6,7 +6,10 @@ the platform stores every bucket of the clip exactly once, as many as the worker
 
 from __future__ import annotations
 
+import json
+import os
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
@@ -22,6 +25,7 @@ from tests.edge_worker.test_durability import (
     camera,
     finished_and_sent,
     healthz,
+    kill_hard,
     site_file,
     start_worker,
     stop_gracefully,
@@ -69,16 +73,7 @@ def test_a_release_is_judged_on_the_running_worker(platform, model_path, videos_
 
     server, secret = platform
     clip = videos_dir / CLIP
-    (tmp_path / "patch.yaml").write_text(patch(clip))
-    publish("v1", config=tmp_path / "patch.yaml")
-    command_json("rollout_start", "v1", "--region", "eu-west", "--devices", DEVICE)
-    config, port = site_file(tmp_path / "device", model_path, clip, server.url, secret)
-    (tmp_path / "device" / "root.json").write_bytes(bytes(
-        RepoMetadata.objects.in_region("eu-west").get(role="root", version=1).data))
-    site = yaml.safe_load(config.read_text())
-    site["fleet"] = {"slots": "fleet", "trusted_root": "root.json", "check_in_s": 1,
-                     "jitter_s": 0, "gate_s": 4, "gate_min_fps": 0.5}
-    config.write_text(yaml.safe_dump(site))
+    config, port = fleet_device(tmp_path, patch(clip), server.url, secret, model_path, clip)
 
     worker = start_worker(config)
     try:
@@ -103,6 +98,56 @@ def test_a_release_is_judged_on_the_running_worker(platform, model_path, videos_
     assert halted.exists() == (state == "rolled_back")
     # No bucket lost or twice: every bucket of the clip, once, as the worker delivered them.
     assert CountBucket.objects.in_region("eu-west").count() == EXPECTED_BUCKETS == delivered
+
+
+def test_a_power_cut_during_the_health_gate_leaves_a_bootable_slot_and_the_gate_resumes(
+        platform, model_path, videos_dir, tmp_path):
+    from junction.traffic.models import CountBucket
+
+    server, secret = platform
+    clip = videos_dir / CLIP
+    config, port = fleet_device(tmp_path, CLASSES, server.url, secret, model_path, clip,
+                                gate_s=300)
+    state = tmp_path / "device" / "update-agent.json"
+    worker = start_worker(config)
+    try:
+        wait_for(lambda: state.is_file() and json.loads(state.read_text())["state"] == "gating",
+                 "the health gate", worker, config, port)
+    finally:
+        kill_hard(worker)
+    current = tmp_path / "device" / "fleet" / "current"
+    assert Path(os.readlink(current)) == Path("slots/v1")
+    assert (current / "site-patch.yaml").is_file()
+
+    site = yaml.safe_load(config.read_text())
+    site["fleet"]["gate_s"] = 4
+    config.write_text(yaml.safe_dump(site))
+    worker = start_worker(config)  # boots on v1, and judges it again from the start
+    try:
+        wait_for(lambda: _device()["state"] == "active", "the release active", worker, config,
+                 port)
+        wait_for(lambda: finished_and_sent(port), "every bucket delivered", worker, config, port)
+        delivered = healthz(port)["spool"]["delivered_buckets"]
+    finally:
+        stop_gracefully(worker, config)
+    assert CountBucket.objects.in_region("eu-west").count() == EXPECTED_BUCKETS == delivered
+
+
+def fleet_device(tmp_path, patch: str, endpoint: str, secret: str, model_path, clip,
+                 gate_s: float = 4) -> tuple[Path, int]:
+    """Release v1 (this patch) rolled out to the device, and its site file with a fleet section
+    that checks in every second."""
+    (tmp_path / "patch.yaml").write_text(patch)
+    publish("v1", config=tmp_path / "patch.yaml")
+    command_json("rollout_start", "v1", "--region", "eu-west", "--devices", DEVICE)
+    config, port = site_file(tmp_path / "device", model_path, clip, endpoint, secret)
+    (tmp_path / "device" / "root.json").write_bytes(bytes(
+        RepoMetadata.objects.in_region("eu-west").get(role="root", version=1).data))
+    site = yaml.safe_load(config.read_text())
+    site["fleet"] = {"slots": "fleet", "trusted_root": "root.json", "check_in_s": 1,
+                     "jitter_s": 0, "gate_s": gate_s, "gate_min_fps": 0.5}
+    config.write_text(yaml.safe_dump(site))
+    return config, port
 
 
 def _device() -> dict:

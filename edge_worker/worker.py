@@ -26,7 +26,7 @@ from edge_worker.config import ConfigError, load_config, verify_model_digest
 from edge_worker.fleet.agent import UpdateAgent
 from edge_worker.fleet.download import Repository
 from edge_worker.fleet.gate import HealthGate
-from edge_worker.fleet.live import live_site_file
+from edge_worker.fleet.live import boot_site_file, live_site_file
 from edge_worker.fleet.slots import Slots
 from edge_worker.health import EdgeHealth, HealthServer
 from edge_worker.spool import BatchIdentity, Spool
@@ -68,9 +68,8 @@ class EdgeWorker:
         """Start-up, in order; each step needs only the ones above it, and any failure stops
         the worker before a camera runs (a wrong model or secret must not count for hours)."""
         # The live fleet release's model and config patch, if any, over the site file's.
-        self.camera_site_file, self.config = live_site_file(
+        self.camera_site_file, self.config = boot_site_file(
             self.config_path, load_config(self.config_path))
-        verify_model_digest(self.config.model)
         self.config.read_secret()
         self.spool = Spool(self.config.spool.path, max_bytes=self.config.spool.max_bytes)
         self.uplink = self._build_uplink()

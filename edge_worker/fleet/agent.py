@@ -119,7 +119,11 @@ class UpdateAgent:
             else:
                 self._set(state="current", reason="activation cut by a restart")
         elif state == "gating":
-            if self.state.gate_attempts >= GATE_ATTEMPTS:
+            if self.slots.live() != release:  # the worker stepped back from it at boot
+                with self._lock:
+                    self.state.rollbacks += 1
+                self._give_up("rolled_back", release, "the worker could not start on it")
+            elif self.state.gate_attempts >= GATE_ATTEMPTS:
                 self._roll_back(release, f"the worker restarted {GATE_ATTEMPTS} times during "
                                          "the health gate")
             else:

@@ -5,14 +5,23 @@ its own (`<slots>/site-<release>.yaml`, every path absolute), so the site file s
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
-from edge_worker.config import ConfigError, SiteConfig, _error_lines, file_sha256
-from edge_worker.fleet.slots import Slots
+from edge_worker.config import (
+    ConfigError,
+    SiteConfig,
+    _error_lines,
+    file_sha256,
+    verify_model_digest,
+)
+from edge_worker.fleet.slots import SlotError, Slots
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 PATCH_FILE = "site-patch.yaml"
@@ -51,3 +60,25 @@ def live_site_file(site_file: str, config: SiteConfig) -> tuple[str, SiteConfig]
                          encoding="utf-8")
     os.replace(temporary, path)
     return str(path), effective
+
+
+def boot_site_file(site_file: str, config: SiteConfig) -> tuple[str, SiteConfig]:
+    """live_site_file at the worker's start, with its model checked. A live release the cameras
+    cannot start on (a power cut came before its rollback) steps back to the one before, or to
+    the site file's own, instead of leaving a device that never boots; the update agent then
+    reports it rolled back."""
+    try:
+        site_file_now, live = live_site_file(site_file, config)
+        verify_model_digest(live.model)
+        return site_file_now, live
+    except ConfigError as exc:
+        if config.fleet is None or Slots(config.fleet.slots).live() is None:
+            raise
+        slots = Slots(config.fleet.slots)
+        log.error("fleet: the live release %s cannot start (%s); stepping back", slots.live(),
+                  exc)
+        try:
+            slots.rollback()
+        except SlotError:
+            slots.deactivate()
+        return boot_site_file(site_file, config)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from edge_worker.fleet.agent import STATE_FILE, UpdateAgent
-from edge_worker.fleet.download import Repository
+from edge_worker.fleet.download import Repository, release_fetch
 from edge_worker.fleet.slots import Slots
 from junction.fleet.models import RepoMetadata, TargetBlob
 from junction.residency.models import AuditEvent
@@ -146,22 +146,21 @@ def test_a_tampered_release_is_refused_and_the_cameras_never_restart(
     assert row["state"] == "refused" and "LengthOrHashMismatch" in row["reason"]
 
 
-@pytest.mark.parametrize(("cut_in", "attempts", "live_after", "state_after"), [
-    ("downloading", 0, None, "active"),  # fetched again from the start
-    ("activating", 0, None, "active"),  # the switch never happened: done again
-    ("gating", 1, "v2", "active"),  # judged again from the start
-    ("gating", 2, None, "rolled_back"),  # a release that takes the worker down with it
+@pytest.mark.parametrize(("cut_in", "switched", "attempts", "live_after", "state_after"), [
+    ("downloading", False, 0, "v2", "active"),  # fetched again from the start
+    ("activating", False, 0, "v2", "active"),  # the switch never happened: done again
+    ("gating", True, 1, "v2", "active"),  # judged again from the start
+    ("gating", True, 2, None, "rolled_back"),  # a release that takes the worker down with it
+    ("gating", False, 1, None, "rolled_back"),  # the worker could not boot on it, stepped back
 ])
 @live
 def test_a_restart_at_any_step_resumes_from_a_bootable_slot(
-        live_server, root, eu_device, config_patch, tmp_path, cut_in, attempts, live_after,
-        state_after):
+        live_server, root, eu_device, config_patch, tmp_path, cut_in, switched, attempts,
+        live_after, state_after):
     publish("v2", config=config_patch)
     command_json("rollout_start", "v2", "--region", "eu-west", "--devices", eu_device.device_id)
     device = Device(live_server, eu_device, root, tmp_path / "n")
-    if cut_in == "gating":  # the power went after the symlink switched
-        from edge_worker.fleet.download import release_fetch
-
+    if switched:  # the power went after the symlink switched
         release_fetch(device.repository, device.slots, release="v2",
                       targets={"config": "v2/site-patch.yaml"})
         device.slots.activate("v2")
@@ -170,9 +169,9 @@ def test_a_restart_at_any_step_resumes_from_a_bootable_slot(
 
     device.agent = device.new_agent()
     device.agent.resume(threading.Event())
-    if device.agent.status().state not in ("rolled_back",):
+    if device.agent.status().state != "rolled_back":
         device.step()
 
     status = device.agent.status()
-    assert (status.live or None, status.state) == (
-        "v2" if state_after == "active" else live_after, state_after)
+    assert (status.live or None, status.state) == (live_after, state_after)
+    assert status.rollbacks == (state_after == "rolled_back")

@@ -88,6 +88,9 @@ class UpdateAgent:
     def run(self, stop: threading.Event) -> None:
         """The agent's thread: resume what a restart cut, then check in until `stop`."""
         self.resume(stop)
+        # A region's devices that came back from one power cut do not all call at once.
+        if stop.wait(self.rng.uniform(0.0, self.jitter_s)):
+            return
         while not stop.is_set():
             try:
                 self.step(stop)

@@ -1,5 +1,6 @@
 """The update's health gate: a crash at any time fails it at once; at the window's end each
-camera must be up, above the fps floor, and the cameras must have counted something."""
+camera must be up, above the fps floor, and the cameras must have counted something. And the
+agent's check-ins spread over their jitter."""
 
 from __future__ import annotations
 
@@ -56,3 +57,19 @@ def test_a_crash_fails_the_gate_before_its_window_ends():
                       reports=lambda: [report()], tick_s=0.001, clock=clock)
     assert "code -9" in (gate(threading.Event()) or "")
     assert clock.now < 5
+
+
+def test_check_ins_spread_over_the_jitter(tmp_path):
+    import random
+
+    from edge_worker.fleet.agent import UpdateAgent
+    from edge_worker.fleet.download import Repository
+    from edge_worker.fleet.slots import Slots
+
+    agent = UpdateAgent(
+        repository=Repository("https://eu-west.junction.example", "eu-west", "dev-1", "s",
+                              tmp_path / "root.json", tmp_path / "metadata"),
+        slots=Slots(tmp_path / "fleet"), state_dir=tmp_path, restart_cameras=lambda: None,
+        gate=lambda stop: None, check_in_s=300, jitter_s=60, rng=random.Random(1))
+    delays = [agent.next_delay() for _ in range(200)]
+    assert 300 <= min(delays) < 305 and 355 < max(delays) <= 360

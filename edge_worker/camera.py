@@ -269,6 +269,7 @@ class CameraLoop:
         result = self.analyser.analyse(frame.image, frame.t)
         self._inference_s += time.perf_counter() - began
         self._status.frames_analysed += 1
+        self._status.count_events += len(result.events)
         self._status.last_frame_at = self.clock()
         return result
 

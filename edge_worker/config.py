@@ -138,6 +138,12 @@ class FleetConfig(_Strict):
 
     slots: Path
     trusted_root: Path
+    # The update agent checks in this often, give or take up to `jitter_s` (so a fleet does not
+    # call at once), then judges a new release over `gate_s`: cameras up, fps above the floor.
+    check_in_s: float = Field(default=300.0, gt=0)
+    jitter_s: float = Field(default=60.0, ge=0)
+    gate_s: float = Field(default=120.0, gt=0)
+    gate_min_fps: float = Field(default=1.0, ge=0)
 
     @field_validator("slots", "trusted_root")
     @classmethod

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from edge_worker.fleet.agent import UPDATE_STATES, UpdateStatus
 from edge_worker.spool import Spool
 from edge_worker.uplink import UplinkStatus
 
@@ -37,6 +38,7 @@ class CameraReport:
     frames_read: int = 0
     frames_analysed: int = 0
     frames_skipped: int = 0
+    count_events: int = 0  # road users counted since the process started (the update gate)
     analysed_fps: float = 0.0
     inference_ms: float = 0.0
     last_frame_at: float | None = None
@@ -59,11 +61,13 @@ class EdgeHealth:
         cameras: list[str],
         spool: Spool,
         uplink_status: Callable[[], UplinkStatus],
+        update_status: Callable[[], UpdateStatus | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ):
         self.device_id = device_id
         self.spool = spool
         self.uplink_status = uplink_status
+        self.update_status = update_status
         self.clock = clock
         self._cameras = {name: CameraReport(camera=name, state="starting") for name in cameras}
         self._lock = threading.Lock()
@@ -77,6 +81,10 @@ class EdgeHealth:
                 # camera process, written before it got there, only updates the counters.
                 camera_report = replace(camera_report, state="finished")
             self._cameras[camera_report.camera] = camera_report
+
+    def reports(self) -> list[CameraReport]:
+        with self._lock:
+            return [replace(r) for r in self._cameras.values()]
 
     def camera_down(self, camera: str) -> None:
         with self._lock:
@@ -241,6 +249,33 @@ class EdgeHealth:
             "1 while the platform answers 401/403",
             1.0 if uplink.credentials_refused else 0.0,
         )
+        update = self.update_status()
+        if update is not None:
+            yield from _update_metrics(update)
+
+
+def _update_metrics(update: UpdateStatus):
+    """The fleet release this device runs, where its update agent stands, and its rollbacks."""
+    release = GaugeMetricFamily(
+        "junction_edge_release",
+        "1 for the fleet release that is live (\"\" while the site file's own model runs)",
+        labels=["release"],
+    )
+    release.add_metric([update.live], 1.0)
+    state = GaugeMetricFamily(
+        "junction_edge_update_state",
+        "1 for the update agent's state, about the release labelled",
+        labels=["state", "release"],
+    )
+    for name in UPDATE_STATES:
+        state.add_metric([name, update.release], 1.0 if name == update.state else 0.0)
+    yield release
+    yield state
+    yield CounterMetricFamily(
+        "junction_edge_update_rollbacks",
+        "Releases rolled back by the health gate",
+        update.rollbacks,
+    )
 
 
 class HealthServer:

@@ -24,7 +24,7 @@ class SlotError(Exception):
     """A slot is missing or incomplete; nothing was switched."""
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(descriptor)
@@ -37,7 +37,7 @@ def _fsync_tree(path: Path) -> None:
         if file.is_file():
             with file.open("rb") as handle:
                 os.fsync(handle.fileno())
-    _fsync_dir(path)
+    fsync_dir(path)
 
 
 class Slots:
@@ -78,7 +78,7 @@ class Slots:
             shutil.rmtree(staged)
             return slot
         os.rename(staged, slot)
-        _fsync_dir(self.slots)
+        fsync_dir(self.slots)
         return slot
 
     def activate(self, release: str) -> None:
@@ -99,8 +99,15 @@ class Slots:
             raise SlotError("no previous release to roll back to")
         self._point(CURRENT, previous)
         (self.root / PREVIOUS).unlink(missing_ok=True)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return live or ""
+
+    def deactivate(self) -> None:
+        """No release live: the site file's own model and config count again (a rollback of
+        the first release a device took)."""
+        (self.root / CURRENT).unlink(missing_ok=True)
+        (self.root / PREVIOUS).unlink(missing_ok=True)
+        fsync_dir(self.root)
 
     def discard(self, release: str) -> None:
         """Remove a slot that is neither live nor the rollback target."""
@@ -119,4 +126,4 @@ class Slots:
         temporary.unlink(missing_ok=True)
         os.symlink(Path("slots") / release, temporary)
         os.replace(temporary, self.root / name)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from edge_worker.buckets import Bucket
+from edge_worker.fleet.agent import UpdateStatus
 from edge_worker.health import CameraReport, EdgeHealth, HealthServer
 from edge_worker.spool import BatchIdentity, Spool
 from edge_worker.uplink import UplinkStatus
@@ -103,6 +104,21 @@ def test_it_exports_the_operator_metrics(served):
         "junction_edge_dead_letters 0.0",
         "junction_edge_dropped_buckets_total 0.0",
         "junction_edge_last_successful_upload_timestamp_seconds 1.80000005e+09",
+    ]:
+        assert line in text, line
+
+
+def test_it_exports_the_fleet_release_update_state_and_rollbacks(served):
+    health, _, _, url = served
+    assert "junction_edge_release" not in get(url + "/metrics")[1].decode()  # no fleet section
+    health.update_status = lambda: UpdateStatus(live="v1", state="rolled_back", release="v2",
+                                                reason="camera north exited", rollbacks=1)
+    text = get(url + "/metrics")[1].decode()
+    for line in [
+        'junction_edge_release{release="v1"} 1.0',
+        'junction_edge_update_state{release="v2",state="rolled_back"} 1.0',
+        'junction_edge_update_state{release="v2",state="active"} 0.0',
+        "junction_edge_update_rollbacks_total 1.0",
     ]:
         assert line in text, line
 

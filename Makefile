@@ -56,6 +56,7 @@ vendor:
 lint: $(STAMP)
 	$(BIN)/python tools/vendor.py --check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/mypy

@@ -79,15 +79,37 @@ class Scenario:
     holidays: int = 0
 
 
-DURATIONS = {"drop": (30, 181), "spike": (30, 121), "flatline": (150, 361),
-             "erratic": (150, 301), "outage": (30, 241)}
+DURATIONS = {
+    "drop": (30, 181),
+    "spike": (30, 121),
+    "flatline": (150, 361),
+    "erratic": (150, 301),
+    "outage": (30, 241),
+}
 SCENARIOS = (
-    Scenario("urban", 50, 1, (3.0, 14.0),
-             (("drop", 3), ("spike", 1), ("flatline", 1), ("erratic", 1), ("outage", 2))),
-    Scenario("multi-camera", 20, 2, (3.0, 14.0),
-             (("drop", 2), ("spike", 1), ("flatline", 1), ("outage", 2))),
-    Scenario("quiet roads", 30, 1, (0.5, 1.5), (("drop", 2), ("spike", 1), ("outage", 1)),
-             durations={"drop": (120, 361), "spike": (60, 181)}, depths=(0.8, 0.95)),
+    Scenario(
+        "urban",
+        50,
+        1,
+        (3.0, 14.0),
+        (("drop", 3), ("spike", 1), ("flatline", 1), ("erratic", 1), ("outage", 2)),
+    ),
+    Scenario(
+        "multi-camera",
+        20,
+        2,
+        (3.0, 14.0),
+        (("drop", 2), ("spike", 1), ("flatline", 1), ("outage", 2)),
+    ),
+    Scenario(
+        "quiet roads",
+        30,
+        1,
+        (0.5, 1.5),
+        (("drop", 2), ("spike", 1), ("outage", 1)),
+        durations={"drop": (120, 361), "spike": (60, 181)},
+        depths=(0.8, 0.95),
+    ),
     Scenario("holidays", 20, 1, (3.0, 14.0), (("drop", 2), ("outage", 1)), holidays=2),
 )
 
@@ -95,31 +117,46 @@ SCENARIOS = (
 def daily_profile(minute_of_day: np.ndarray, weekend: bool) -> np.ndarray:
     hour = minute_of_day / 60.0
     if weekend:
-        shape = 0.15 + 0.85 * np.exp(-((hour - 13.5) / 4.0) ** 2)
+        shape = 0.15 + 0.85 * np.exp(-(((hour - 13.5) / 4.0) ** 2))
     else:
-        shape = (0.1 + 0.9 * np.exp(-((hour - 8.0) / 1.3) ** 2)
-                 + 0.95 * np.exp(-((hour - 17.5) / 1.8) ** 2)
-                 + 0.45 * np.exp(-((hour - 12.5) / 3.0) ** 2))
+        shape = (
+            0.1
+            + 0.9 * np.exp(-(((hour - 8.0) / 1.3) ** 2))
+            + 0.95 * np.exp(-(((hour - 17.5) / 1.8) ** 2))
+            + 0.45 * np.exp(-(((hour - 12.5) / 3.0) ** 2))
+        )
     night = 0.03 + 0.97 / (1 + np.exp(-(hour - 5.5) * 2.5)) / (1 + np.exp((hour - 22.5) * 1.8))
     return shape * night
 
 
-def generate_rate(rng: np.random.Generator, weeks: int, peak: tuple[float, float],
-                  holiday_days: list[int]) -> np.ndarray:
+def generate_rate(
+    rng: np.random.Generator, weeks: int, peak: tuple[float, float], holiday_days: list[int]
+) -> np.ndarray:
     minutes = weeks * 7 * MINUTES_PER_DAY
     t = np.arange(minutes)
     day = t // MINUTES_PER_DAY
     weekend = ((day % 7) >= 5) | np.isin(day, holiday_days)  # a holiday's traffic is Sunday's
     minute_of_day = t % MINUTES_PER_DAY
     peak_per_minute = rng.uniform(*peak)
-    rate = np.where(weekend, 0.7 * daily_profile(minute_of_day, True),
-                    daily_profile(minute_of_day, False)) * peak_per_minute
+    rate = (
+        np.where(
+            weekend, 0.7 * daily_profile(minute_of_day, True), daily_profile(minute_of_day, False)
+        )
+        * peak_per_minute
+    )
     level = np.exp(rng.normal(0.0, 0.06, size=weeks * 7))  # weather, school days, works
     return rate * level[day]
 
 
-def schedule(rng: np.random.Generator, scenario: Scenario, site: int, camera: int,
-             minutes: int, first_minute: int, taken: np.ndarray) -> list[Injected]:
+def schedule(
+    rng: np.random.Generator,
+    scenario: Scenario,
+    site: int,
+    camera: int,
+    minutes: int,
+    first_minute: int,
+    taken: np.ndarray,
+) -> list[Injected]:
     """Anomalies in the evaluated weeks, apart from each other and from the site's holidays."""
     events: list[Injected] = []
     for kind, n in scenario.plan:
@@ -136,16 +173,18 @@ def schedule(rng: np.random.Generator, scenario: Scenario, site: int, camera: in
             pad = slice(max(0, start - 240), start + duration + 240)
             if taken[pad].any():
                 continue
-            taken[start:start + duration] = True
-            magnitude = {"drop": rng.uniform(*scenario.depths),
-                         "spike": rng.uniform(0.8, 2.0)}.get(kind, 0.0)
+            taken[start : start + duration] = True
+            magnitude = {"drop": rng.uniform(*scenario.depths), "spike": rng.uniform(0.8, 2.0)}.get(
+                kind, 0.0
+            )
             events.append(Injected(site, camera, kind, start, start + duration, magnitude))
             placed += 1
     return events
 
 
-def counts_with_anomalies(rng: np.random.Generator, rate: np.ndarray,
-                          events: list[Injected]) -> tuple[np.ndarray, np.ndarray]:
+def counts_with_anomalies(
+    rng: np.random.Generator, rate: np.ndarray, events: list[Injected]
+) -> tuple[np.ndarray, np.ndarray]:
     rate = rate.copy()
     uptime = np.ones(rate.size)
     stuck: list[Injected] = []
@@ -168,7 +207,7 @@ def counts_with_anomalies(rng: np.random.Generator, rate: np.ndarray,
     counts[uptime == 0] = 0.0
     for event in stuck:
         # A frozen image or a stuck counter: the same per-minute count again and again.
-        counts[event.start:event.end] = max(1.0, round(rate[event.start]))
+        counts[event.start : event.end] = max(1.0, round(rate[event.start]))
     return counts, uptime
 
 
@@ -179,8 +218,9 @@ def to_windows(counts: np.ndarray, uptime: np.ndarray) -> tuple[np.ndarray, np.n
 def calendar_with(n: int, holiday_days: list[int]) -> Calendar:
     regular = Calendar.regular(n)
     holiday = np.isin(np.arange(n) // QUARTERS_PER_DAY, holiday_days)
-    slot = np.where(holiday, SUNDAY * QUARTERS_PER_DAY + np.arange(n) % QUARTERS_PER_DAY,
-                    regular.slot)
+    slot = np.where(
+        holiday, SUNDAY * QUARTERS_PER_DAY + np.arange(n) % QUARTERS_PER_DAY, regular.slot
+    )
     return Calendar(week=regular.week, slot=slot, holiday=holiday)
 
 
@@ -189,8 +229,11 @@ Found = tuple[str, int, int, int]  # kind, camera, first window, last window
 
 def judged(findings: list[Finding], camera: int, kinds: tuple[str, ...]) -> list[Found]:
     first_judged = HISTORY_WEEKS * WINDOWS_PER_WEEK
-    return [(f.kind, camera, f.first, f.last) for f in findings
-            if f.kind in kinds and f.last >= first_judged]
+    return [
+        (f.kind, camera, f.first, f.last)
+        for f in findings
+        if f.kind in kinds and f.last >= first_judged
+    ]
 
 
 @dataclass
@@ -204,18 +247,20 @@ class Outcome:
     seconds: float = 0.0
 
 
-def run_scenario(rng: np.random.Generator, scenario: Scenario, weeks: int,
-                 scale: float) -> Outcome:
+def run_scenario(rng: np.random.Generator, scenario: Scenario, weeks: int, scale: float) -> Outcome:
     outcome = Outcome()
     minutes = weeks * 7 * MINUTES_PER_DAY
     first_evaluated = HISTORY_WEEKS * 7 * MINUTES_PER_DAY
     for site in range(max(1, round(scenario.sites * scale))):
         evaluated_days = np.arange(HISTORY_WEEKS * 7, weeks * 7)
-        holiday_days = sorted(rng.choice(evaluated_days[evaluated_days % 7 < 5],
-                                         scenario.holidays, replace=False).tolist())
+        holiday_days = sorted(
+            rng.choice(
+                evaluated_days[evaluated_days % 7 < 5], scenario.holidays, replace=False
+            ).tolist()
+        )
         taken = np.zeros(minutes, dtype=bool)
         for day in holiday_days:
-            taken[day * MINUTES_PER_DAY:(day + 1) * MINUTES_PER_DAY] = True
+            taken[day * MINUTES_PER_DAY : (day + 1) * MINUTES_PER_DAY] = True
         windows = weeks * WINDOWS_PER_WEEK
         calendar = calendar_with(windows, holiday_days)
         cameras = []
@@ -239,15 +284,16 @@ def run_scenario(rng: np.random.Generator, scenario: Scenario, weeks: int,
             if scenario.cameras > 1:  # the old rule: every counter on the site's coverage
                 before += judged(detect(volume, site_coverage, calendar), camera, KINDS)
             if scenario.holidays:
-                before += judged(detect(volume, coverage, Calendar.regular(windows)), camera,
-                                 KINDS)
+                before += judged(detect(volume, coverage, Calendar.regular(windows)), camera, KINDS)
         outcome.seconds += time.perf_counter() - t0
         outcome.findings[site] = _join(found)
         if before:
             outcome.baseline[site] = _join(before)
         outcome.holiday_windows[site] = [
-            w for day in holiday_days
-            for w in range(day * QUARTERS_PER_DAY, (day + 1) * QUARTERS_PER_DAY)]
+            w
+            for day in holiday_days
+            for w in range(day * QUARTERS_PER_DAY, (day + 1) * QUARTERS_PER_DAY)
+        ]
     return outcome
 
 
@@ -278,12 +324,18 @@ def score(events: list[Injected], findings: dict[int, list[Found]]) -> dict[str,
                 first = min(f[2] for f in matches)  # reported at the end of its first window
                 delays.append(max(0, (first + 1) * WINDOW - event.start))
         reported = [(site, f) for site, fs in findings.items() for f in fs if f[0] == kind]
-        true_reports = sum(1 for site, f in reported if any(
-            e.site == site and e.kind == kind and _overlaps(f, e) for e in events))
-        unrelated = sum(1 for site, f in reported if not any(
-            e.site == site and _overlaps(f, e) for e in events))
+        true_reports = sum(
+            1
+            for site, f in reported
+            if any(e.site == site and e.kind == kind and _overlaps(f, e) for e in events)
+        )
+        unrelated = sum(
+            1 for site, f in reported if not any(e.site == site and _overlaps(f, e) for e in events)
+        )
         report[kind] = {
-            "injected": len(truth), "reported": len(reported), "unrelated": unrelated,
+            "injected": len(truth),
+            "reported": len(reported),
+            "unrelated": unrelated,
             "precision": true_reports / len(reported) if reported else float("nan"),
             "recall": hits / len(truth) if truth else float("nan"),
             "delay": float(np.median(delays)) if delays else float("nan"),
@@ -293,40 +345,57 @@ def score(events: list[Injected], findings: dict[int, list[Found]]) -> dict[str,
 
 def outages_as_drops(events: list[Injected], findings: dict[int, list[Found]]) -> int:
     """Drop or spike reports on a camera's counter during that camera's own outage."""
-    return sum(1 for site, fs in findings.items() for f in fs if f[0] in ("drop", "spike")
-               and any(e.site == site and e.kind == "outage" and _overlaps(f, e)
-                       for e in events))
+    return sum(
+        1
+        for site, fs in findings.items()
+        for f in fs
+        if f[0] in ("drop", "spike")
+        and any(e.site == site and e.kind == "outage" and _overlaps(f, e) for e in events)
+    )
 
 
 def holiday_alarms(outcome: Outcome, findings: dict[int, list[Found]]) -> int:
-    return sum(1 for site, fs in findings.items() for f in fs
-               if f[0] in TRAFFIC and set(range(f[2], f[3] + 1))
-               & set(outcome.holiday_windows[site]))
+    return sum(
+        1
+        for site, fs in findings.items()
+        for f in fs
+        if f[0] in TRAFFIC and set(range(f[2], f[3] + 1)) & set(outcome.holiday_windows[site])
+    )
 
 
 def print_table(title: str, report: dict[str, dict]) -> None:
     print(title)
-    print(f"  {'kind':<10}{'injected':>9}{'reported':>9}{'precision':>10}{'recall':>8}"
-          f"{'median delay (min)':>20}{'false alarms':>14}")
+    print(
+        f"  {'kind':<10}{'injected':>9}{'reported':>9}{'precision':>10}{'recall':>8}"
+        f"{'median delay (min)':>20}{'false alarms':>14}"
+    )
     for kind, row in report.items():
         if not row["injected"] and not row["reported"]:
             continue
-        print(f"  {kind:<10}{row['injected']:>9}{row['reported']:>9}{row['precision']:>10.3f}"
-              f"{row['recall']:>8.3f}{row['delay']:>20.1f}{row['unrelated']:>14}")
+        print(
+            f"  {kind:<10}{row['injected']:>9}{row['reported']:>9}{row['precision']:>10.3f}"
+            f"{row['recall']:>8.3f}{row['delay']:>20.1f}{row['unrelated']:>14}"
+        )
 
 
-INGEST = Scenario("through ingest", 4, 2, (3.0, 14.0),
-                  (("drop", 1), ("spike", 1), ("outage", 1)))
+INGEST = Scenario("through ingest", 4, 2, (3.0, 14.0), (("drop", 1), ("spike", 1), ("outage", 1)))
 LATE_SHARE = 0.15  # of the batches, sent after all the others (a spool delivering its backlog)
 
 
 def _signed_post(client, device_id: str, secret: str, body: bytes):
     stamp = str(int(time.time()))
     signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-    return client.post("/api/v1/ingest/batches", data=body, content_type="application/json",
-                       headers={"X-Junction-Device": device_id, "X-Junction-Timestamp": stamp,
-                                "X-Junction-Signature": "v1=" + signature.hexdigest(),
-                                "Idempotency-Key": json.loads(body)["batch_id"]})
+    return client.post(
+        "/api/v1/ingest/batches",
+        data=body,
+        content_type="application/json",
+        headers={
+            "X-Junction-Device": device_id,
+            "X-Junction-Timestamp": stamp,
+            "X-Junction-Signature": "v1=" + signature.hexdigest(),
+            "Idempotency-Key": json.loads(body)["batch_id"],
+        },
+    )
 
 
 def through_ingest(rng: np.random.Generator, weeks: int) -> tuple[Outcome, dict]:
@@ -349,37 +418,64 @@ def through_ingest(rng: np.random.Generator, weeks: int) -> tuple[Outcome, dict]
     call_command("migrate_all", verbosity=0)
     services.region_add(code="eu-west", name="Europe West", endpoint="")
     now = timezone.now()
-    this_monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
-                                                                microsecond=0)
+    this_monday = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     first_day = this_monday - timedelta(weeks=weeks)  # whole weeks, none in the future
     outcome = run_scenario(rng, INGEST, weeks, 1.0)  # generated and judged directly
     batches: list[tuple[str, str, bytes]] = []
     cameras: dict[tuple[int, int], tuple[str, str]] = {}
     for site in outcome.findings:
         slug = f"site-{site}"
-        services.site_add(slug=slug, region="eu-west", name=slug, counters={
-            f"line-{c}": {"line": [0, 100 * c, 400, 100 * c]} for c in range(INGEST.cameras)})
+        services.site_add(
+            slug=slug,
+            region="eu-west",
+            name=slug,
+            counters={
+                f"line-{c}": {"line": [0, 100 * c, 400, 100 * c]} for c in range(INGEST.cameras)
+            },
+        )
         for camera in range(INGEST.cameras):
             issued = services.device_add(device_id=f"{slug}-cam-{camera}", site=slug)
             cameras[(site, camera)] = (issued.device.device_id, f"line-{camera}")
             volume, coverage = outcome.volumes[(site, camera)]
             for day in range(0, volume.size, QUARTERS_PER_DAY):
-                buckets = [{
-                    "start": (first_day + timedelta(minutes=WINDOW * i)).strftime(
-                        "%Y-%m-%dT%H:%M:%SZ"),
-                    "seconds": WINDOW * 60, "uptime": float(coverage[i]),
-                    "counts": [{"counter": f"line-{camera}", "direction": "in", "class": "car",
-                                "count": int(volume[i])}] if volume[i] and coverage[i] else [],
-                } for i in range(day, day + QUARTERS_PER_DAY)]
-                body = json.dumps({
-                    "schema": "junction.batch/v1", "batch_id": str(uuid.uuid4()),
-                    "device_id": issued.device.device_id, "site": slug, "region": "eu-west",
-                    "model": {"name": "yolox_nano", "sha256": "0" * 64}, "buckets": buckets,
-                }).encode()
+                buckets = [
+                    {
+                        "start": (first_day + timedelta(minutes=WINDOW * i)).strftime(
+                            "%Y-%m-%dT%H:%M:%SZ"
+                        ),
+                        "seconds": WINDOW * 60,
+                        "uptime": float(coverage[i]),
+                        "counts": [
+                            {
+                                "counter": f"line-{camera}",
+                                "direction": "in",
+                                "class": "car",
+                                "count": int(volume[i]),
+                            }
+                        ]
+                        if volume[i] and coverage[i]
+                        else [],
+                    }
+                    for i in range(day, day + QUARTERS_PER_DAY)
+                ]
+                body = json.dumps(
+                    {
+                        "schema": "junction.batch/v1",
+                        "batch_id": str(uuid.uuid4()),
+                        "device_id": issued.device.device_id,
+                        "site": slug,
+                        "region": "eu-west",
+                        "model": {"name": "yolox_nano", "sha256": "0" * 64},
+                        "buckets": buckets,
+                    }
+                ).encode()
                 batches.append((issued.device.device_id, issued.secret, body))
     late = rng.random(len(batches)) < LATE_SHARE
-    order = ([b for b, is_late in zip(batches, late, strict=True) if not is_late]
-             + [b for b, is_late in zip(batches, late, strict=True) if is_late])
+    order = [b for b, is_late in zip(batches, late, strict=True) if not is_late] + [
+        b for b, is_late in zip(batches, late, strict=True) if is_late
+    ]
     client = Client()
     started = time.perf_counter()
     for device_id, secret, body in order:
@@ -388,26 +484,43 @@ def through_ingest(rng: np.random.Generator, weeks: int) -> tuple[Outcome, dict]
     ingest_seconds = time.perf_counter() - started
     started = time.perf_counter()
     with open(os.devnull, "w") as quiet:
-        call_command("analytics_run", "--region", "eu-west", "--since", first_day.isoformat(),
-                     "--until", (first_day + timedelta(weeks=weeks)).isoformat(), "--json",
-                     stdout=quiet)
+        call_command(
+            "analytics_run",
+            "--region",
+            "eu-west",
+            "--since",
+            first_day.isoformat(),
+            "--until",
+            (first_day + timedelta(weeks=weeks)).isoformat(),
+            "--json",
+            stdout=quiet,
+        )
     analytics_seconds = time.perf_counter() - started
     by_device = {device: key for key, (device, _) in cameras.items()}
-    by_counter = {(f"site-{site}", counter): (site, camera)
-                  for (site, camera), (_, counter) in cameras.items()}
+    by_counter = {
+        (f"site-{site}", counter): (site, camera)
+        for (site, camera), (_, counter) in cameras.items()
+    }
     slugs = dict(Site.objects.values_list("pk", "slug"))
     stored: dict[int, list[Found]] = {site: [] for site in outcome.findings}
     for anomaly in Anomaly.objects.in_region("eu-west").all():
-        site, camera = (by_device[anomaly.device_id] if anomaly.device_id
-                        else by_counter[(slugs[anomaly.site_id], anomaly.counter)])
+        site, camera = (
+            by_device[anomaly.device_id]
+            if anomaly.device_id
+            else by_counter[(slugs[anomaly.site_id], anomaly.counter)]
+        )
         first = int((anomaly.start - first_day) / timedelta(minutes=WINDOW))
         last = int((anomaly.end - first_day) / timedelta(minutes=WINDOW)) - 1
         stored[site].append((anomaly.kind, camera, first, last))
     judged_directly = outcome.findings
     outcome.findings = {site: _join(found) for site, found in stored.items()}
-    return outcome, {"batches": len(order), "late": int(late.sum()),
-                     "ingest_seconds": ingest_seconds, "analytics_seconds": analytics_seconds,
-                     "same_as_direct": outcome.findings == judged_directly}
+    return outcome, {
+        "batches": len(order),
+        "late": int(late.sum()),
+        "ingest_seconds": ingest_seconds,
+        "analytics_seconds": analytics_seconds,
+        "same_as_direct": outcome.findings == judged_directly,
+    }
 
 
 def main() -> None:
@@ -418,49 +531,69 @@ def main() -> None:
     parser.add_argument("--no-ingest", action="store_true", help="skip the through-ingest run")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    print(f"anomaly bench: {args.weeks} weeks of one-minute counts per camera, 15-minute "
-          f"windows, judged in one run (each window against the {HISTORY_WEEKS} weeks before "
-          f"it), anomalies after week {HISTORY_WEEKS}, seed {args.seed}")
+    print(
+        f"anomaly bench: {args.weeks} weeks of one-minute counts per camera, 15-minute "
+        f"windows, judged in one run (each window against the {HISTORY_WEEKS} weeks before "
+        f"it), anomalies after week {HISTORY_WEEKS}, seed {args.seed}"
+    )
     for scenario in SCENARIOS:
         started = time.perf_counter()
         outcome = run_scenario(rng, scenario, args.weeks, args.scale)
         sites = len(outcome.findings)
         print()
-        print_table(f"{scenario.name}: {sites} sites x {scenario.cameras} camera(s), "
-                    f"{time.perf_counter() - started:.1f} s (detection {outcome.seconds:.2f} s)",
-                    score(outcome.events, outcome.findings))
-        print(f"  outage windows reported as a drop or spike: "
-              f"{outages_as_drops(outcome.events, outcome.findings)}")
+        print_table(
+            f"{scenario.name}: {sites} sites x {scenario.cameras} camera(s), "
+            f"{time.perf_counter() - started:.1f} s (detection {outcome.seconds:.2f} s)",
+            score(outcome.events, outcome.findings),
+        )
+        print(
+            f"  outage windows reported as a drop or spike: "
+            f"{outages_as_drops(outcome.events, outcome.findings)}"
+        )
         if scenario.cameras > 1:
             before = score(outcome.events, outcome.baseline)
-            print_table("  baseline, same data: counters judged on the site's mean coverage",
-                        before)
-            print(f"  baseline outage windows reported as a drop or spike: "
-                  f"{outages_as_drops(outcome.events, outcome.baseline)}")
+            print_table(
+                "  baseline, same data: counters judged on the site's mean coverage", before
+            )
+            print(
+                f"  baseline outage windows reported as a drop or spike: "
+                f"{outages_as_drops(outcome.events, outcome.baseline)}"
+            )
         if scenario.name == "quiet roads":
-            print(f"  empty night windows (zero counted, camera watching): "
-                  f"{outcome.empty_night_windows}; outages reported: "
-                  f"{score(outcome.events, outcome.findings)['outage']['unrelated']} unrelated")
+            print(
+                f"  empty night windows (zero counted, camera watching): "
+                f"{outcome.empty_night_windows}; outages reported: "
+                f"{score(outcome.events, outcome.findings)['outage']['unrelated']} unrelated"
+            )
         if scenario.holidays:
-            print(f"  traffic alarms on holidays: {holiday_alarms(outcome, outcome.findings)} "
-                  f"with the calendar, {holiday_alarms(outcome, outcome.baseline)} without it "
-                  f"(same data, same run)")
+            print(
+                f"  traffic alarms on holidays: {holiday_alarms(outcome, outcome.findings)} "
+                f"with the calendar, {holiday_alarms(outcome, outcome.baseline)} without it "
+                f"(same data, same run)"
+            )
     if not args.no_ingest:
         ingest_weeks = 6
         outcome, run = through_ingest(rng, ingest_weeks)
         print()
-        print_table(f"through ingest: {len(outcome.findings)} sites x {INGEST.cameras} cameras x "
-                    f"{ingest_weeks} weeks, {run['batches']} batches of a day of 15-minute "
-                    f"buckets ({run['late']} sent late, after all the others); ingest "
-                    f"{run['ingest_seconds']:.1f} s ({run['batches'] / run['ingest_seconds']:.1f}"
-                    f" batches/s), analytics_run once over the range "
-                    f"{run['analytics_seconds']:.1f} s", score(outcome.events, outcome.findings))
-        print(f"  outage windows reported as a drop or spike: "
-              f"{outages_as_drops(outcome.events, outcome.findings)}; stored anomalies equal "
-              f"the direct judgement of the same data: {run['same_as_direct']}")
+        print_table(
+            f"through ingest: {len(outcome.findings)} sites x {INGEST.cameras} cameras x "
+            f"{ingest_weeks} weeks, {run['batches']} batches of a day of 15-minute "
+            f"buckets ({run['late']} sent late, after all the others); ingest "
+            f"{run['ingest_seconds']:.1f} s ({run['batches'] / run['ingest_seconds']:.1f}"
+            f" batches/s), analytics_run once over the range "
+            f"{run['analytics_seconds']:.1f} s",
+            score(outcome.events, outcome.findings),
+        )
+        print(
+            f"  outage windows reported as a drop or spike: "
+            f"{outages_as_drops(outcome.events, outcome.findings)}; stored anomalies equal "
+            f"the direct judgement of the same data: {run['same_as_direct']}"
+        )
     print()
-    print("false alarms: reports overlapping no injected anomaly of any kind; the other "
-          "imprecise reports name the wrong kind for a real one")
+    print(
+        "false alarms: reports overlapping no injected anomaly of any kind; the other "
+        "imprecise reports name the wrong kind for a real one"
+    )
 
 
 if __name__ == "__main__":

@@ -29,11 +29,17 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400, help="calls per case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        os.environ.update({
-            "JUNCTION_VAR_DIR": folder, "JUNCTION_DEBUG": "0", "JUNCTION_LOG_LEVEL": "WARNING",
-            "JUNCTION_API_RATE_TOKEN": "1000000/minute", "JUNCTION_API_RATE_USER":
-            "1000000/minute", "PYTHONPATH": str(REPO / "platform"),
-            "DJANGO_SETTINGS_MODULE": "junction.settings"})
+        os.environ.update(
+            {
+                "JUNCTION_VAR_DIR": folder,
+                "JUNCTION_DEBUG": "0",
+                "JUNCTION_LOG_LEVEL": "WARNING",
+                "JUNCTION_API_RATE_TOKEN": "1000000/minute",
+                "JUNCTION_API_RATE_USER": "1000000/minute",
+                "PYTHONPATH": str(REPO / "platform"),
+                "DJANGO_SETTINGS_MODULE": "junction.settings",
+            }
+        )
         subprocess.run([PYTHON, "manage.py", "migrate_all", "-v0"], cwd=REPO, check=True)
         sys.path.insert(0, str(REPO / "platform"))
         import django
@@ -44,13 +50,17 @@ def main() -> None:
         for label, path in (("regions", "/api/v1/regions"), ("counts (one day)", COUNTS)):
             base = _per_call(session, path, args.calls)
             token = _per_call(bearer, path, args.calls)
-            print(f"{label:18} session {base * 1000:7.2f} ms/call  token {token * 1000:7.2f} "
-                  f"ms/call  ratio {token / base:5.2f}")
+            print(
+                f"{label:18} session {base * 1000:7.2f} ms/call  token {token * 1000:7.2f} "
+                f"ms/call  ratio {token / base:5.2f}"
+            )
         from junction.residency.models import AuditEvent
 
         rows = AuditEvent.objects.in_region("eu-west").filter(action="token_use")
-        print(f"audit rows for {2 * (args.calls + 20)} token calls (with warm-ups): {rows.count()} "
-              f"(repeats {sum(r.repeats for r in rows)})")
+        print(
+            f"audit rows for {2 * (args.calls + 20)} token calls (with warm-ups): {rows.count()} "
+            f"(repeats {sum(r.repeats for r in rows)})"
+        )
 
 
 def _clients():
@@ -62,17 +72,35 @@ def _clients():
     from junction.traffic.models import CountBucket, CountRow
 
     services.region_add(code="eu-west", name="Bench region")
-    site = services.site_add(slug="bench-site", region="eu-west", name="Bench",
-                             counters={"stop": {"line": [0, 0, 10, 10]}})
+    site = services.site_add(
+        slug="bench-site",
+        region="eu-west",
+        name="Bench",
+        counters={"stop": {"line": [0, 0, 10, 10]}},
+    )
     start = datetime(2026, 11, 24, tzinfo=UTC)
     for minute in range(0, 24 * 60, 5):
         at = start + timedelta(minutes=minute)
-        bucket = CountBucket(region="eu-west", site_id=site.pk, device_id="bench",
-                             batch_id=uuid.uuid4(), start=at, seconds=300,
-                             uptime=1.0)
+        bucket = CountBucket(
+            region="eu-west",
+            site_id=site.pk,
+            device_id="bench",
+            batch_id=uuid.uuid4(),
+            start=at,
+            seconds=300,
+            uptime=1.0,
+        )
         bucket.save()
-        CountRow(region="eu-west", bucket=bucket, site_id=site.pk, start=at, counter="stop",
-                 direction="in", road_user="car", count=7).save()
+        CountRow(
+            region="eu-west",
+            bucket=bucket,
+            site_id=site.pk,
+            start=at,
+            counter="stop",
+            direction="in",
+            road_user="car",
+            count=7,
+        ).save()
     user = get_user_model().objects.create_user(username="bench", password=None)
     membership_grant(user=user, region="eu-west", role="analyst")
     session = Client()

@@ -32,16 +32,34 @@ CLASSES = ("car", "bus", "truck", "person")
 
 
 def batch_body() -> bytes:
-    buckets = [{"start": f"2026-11-27T06:{minute:02d}:00Z", "seconds": 60, "uptime": 1.0,
-                "counts": [{"counter": f"counter-{i % 6}", "direction": "in" if i % 2 else "out",
-                            "class": CLASSES[i // 6], "count": i} for i in range(24)]}
-               for minute in range(15)]
-    return json.dumps({
-        "schema": "junction.batch/v1", "batch_id": str(uuid.uuid4()), "device_id": "dev-bench",
-        "site": "bench-site", "region": "eu-west",
-        "model": {"name": "yolox_nano", "sha256": hashlib.sha256(b"model").hexdigest()},
-        "buckets": buckets,
-    }).encode()
+    buckets = [
+        {
+            "start": f"2026-11-27T06:{minute:02d}:00Z",
+            "seconds": 60,
+            "uptime": 1.0,
+            "counts": [
+                {
+                    "counter": f"counter-{i % 6}",
+                    "direction": "in" if i % 2 else "out",
+                    "class": CLASSES[i // 6],
+                    "count": i,
+                }
+                for i in range(24)
+            ],
+        }
+        for minute in range(15)
+    ]
+    return json.dumps(
+        {
+            "schema": "junction.batch/v1",
+            "batch_id": str(uuid.uuid4()),
+            "device_id": "dev-bench",
+            "site": "bench-site",
+            "region": "eu-west",
+            "model": {"name": "yolox_nano", "sha256": hashlib.sha256(b"model").hexdigest()},
+            "buckets": buckets,
+        }
+    ).encode()
 
 
 def best_ms(parse, body: bytes, rounds: int) -> float:
@@ -61,8 +79,10 @@ def main() -> None:
     body = batch_body()
     baseline = best_ms(BatchIn.model_validate_json, body, rounds)
     full = best_ms(batch_parse, body, rounds)
-    print(f"batch parse bench: {len(body)} bytes, 15 buckets x 24 count rows, best of 5 x "
-          f"{rounds}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"batch parse bench: {len(body)} bytes, 15 buckets x 24 count rows, best of 5 x "
+        f"{rounds}, load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"schema only (baseline)      {baseline:7.3f} ms/batch")
     print(f"batch_parse (+ duplicates)  {full:7.3f} ms/batch")
     print(f"added by the key check      {full - baseline:7.3f} ms/batch")

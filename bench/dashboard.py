@@ -43,7 +43,8 @@ def configure() -> None:
     os.environ.update(
         DATABASE_URL=f"{PG_URL}/{DATABASES['control']}",
         JUNCTION_REGIONS=f"{REGION}={PG_URL}/{DATABASES[REGION]}",
-        JUNCTION_TASKS_EAGER="1", JUNCTION_LOG_LEVEL="WARNING",
+        JUNCTION_TASKS_EAGER="1",
+        JUNCTION_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="junction.settings",
     )
     os.environ.pop("REDIS_URL", None)
@@ -67,8 +68,11 @@ def sites(n: int) -> list[int]:
     for i in range(n):
         slug = f"bench-site-{i:02d}"
         site = Site.objects.filter(slug=slug).first() or services.site_add(
-            slug=slug, region=REGION, name=f"Bench site {i}",
-            counters={"north-stopline": {"line": [0, 0, 10, 10]}})
+            slug=slug,
+            region=REGION,
+            name=f"Bench site {i}",
+            counters={"north-stopline": {"line": [0, 0, 10, 10]}},
+        )
         ids.append(site.pk)
     return ids
 
@@ -83,8 +87,9 @@ def region_cursor():
 
 def generate(site_ids: list[int], start: datetime, end: datetime, reuse: bool) -> int:
     with region_cursor() as cur:
-        cur.execute("SELECT count(*), min(start), max(start) FROM analytics_rollup "
-                    "WHERE period = '15m'")
+        cur.execute(
+            "SELECT count(*), min(start), max(start) FROM analytics_rollup WHERE period = '15m'"
+        )
         rows, first, last = cur.fetchone()
         expected = len(site_ids) * int((end - start) / PERIODS["15m"]) * len(KEYS)
         if reuse and rows == expected and first == start:
@@ -144,12 +149,18 @@ def measure(client, url: str, runs: int) -> tuple[float, float, int, int]:
         answer = client.get(url)
         times.append((time.perf_counter() - t0) * 1000)
         assert answer.status_code == 200, (url, answer.status_code)
-    with CaptureQueriesContext(connections["default"]) as control, \
-            CaptureQueriesContext(connections[region_alias(REGION)]) as region:
+    with (
+        CaptureQueriesContext(connections["default"]) as control,
+        CaptureQueriesContext(connections[region_alias(REGION)]) as region,
+    ):
         client.get(url)
     times.sort()
-    return (statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)],
-            len(control), len(region))
+    return (
+        statistics.median(times),
+        times[max(0, int(len(times) * 0.95) - 1)],
+        len(control),
+        len(region),
+    )
 
 
 def main() -> None:
@@ -171,19 +182,24 @@ def main() -> None:
     generate(ids, start, end, args.reuse)
     User = get_user_model()
     admin = User.objects.filter(username="bench-admin").first() or User.objects.create_superuser(
-        "bench-admin", password="bench-admin-password")
+        "bench-admin", password="bench-admin-password"
+    )
     client = Client()
     client.force_login(admin)
-    pages = {"site page, 4 weeks (daily)": "/sites/bench-site-00/?period=28d",
-             "site page, 4 weeks (hourly)": "/sites/bench-site-00/?period=28d&granularity=1h",
-             "site page, 7 days (hourly)": "/sites/bench-site-00/?period=7d",
-             "site page, today (15 min)": "/sites/bench-site-00/?period=today",
-             f"region overview ({args.sites} sites)": f"/regions/{REGION}/"}
+    pages = {
+        "site page, 4 weeks (daily)": "/sites/bench-site-00/?period=28d",
+        "site page, 4 weeks (hourly)": "/sites/bench-site-00/?period=28d&granularity=1h",
+        "site page, 7 days (hourly)": "/sites/bench-site-00/?period=7d",
+        "site page, today (15 min)": "/sites/bench-site-00/?period=today",
+        f"region overview ({args.sites} sites)": f"/regions/{REGION}/",
+    }
     print(f"{args.sites} sites x {args.days} days of rollups; {args.runs} runs per page")
     for name, url in pages.items():
         p50, p95, control, region = measure(client, url, args.runs)
-        print(f"{name:34s} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
-              f"queries: {control} control + {region} region")
+        print(
+            f"{name:34s} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+            f"queries: {control} control + {region} region"
+        )
 
 
 if __name__ == "__main__":

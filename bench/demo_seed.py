@@ -25,8 +25,14 @@ REPO = Path(__file__).resolve().parents[1]
 def step(name: str, args: list[str], env: dict[str, str]) -> str:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -43,9 +49,11 @@ def main() -> None:
         first = json.loads(step("demo_seed", ["demo_seed", "--json"], env))
         again = json.loads(step("demo_seed (again)", ["demo_seed", "--json"], env))
     for sent, rerun in zip(first["history"], again["history"], strict=True):
-        print(f"{sent['site']}: {sent['batches_stored']} batches stored "
-              f"({sent['since']}..{sent['until']}), {len(sent['anomalies'])} anomalies; "
-              f"again: {rerun['batches_stored']} stored, {len(rerun['anomalies'])} anomalies")
+        print(
+            f"{sent['site']}: {sent['batches_stored']} batches stored "
+            f"({sent['since']}..{sent['until']}), {len(sent['anomalies'])} anomalies; "
+            f"again: {rerun['batches_stored']} stored, {len(rerun['anomalies'])} anomalies"
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,12 @@ def run(*args: str) -> str:
 
 def newest_edge_image() -> str:
     rows = json.loads(run("buildah", "images", "--json"))
-    tagged = [(row.get("createdatraw", ""), name) for row in rows
-              for name in row.get("names") or [] if "/junction-edge:" in name]
+    tagged = [
+        (row.get("createdatraw", ""), name)
+        for row in rows
+        for name in row.get("names") or []
+        if "/junction-edge:" in name
+    ]
     if not tagged:
         sys.exit("no junction-edge image: run `make edge-image` first")
     return max(tagged)[1]
@@ -38,8 +42,9 @@ def size_on_disk(image: str) -> int:
 
 def compressed_size(image: str) -> int:
     """Bytes of `podman save` (docker-archive) piped through gzip at level 6, as registries do."""
-    saved = subprocess.Popen(["podman", "save", "--quiet", "--format", "docker-archive", image],
-                             stdout=subprocess.PIPE)
+    saved = subprocess.Popen(
+        ["podman", "save", "--quiet", "--format", "docker-archive", image], stdout=subprocess.PIPE
+    )
     assert saved.stdout is not None
     # A streaming gzip stream (wbits 31), so memory stays flat and the figure is one stream's.
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
@@ -63,7 +68,8 @@ def largest_packages(image: str, top: int = 8) -> list[tuple[str, int]]:
             if not entry.is_dir() or entry.name.endswith(".dist-info"):
                 continue
             sizes[entry.name] = sum(
-                f.stat().st_size for f in entry.rglob("*") if f.is_file() and not f.is_symlink())
+                f.stat().st_size for f in entry.rglob("*") if f.is_file() and not f.is_symlink()
+            )
         return sorted(sizes.items(), key=lambda kv: -kv[1])[:top]
     finally:
         subprocess.run(["buildah", "umount", container], capture_output=True)
@@ -75,13 +81,22 @@ def main() -> None:
     disk = size_on_disk(image)
     print(f"edge image bench: {image}")
     # The local mmdebstrap base `make edge-image` builds on (absent when built on a public base).
-    base_name = next((n for row in json.loads(run("buildah", "images", "--json"))
-                      for n in row.get("names") or [] if "/junction-edge-base:" in n), None)
+    base_name = next(
+        (
+            n
+            for row in json.loads(run("buildah", "images", "--json"))
+            for n in row.get("names") or []
+            if "/junction-edge-base:" in n
+        ),
+        None,
+    )
     if base_name:
         base_disk = size_on_disk(base_name)
         print(f"  base {base_name}: {base_disk / MB:.0f} MB on disk (baseline)")
-        print(f"  image: {disk / MB:.0f} MB on disk, {disk / base_disk:.2f}x the base, "
-              f"{(disk - base_disk) / MB:.0f} MB added")
+        print(
+            f"  image: {disk / MB:.0f} MB on disk, {disk / base_disk:.2f}x the base, "
+            f"{(disk - base_disk) / MB:.0f} MB added"
+        )
     else:
         print(f"  image: {disk / MB:.0f} MB on disk")
     print(f"  compressed (podman save | gzip -6): {compressed_size(image) / MB:.0f} MB")

@@ -85,10 +85,17 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=6, help="client threads (one device each)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the timed run")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
-    parser.add_argument("--backfill", action="store_true",
-                        help="the history backfill on the embedded default (SQLite, in-process)")
-    parser.add_argument("--backfill-buckets", type=int, default=40_000,
-                        help="buckets of history in all (the backfill case)")
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="the history backfill on the embedded default (SQLite, in-process)",
+    )
+    parser.add_argument(
+        "--backfill-buckets",
+        type=int,
+        default=40_000,
+        help="buckets of history in all (the backfill case)",
+    )
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
     )
@@ -187,8 +194,9 @@ def _wait_ready(port: int) -> None:
     raise SystemExit("gunicorn did not come up")
 
 
-def _batch(device_id: str, site: str, window_end: int, buckets: int = BUCKETS,
-           seconds: int = SECONDS) -> tuple[str, bytes]:
+def _batch(
+    device_id: str, site: str, window_end: int, buckets: int = BUCKETS, seconds: int = SECONDS
+) -> tuple[str, bytes]:
     """One batch: `buckets` buckets of `seconds` ending at `window_end`, 24 count rows each."""
     bodies = []
     for n in range(buckets):
@@ -410,8 +418,13 @@ def _backfill_main(args: argparse.Namespace) -> None:
             "JUNCTION_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(REPO / "platform"),
         }
-        for name in ("DATABASE_URL", "JUNCTION_REGIONS", "JUNCTION_REGION", "REDIS_URL",
-                     "JUNCTION_TASKS_EAGER"):
+        for name in (
+            "DATABASE_URL",
+            "JUNCTION_REGIONS",
+            "JUNCTION_REGION",
+            "REDIS_URL",
+            "JUNCTION_TASKS_EAGER",
+        ):
             os.environ.pop(name, None)
         _run([PYTHON, "manage.py", "migrate_all", "-v0"], env)
         os.environ.update(env)
@@ -445,13 +458,15 @@ def _backfill_send(port: int, devices: list[tuple[str, str, str]], buckets: int)
     # One untimed batch per device loads Django in the worker; its hour lies before the history.
     for device_id, secret, site in devices:
         batch_id, body = _batch(device_id, site, first_end - span, 1, BACKFILL_SECONDS)
-        session.post(url, data=body, headers=_signed_headers(device_id, secret, batch_id, body),
-                     timeout=60).raise_for_status()
+        session.post(
+            url, data=body, headers=_signed_headers(device_id, secret, batch_id, body), timeout=60
+        ).raise_for_status()
     durations = []
     for k in range(per_device):
         for device_id, secret, site in devices:
-            batch_id, body = _batch(device_id, site, first_end + k * span, BACKFILL_BATCH,
-                                    BACKFILL_SECONDS)
+            batch_id, body = _batch(
+                device_id, site, first_end + k * span, BACKFILL_BATCH, BACKFILL_SECONDS
+            )
             headers = _signed_headers(device_id, secret, batch_id, body)
             began = time.perf_counter()
             response = session.post(url, data=body, headers=headers, timeout=120)
@@ -465,7 +480,7 @@ def _backfill_report(durations: list[float], machine_busy: float) -> None:
     from junction.analytics.models import DirtyWindow, Period, Rollup
 
     tenth = len(durations) // TENTHS
-    tenths = [durations[i * tenth:(i + 1) * tenth] for i in range(TENTHS)]
+    tenths = [durations[i * tenth : (i + 1) * tenth] for i in range(TENTHS)]
     rates = [len(part) / sum(part) for part in tenths]
     medians = [statistics.median(part) * 1000 for part in tenths]
     hourly = Rollup.objects.in_region(REGION).filter(period=Period.HOUR)
@@ -484,8 +499,10 @@ def _backfill_report(durations: list[float], machine_busy: float) -> None:
     print("median ms per batch, by tenth:       " + " ".join(f"{m:6.0f}" for m in medians))
     print(f"batches/s at the start  {rates[0]:8.1f}   (first {tenth} batches)")
     print(f"batches/s at the end    {rates[-1]:8.1f}   (last {tenth} batches)")
-    print(f"end / start             {rates[-1] / rates[0]:8.2f}   "
-          f"(median batch time start / end {medians[0] / medians[-1]:.2f})")
+    print(
+        f"end / start             {rates[-1] / rates[0]:8.2f}   "
+        f"(median batch time start / end {medians[0] / medians[-1]:.2f})"
+    )
     print(
         f"rollups after the backfill: {hourly.count()} hourly rows, "
         f"{DirtyWindow.objects.in_region(REGION).count()} windows still marked dirty"

@@ -23,12 +23,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "platform"))
 
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-DATABASES = {"control": "junction_bench_rollups_control",
-             "eu-west": "junction_bench_rollups_eu_west"}
+DATABASES = {
+    "control": "junction_bench_rollups_control",
+    "eu-west": "junction_bench_rollups_eu_west",
+}
 REGION = "eu-west"
 START = datetime(2025, 1, 1, tzinfo=UTC)
-KEYS = [("north-stopline", "in", "car"), ("north-stopline", "out", "car"),
-        ("N>E", None, "bicycle"), ("south-stopline", "in", "truck")]
+KEYS = [
+    ("north-stopline", "in", "car"),
+    ("north-stopline", "out", "car"),
+    ("N>E", None, "bicycle"),
+    ("south-stopline", "in", "truck"),
+]
 
 
 def configure() -> None:
@@ -42,7 +48,8 @@ def configure() -> None:
     os.environ.update(
         DATABASE_URL=f"{PG_URL}/{DATABASES['control']}",
         JUNCTION_REGIONS=f"{REGION}={PG_URL}/{DATABASES[REGION]}",
-        JUNCTION_TASKS_EAGER="1", JUNCTION_LOG_LEVEL="WARNING",
+        JUNCTION_TASKS_EAGER="1",
+        JUNCTION_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="junction.settings",
     )
     os.environ.pop("REDIS_URL", None)
@@ -66,7 +73,8 @@ def sites(n: int) -> list[int]:
     for i in range(n):
         slug = f"bench-site-{i:02d}"
         site = Site.objects.filter(slug=slug).first() or services.site_add(
-            slug=slug, region=REGION, name=f"Bench site {i}")
+            slug=slug, region=REGION, name=f"Bench site {i}"
+        )
         ids.append(site.pk)
     return ids
 
@@ -90,8 +98,10 @@ def generate(site_ids: list[int], days: int, keys: int, reuse: bool) -> int:
             print(f"reusing {rows:,} count rows")
             return rows
         t0 = time.perf_counter()
-        cur.execute("TRUNCATE traffic_countrow, traffic_countbucket, analytics_rollup, "
-                    "analytics_windowcoverage, analytics_dirtywindow CASCADE")
+        cur.execute(
+            "TRUNCATE traffic_countrow, traffic_countbucket, analytics_rollup, "
+            "analytics_windowcoverage, analytics_dirtywindow CASCADE"
+        )
         cur.execute(
             """
             INSERT INTO traffic_countbucket
@@ -143,8 +153,10 @@ def platform_rollup(days: int) -> float:
 def single_statement_rollup() -> tuple[float, int]:
     with region_cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_hourly")
-        cur.execute("CREATE UNLOGGED TABLE bench_hourly (site_id bigint, start timestamptz, "
-                    "counter text, direction text, road_user text, count bigint)")
+        cur.execute(
+            "CREATE UNLOGGED TABLE bench_hourly (site_id bigint, start timestamptz, "
+            "counter text, direction text, road_user text, count bigint)"
+        )
         t0 = time.perf_counter()
         cur.execute(
             """
@@ -179,8 +191,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--keys", type=int, default=2, choices=range(1, len(KEYS) + 1),
-                        help="count rows per bucket (counter/direction/class combinations)")
+    parser.add_argument(
+        "--keys",
+        type=int,
+        default=2,
+        choices=range(1, len(KEYS) + 1),
+        help="count rows per bucket (counter/direction/class combinations)",
+    )
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
     configure()
@@ -192,15 +209,23 @@ def main() -> None:
     platform_seconds = platform_rollup(args.days)
     periods = check_same_totals()
     minutes = args.sites * args.days * 1440
-    print(f"rollup bench on PostgreSQL: {args.sites} sites x {args.days} days of one-minute "
-          f"buckets = {minutes:,} buckets, {rows:,} count rows ({args.keys} per bucket)")
-    print(f"platform rollups_recompute_range (15m + 1h + 1d + coverage, ORM GROUP BY): "
-          f"{platform_seconds:.1f} s = {rows / platform_seconds:,.0f} rows/s; wrote "
-          + ", ".join(f"{n:,} {p}" for p, n in sorted(periods.items())))
-    print(f"single INSERT ... SELECT ... GROUP BY (hourly only): {sql_seconds:.1f} s = "
-          f"{rows / sql_seconds:,.0f} rows/s; wrote {sql_rows:,} hourly rows")
-    print(f"ratio platform / single statement: {platform_seconds / sql_seconds:.2f}x the time "
-          f"(hourly totals identical: checked)")
+    print(
+        f"rollup bench on PostgreSQL: {args.sites} sites x {args.days} days of one-minute "
+        f"buckets = {minutes:,} buckets, {rows:,} count rows ({args.keys} per bucket)"
+    )
+    print(
+        f"platform rollups_recompute_range (15m + 1h + 1d + coverage, ORM GROUP BY): "
+        f"{platform_seconds:.1f} s = {rows / platform_seconds:,.0f} rows/s; wrote "
+        + ", ".join(f"{n:,} {p}" for p, n in sorted(periods.items()))
+    )
+    print(
+        f"single INSERT ... SELECT ... GROUP BY (hourly only): {sql_seconds:.1f} s = "
+        f"{rows / sql_seconds:,.0f} rows/s; wrote {sql_rows:,} hourly rows"
+    )
+    print(
+        f"ratio platform / single statement: {platform_seconds / sql_seconds:.2f}x the time "
+        f"(hourly totals identical: checked)"
+    )
 
 
 if __name__ == "__main__":

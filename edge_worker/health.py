@@ -258,7 +258,7 @@ def _update_metrics(update: UpdateStatus):
     """The fleet release this device runs, where its update agent stands, and its rollbacks."""
     release = GaugeMetricFamily(
         "junction_edge_release",
-        "1 for the fleet release that is live (\"\" while the site file's own model runs)",
+        '1 for the fleet release that is live ("" while the site file\'s own model runs)',
         labels=["release"],
     )
     release.add_metric([update.live], 1.0)

@@ -511,4 +511,3 @@ def _is_full(exc: BaseException) -> bool:
             "database or disk is full" in str(exc)
         )
     return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
-

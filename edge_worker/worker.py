@@ -69,7 +69,8 @@ class EdgeWorker:
         the worker before a camera runs (a wrong model or secret must not count for hours)."""
         # The live fleet release's model and config patch, if any, over the site file's.
         self.camera_site_file, self.config = boot_site_file(
-            self.config_path, load_config(self.config_path))
+            self.config_path, load_config(self.config_path)
+        )
         self.config.read_secret()
         self.spool = Spool(self.config.spool.path, max_bytes=self.config.spool.max_bytes)
         self.uplink = self._build_uplink()
@@ -135,18 +136,22 @@ class EdgeWorker:
         verify_model_digest(live.model)
         if [c.name for c in live.cameras] != [c.name for c in self.config.cameras]:
             # Health, uplink and the site bucket's merge know the cameras by name.
-            raise ConfigError("a release cannot add, remove or rename cameras while the worker "
-                              "runs; restart it on the new site file instead")
+            raise ConfigError(
+                "a release cannot add, remove or rename cameras while the worker "
+                "runs; restart it on the new site file instead"
+            )
         with self._cameras_lock:
             self._stop_cameras()
             self._camera_stop = self._mp.Event()
             self.camera_site_file, self.config = site_file, live
             # Batches name the model that counted; buckets still unsent from the old one are
             # named after the new one too (the spool keeps no model per bucket).
-            self.uplink.identity = replace(self.uplink.identity, model_name=live.model.name,
-                                           model_sha256=live.model.sha256)
-            self._cameras = {c.name: _Camera(c.name, self._start_camera(c.name))
-                             for c in live.cameras}
+            self.uplink.identity = replace(
+                self.uplink.identity, model_name=live.model.name, model_sha256=live.model.sha256
+            )
+            self._cameras = {
+                c.name: _Camera(c.name, self._start_camera(c.name)) for c in live.cameras
+            }
 
     def _stop_cameras(self) -> None:
         self._camera_stop.set()
@@ -212,16 +217,29 @@ class EdgeWorker:
         assert config.fleet is not None
         fleet = config.fleet
         slots = Slots(fleet.slots)
-        repository = Repository(endpoint=config.endpoint, region=config.region,
-                                device_id=config.device_id, secret=config.read_secret(),
-                                trusted_root=fleet.trusted_root,
-                                metadata_dir=slots.root / "metadata")
-        gate = HealthGate(window_s=fleet.gate_s, min_fps=fleet.gate_min_fps,
-                          crashes=self._camera_crashes, reports=self.health.reports)
-        return UpdateAgent(repository=repository, slots=slots,
-                           state_dir=config.spool.path.parent,
-                           restart_cameras=self.restart_cameras, gate=gate,
-                           check_in_s=fleet.check_in_s, jitter_s=fleet.jitter_s)
+        repository = Repository(
+            endpoint=config.endpoint,
+            region=config.region,
+            device_id=config.device_id,
+            secret=config.read_secret(),
+            trusted_root=fleet.trusted_root,
+            metadata_dir=slots.root / "metadata",
+        )
+        gate = HealthGate(
+            window_s=fleet.gate_s,
+            min_fps=fleet.gate_min_fps,
+            crashes=self._camera_crashes,
+            reports=self.health.reports,
+        )
+        return UpdateAgent(
+            repository=repository,
+            slots=slots,
+            state_dir=config.spool.path.parent,
+            restart_cameras=self.restart_cameras,
+            gate=gate,
+            check_in_s=fleet.check_in_s,
+            jitter_s=fleet.jitter_s,
+        )
 
     def _camera_crashes(self) -> dict[str, tuple[int, int | None]]:
         with self._cameras_lock:

@@ -30,8 +30,12 @@ def sha256(path: Path) -> str:
 def refresh(entry: dict) -> None:
     spec = f"{entry['package']}@{entry['version']}"
     with tempfile.TemporaryDirectory() as tmp:
-        packed = subprocess.run(["npm", "pack", spec, "--json", "--pack-destination", tmp],
-                                check=True, capture_output=True, text=True)
+        packed = subprocess.run(
+            ["npm", "pack", spec, "--json", "--pack-destination", tmp],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         info = json.loads(packed.stdout)[0]
         with tarfile.open(Path(tmp) / info["filename"]) as tarball:
             package_json = json.load(tarball.extractfile("package/package.json"))  # type: ignore[arg-type]

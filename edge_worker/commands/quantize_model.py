@@ -46,11 +46,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, type=Path, help="the FP32 ONNX detector")
-    parser.add_argument("--calibration", required=True, action="append", type=Path,
-                        metavar="VIDEO", help="footage of the site (repeatable)")
+    parser.add_argument(
+        "--calibration",
+        required=True,
+        action="append",
+        type=Path,
+        metavar="VIDEO",
+        help="footage of the site (repeatable)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="where to write the INT8 copy")
-    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
-                        help=f"calibration frames in all, spread evenly (default {DEFAULT_FRAMES})")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES,
+        help=f"calibration frames in all, spread evenly (default {DEFAULT_FRAMES})",
+    )
     parser.set_defaults(handler=quantize_model)
 
 
@@ -80,7 +90,8 @@ def quantize(model: Path, videos: list[Path], out: Path, *, frames: int = DEFAUL
     except ImportError as exc:
         raise QuantizeError(
             f"ONNX Runtime's quantization tools need the onnx package ({exc}); install it with "
-            "pip install 'junction[quantize]' on the machine that makes releases") from exc
+            "pip install 'junction[quantize]' on the machine that makes releases"
+        ) from exc
     if frames < 1:
         raise QuantizeError("--frames must be at least 1")
     if out.resolve() == model.resolve():
@@ -118,9 +129,14 @@ def quantize(model: Path, videos: list[Path], out: Path, *, frames: int = DEFAUL
         # Its calibrator prints progress on stdout, which carries this command's JSON answer.
         with contextlib.redirect_stdout(sys.stderr):
             quantize_static(
-                str(prepared), str(written), Frames(),
-                quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["Conv"],
+                str(prepared),
+                str(written),
+                Frames(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["Conv"],
                 nodes_to_exclude=_output_convolutions(onnx.load(str(prepared))),
                 calibrate_method=CalibrationMethod.Percentile,
                 extra_options={"CalibPercentile": 99.99},
@@ -128,18 +144,26 @@ def quantize(model: Path, videos: list[Path], out: Path, *, frames: int = DEFAUL
         OnnxDetector(written)  # the copy must load and run in the worker before it is kept
         written.replace(out)
     return {
-        "model": str(model), "model_sha256": _sha256(model), "model_bytes": model.stat().st_size,
-        "out": str(out), "out_sha256": _sha256(out), "out_bytes": out.stat().st_size,
+        "model": str(model),
+        "model_sha256": _sha256(model),
+        "model_bytes": model.stat().st_size,
+        "out": str(out),
+        "out_sha256": _sha256(out),
+        "out_bytes": out.stat().st_size,
         "format": "QDQ, int8 weights per channel, uint8 activations",
-        "calibration": [str(v) for v in videos], "calibration_frames": len(inputs),
+        "calibration": [str(v) for v in videos],
+        "calibration_frames": len(inputs),
     }
 
 
-def _calibration_inputs(detector: OnnxDetector, videos: list[Path],
-                        frames: int) -> Iterator[np.ndarray]:
+def _calibration_inputs(
+    detector: OnnxDetector, videos: list[Path], frames: int
+) -> Iterator[np.ndarray]:
     """`frames` network inputs spread evenly over the videos' frames, as the worker makes them."""
-    per_video = [max(1, frames * (i + 1) // len(videos) - frames * i // len(videos))
-                 for i in range(len(videos))]
+    per_video = [
+        max(1, frames * (i + 1) // len(videos) - frames * i // len(videos))
+        for i in range(len(videos))
+    ]
     for video, wanted in zip(videos, per_video, strict=True):
         if not video.is_file():
             raise QuantizeError(f"calibration video not found: {video}")

@@ -12,8 +12,9 @@ from edge_worker.config import ConfigError, load_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("releases", help="list the release slots and the live one",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "releases", help="list the release slots and the live one", description=__doc__
+    )
     parser.add_argument("--config", required=True, help="the site's YAML file")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(handler=releases)
@@ -28,15 +29,23 @@ def releases(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     if config.fleet is None:
-        print(f"{args.config}: no `fleet` section (slots, trusted_root): this device takes no "
-              "fleet releases", file=sys.stderr)
+        print(
+            f"{args.config}: no `fleet` section (slots, trusted_root): this device takes no "
+            "fleet releases",
+            file=sys.stderr,
+        )
         return 1
     slots = Slots(config.fleet.slots)
     live, previous = slots.live(), slots.previous()
     listing: list[dict[str, Any]] = [
-        {"release": name, "live": name == live, "previous": name == previous,
-         "files": sorted(p.name for p in slots.path_of(name).iterdir())}
-        for name in slots.releases()]
+        {
+            "release": name,
+            "live": name == live,
+            "previous": name == previous,
+            "files": sorted(p.name for p in slots.path_of(name).iterdir()),
+        }
+        for name in slots.releases()
+    ]
     if args.json:
         print(json.dumps({"live": live, "previous": previous, "slots": listing}))
     else:

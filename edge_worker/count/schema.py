@@ -102,7 +102,9 @@ class CounterSet(_Strict):
     @model_validator(mode="after")
     def _references(self) -> CounterSet:
         specs: list[LineSpec | ZoneSpec | MovementSpec] = [
-            *self.lines, *self.zones, *self.movements
+            *self.lines,
+            *self.zones,
+            *self.movements,
         ]
         names = [spec.name for spec in specs]
         duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -58,8 +58,10 @@ def with_free_dimensions(
         return _serialise(fields)
 
     edited = _serialise(
-        [(n, w, graph(m) if n == _GRAPH and (m := _message(w, v)) is not None else v)
-         for n, w, v in _parse(model)]
+        [
+            (n, w, graph(m) if n == _GRAPH and (m := _message(w, v)) is not None else v)
+            for n, w, v in _parse(model)
+        ]
     )
     if found != set(wanted):
         raise ValueError("the model's graph does not declare the expected input and output")

@@ -31,8 +31,15 @@ from edge_worker.fleet.slots import SlotError, Slots, fsync_dir
 log = logging.getLogger(__name__)
 
 STATE_FILE = "update-agent.json"
-UPDATE_STATES = ("current", "downloading", "activating", "gating", "active", "rolled_back",
-                 "refused")
+UPDATE_STATES = (
+    "current",
+    "downloading",
+    "activating",
+    "gating",
+    "active",
+    "rolled_back",
+    "refused",
+)
 # A health gate cut this many times by a restart of the worker fails.
 GATE_ATTEMPTS = 2
 
@@ -70,10 +77,18 @@ class UpdateStatus:
 
 
 class UpdateAgent:
-    def __init__(self, *, repository: Repository, slots: Slots, state_dir: Path,
-                 restart_cameras: Callable[[], None], gate: Gate,
-                 check_in_s: float, jitter_s: float,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        repository: Repository,
+        slots: Slots,
+        state_dir: Path,
+        restart_cameras: Callable[[], None],
+        gate: Gate,
+        check_in_s: float,
+        jitter_s: float,
+        rng: random.Random | None = None,
+    ) -> None:
         self.repository = repository
         self.slots = slots
         self.state_path = Path(state_dir) / STATE_FILE
@@ -95,8 +110,9 @@ class UpdateAgent:
             try:
                 self.step(stop)
             except (requests.RequestException, CheckinRefused) as exc:
-                log.warning("fleet check-in failed (%s); next try in about %.0f s",
-                            exc, self.check_in_s)
+                log.warning(
+                    "fleet check-in failed (%s); next try in about %.0f s", exc, self.check_in_s
+                )
             if stop.wait(self.next_delay()):
                 return
 
@@ -106,9 +122,13 @@ class UpdateAgent:
     def status(self) -> UpdateStatus:
         with self._lock:
             state = self.state
-            return UpdateStatus(live=self.slots.live() or "", state=state.state,
-                                release=state.release, reason=state.reason,
-                                rollbacks=state.rollbacks)
+            return UpdateStatus(
+                live=self.slots.live() or "",
+                state=state.state,
+                release=state.release,
+                reason=state.reason,
+                rollbacks=state.rollbacks,
+            )
 
     def resume(self, stop: threading.Event) -> None:
         """Finish or undo what a restart (or a power cut) interrupted."""
@@ -127,16 +147,20 @@ class UpdateAgent:
                     self.state.rollbacks += 1
                 self._give_up("rolled_back", release, "the worker could not start on it")
             elif self.state.gate_attempts >= GATE_ATTEMPTS:
-                self._roll_back(release, f"the worker restarted {GATE_ATTEMPTS} times during "
-                                         "the health gate")
+                self._roll_back(
+                    release, f"the worker restarted {GATE_ATTEMPTS} times during the health gate"
+                )
             else:
                 self._judge(release, stop)
 
     def step(self, stop: threading.Event) -> None:
         """One check-in; installs the desired release when it is new to this device."""
         desired = self.report()
-        if desired is None or desired.release == self.slots.live() \
-                or desired.release in self.state.given_up:
+        if (
+            desired is None
+            or desired.release == self.slots.live()
+            or desired.release in self.state.given_up
+        ):
             return
         self.install(desired, stop)
         self.report()  # the outcome now, not one interval later
@@ -144,8 +168,13 @@ class UpdateAgent:
     def report(self) -> Desired | None:
         with self._lock:
             state = AgentState(**asdict(self.state))
-        return checkin(self.repository, installed=self.slots.live() or "",
-                       state=state.reported, release=state.release, reason=state.reason)
+        return checkin(
+            self.repository,
+            installed=self.slots.live() or "",
+            state=state.reported,
+            release=state.release,
+            reason=state.reason,
+        )
 
     def install(self, desired: Desired, stop: threading.Event) -> None:
         release = desired.release
@@ -196,10 +225,12 @@ class UpdateAgent:
         self._give_up("rolled_back", release, reason)
 
     def _give_up(self, state: str, release: str, reason: str) -> None:
-        given_up = [*self.state.given_up, release] if release not in self.state.given_up \
+        given_up = (
+            [*self.state.given_up, release]
+            if release not in self.state.given_up
             else self.state.given_up
-        self._set(state=state, release=release, reason=reason, gate_attempts=0,
-                  given_up=given_up)
+        )
+        self._set(state=state, release=release, reason=reason, gate_attempts=0, given_up=given_up)
 
     def _set(self, **changes: object) -> None:
         with self._lock:
@@ -222,6 +253,7 @@ class UpdateAgent:
             return AgentState()
         except (ValueError, TypeError) as exc:
             # Written atomically, so only a foreign edit gets here; start afresh, say so.
-            log.error("fleet: unreadable agent state %s (%s); starting afresh",
-                      self.state_path, exc)
+            log.error(
+                "fleet: unreadable agent state %s (%s); starting afresh", self.state_path, exc
+            )
             return AgentState()

@@ -29,20 +29,38 @@ class Desired:
     targets: dict[str, str]  # kind (model, config) -> TUF target path
 
 
-def checkin(repository: Repository, *, installed: str, state: str, release: str = "",
-            reason: str = "", timeout: float = 30.0) -> Desired | None:
+def checkin(
+    repository: Repository,
+    *,
+    installed: str,
+    state: str,
+    release: str = "",
+    reason: str = "",
+    timeout: float = 30.0,
+) -> Desired | None:
     """Report, and return the release to run (None: keep what runs now)."""
-    body = json.dumps({"schema": CHECKIN_SCHEMA, "device_id": repository.device_id,
-                       "installed": installed, "state": state, "release": release,
-                       "reason": reason}).encode()
+    body = json.dumps(
+        {
+            "schema": CHECKIN_SCHEMA,
+            "device_id": repository.device_id,
+            "installed": installed,
+            "state": state,
+            "release": release,
+            "reason": reason,
+        }
+    ).encode()
     stamp = int(time.time())
     response = requests.post(
         f"{repository.endpoint.rstrip('/')}/api/v1/fleet/{repository.region}/checkin",
-        data=body, timeout=timeout,
-        headers={"Content-Type": "application/json",
-                 "X-Junction-Device": repository.device_id,
-                 "X-Junction-Timestamp": str(stamp),
-                 "X-Junction-Signature": signature(repository.secret, stamp, body)})
+        data=body,
+        timeout=timeout,
+        headers={
+            "Content-Type": "application/json",
+            "X-Junction-Device": repository.device_id,
+            "X-Junction-Timestamp": str(stamp),
+            "X-Junction-Signature": signature(repository.secret, stamp, body),
+        },
+    )
     if response.status_code != 200:
         raise CheckinRefused(response.status_code, response.text[:500])
     desired = response.json()["desired"]

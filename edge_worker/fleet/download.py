@@ -52,18 +52,22 @@ class SignedFetcher(FetcherInterface):
     def _fetch(self, url: str) -> Iterator[bytes]:
         path = urlsplit(url).path
         stamp = int(time.time())
-        headers = {"X-Junction-Device": self.repository.device_id,
-                   "X-Junction-Timestamp": str(stamp),
-                   "X-Junction-Signature": signature(self.repository.secret, stamp,
-                                                     f"GET {path}".encode())}
+        headers = {
+            "X-Junction-Device": self.repository.device_id,
+            "X-Junction-Timestamp": str(stamp),
+            "X-Junction-Signature": signature(
+                self.repository.secret, stamp, f"GET {path}".encode()
+            ),
+        }
         try:
             response = self.session.get(url, headers=headers, stream=True, timeout=self.timeout)
         except requests.Timeout as exc:
             raise exceptions.SlowRetrievalError from exc
         if response.status_code >= 400:
             response.close()
-            raise exceptions.DownloadHTTPError(f"{response.status_code} for {path}",
-                                               response.status_code)
+            raise exceptions.DownloadHTTPError(
+                f"{response.status_code} for {path}", response.status_code
+            )
         return response.iter_content(1 << 16)
 
 
@@ -73,14 +77,19 @@ def _updater(repository: Repository, staging: Path) -> Updater:
     if not trusted.exists():
         # First use: the pinned root. ngclient then keeps the newest root it verified here.
         shutil.copyfile(repository.trusted_root, trusted)
-    return Updater(metadata_dir=str(repository.metadata_dir),
-                   metadata_base_url=repository.url("metadata"),
-                   target_dir=str(staging), target_base_url=repository.url("targets"),
-                   fetcher=SignedFetcher(repository), bootstrap=None)
+    return Updater(
+        metadata_dir=str(repository.metadata_dir),
+        metadata_base_url=repository.url("metadata"),
+        target_dir=str(staging),
+        target_base_url=repository.url("targets"),
+        fetcher=SignedFetcher(repository),
+        bootstrap=None,
+    )
 
 
-def release_fetch(repository: Repository, slots: Slots, *, release: str,
-                  targets: dict[str, str]) -> Path:
+def release_fetch(
+    repository: Repository, slots: Slots, *, release: str, targets: dict[str, str]
+) -> Path:
     """Download and verify every target of `release` into staging, then commit its slot
     (not live yet); VerificationFailed, with nothing committed, if any of them does not verify.
     """
@@ -93,8 +102,9 @@ def release_fetch(repository: Repository, slots: Slots, *, release: str,
             if info is None:
                 raise VerificationFailed(f"{path} is not a signed target of the repository")
             if info.custom.get("release") != release:
-                raise VerificationFailed(f"{path} is signed for release "
-                                         f"{info.custom.get('release')!r}, not {release!r}")
+                raise VerificationFailed(
+                    f"{path} is signed for release {info.custom.get('release')!r}, not {release!r}"
+                )
             updater.download_target(info, str(staging / Path(path).name))
     except exceptions.RepositoryError as exc:
         shutil.rmtree(staging, ignore_errors=True)

@@ -62,9 +62,13 @@ class HealthGate:
             if r.state not in ("running", "finished"):
                 return f"camera {r.camera} is {r.state} at the end of the health gate"
             if r.state == "running" and r.analysed_fps < self.min_fps:
-                return (f"camera {r.camera} analyses {r.analysed_fps} fps, below the gate's "
-                        f"floor of {self.min_fps}")
+                return (
+                    f"camera {r.camera} analyses {r.analysed_fps} fps, below the gate's "
+                    f"floor of {self.min_fps}"
+                )
         if not any(r.count_events for r in reports):
-            return (f"no road user counted on any camera in the {self.window_s:.0f} s health "
-                    "gate (a model that detects nothing)")
+            return (
+                f"no road user counted on any camera in the {self.window_s:.0f} s health "
+                "gate (a model that detects nothing)"
+            )
         return None

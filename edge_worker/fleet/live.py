@@ -36,8 +36,11 @@ def release_config(config: SiteConfig, slot: Path) -> SiteConfig:
     model = slot / MODEL_FILE
     if model.is_file():
         # Verified by TUF on its way into the slot; the digest names it in every batch.
-        data["model"] = {"path": str(model), "sha256": file_sha256(model),
-                         "name": config.model.name}
+        data["model"] = {
+            "path": str(model),
+            "sha256": file_sha256(model),
+            "name": config.model.name,
+        }
     try:
         return SiteConfig.model_validate(data, context={"base": slot})
     except ValidationError as exc:
@@ -56,8 +59,9 @@ def live_site_file(site_file: str, config: SiteConfig) -> tuple[str, SiteConfig]
     effective = release_config(config, slots.path_of(live))
     path = slots.root / f"site-{live}.yaml"
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False),
-                         encoding="utf-8")
+    temporary.write_text(
+        yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
+    )
     os.replace(temporary, path)
     return str(path), effective
 
@@ -75,8 +79,7 @@ def boot_site_file(site_file: str, config: SiteConfig) -> tuple[str, SiteConfig]
         if config.fleet is None or Slots(config.fleet.slots).live() is None:
             raise
         slots = Slots(config.fleet.slots)
-        log.error("fleet: the live release %s cannot start (%s); stepping back", slots.live(),
-                  exc)
+        log.error("fleet: the live release %s cannot start (%s); stepping back", slots.live(), exc)
         try:
             slots.rollback()
         except SlotError:

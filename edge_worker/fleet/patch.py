@@ -19,8 +19,19 @@ from pydantic.fields import FieldInfo
 
 from edge_worker.config import ConfigError, SiteConfig, _error_lines, cameras_check
 
-FIXED_KEYS = frozenset({"device_id", "site", "region", "endpoint", "allowed_endpoints",
-                        "secret_file", "secret_env", "model", "fleet"})
+FIXED_KEYS = frozenset(
+    {
+        "device_id",
+        "site",
+        "region",
+        "endpoint",
+        "allowed_endpoints",
+        "secret_file",
+        "secret_env",
+        "model",
+        "fleet",
+    }
+)
 
 
 class _PatchRules(SiteConfig):
@@ -37,8 +48,11 @@ class _PatchRules(SiteConfig):
 ConfigPatch = create_model(  # type: ignore[call-overload]
     "ConfigPatch",
     __base__=_PatchRules,
-    **{name: (info.annotation, FieldInfo.merge_field_infos(info, default=None))
-       for name, info in SiteConfig.model_fields.items() if info.is_required()},
+    **{
+        name: (info.annotation, FieldInfo.merge_field_infos(info, default=None))
+        for name, info in SiteConfig.model_fields.items()
+        if info.is_required()
+    },
 )
 
 
@@ -60,8 +74,10 @@ def patch_check(data: object, *, base: Path) -> None:
         raise ConfigError("a config patch must be a non-empty mapping of site-file keys")
     fixed = sorted(FIXED_KEYS & set(data))
     if fixed:
-        raise ConfigError(f"{', '.join(fixed)}: a release cannot change identity, credentials "
-                          "or the model through a config patch")
+        raise ConfigError(
+            f"{', '.join(fixed)}: a release cannot change identity, credentials "
+            "or the model through a config patch"
+        )
     try:
         ConfigPatch.model_validate(data, context={"base": base})
     except ValidationError as exc:

@@ -26,7 +26,8 @@ def one_line(error: ValidationError, names: dict[str, str] | None = None) -> str
     if hasattr(error, "error_dict"):
         return "; ".join(
             f"{names.get(field, field)}: {' '.join(messages)}"
-            if field != "__all__" else " ".join(messages)
+            if field != "__all__"
+            else " ".join(messages)
             for field, messages in error.message_dict.items()
         )
     return " ".join(error.messages)

@@ -26,8 +26,9 @@ class QueryStringMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         for name, values in request.GET.lists():
             if "\x00" in name or any("\x00" in value for value in values):
-                return bad_request(request, name.replace("\x00", "\\x00"),
-                                   "must not contain a NUL byte")
+                return bad_request(
+                    request, name.replace("\x00", "\\x00"), "must not contain a NUL byte"
+                )
         return self.get_response(request)
 
 
@@ -35,8 +36,12 @@ def bad_request(request: HttpRequest, parameter: str, reason: str) -> HttpRespon
     """400 naming the parameter, shaped like DRF's validation errors on the API."""
     if is_api(request):
         return JsonResponse({parameter: [reason]}, status=400)
-    return render(request, "dashboard/bad_request.html",
-                  {"parameter": parameter, "reason": reason}, status=400)
+    return render(
+        request,
+        "dashboard/bad_request.html",
+        {"parameter": parameter, "reason": reason},
+        status=400,
+    )
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -32,9 +32,11 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "junction-development-only-not-secret"
 if PRODUCTION and (weakness := secret_key_weakness(SECRET_KEY)):
-    raise ImproperlyConfigured(f"JUNCTION_PRODUCTION=1 refuses DJANGO_SECRET_KEY: {weakness}; "
-                               "generate one with `python -c 'import secrets; "
-                               "print(secrets.token_urlsafe(50))'`")
+    raise ImproperlyConfigured(
+        f"JUNCTION_PRODUCTION=1 refuses DJANGO_SECRET_KEY: {weakness}; "
+        "generate one with `python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'`"
+    )
 ALLOWED_HOSTS = (env_str("ALLOWED_HOSTS", "" if PRODUCTION else "*") or "").split(",")
 
 # --- HTTPS: production is served only over TLS, terminated by a reverse proxy ----------------
@@ -45,8 +47,7 @@ if env_bool("JUNCTION_BEHIND_PROXY", PRODUCTION):
 SECURE_SSL_REDIRECT = env_bool("JUNCTION_SSL_REDIRECT", PRODUCTION)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_HSTS_SECONDS = env_int("JUNCTION_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = env_bool("JUNCTION_HSTS_PRELOAD",
-                                                                PRODUCTION)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = env_bool("JUNCTION_HSTS_PRELOAD", PRODUCTION)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -67,9 +68,7 @@ if JUNCTION_REGION is not None and JUNCTION_REGION not in _all_regions:
         f"(configured: {', '.join(_all_regions)})"
     )
 JUNCTION_ALL_REGIONS: tuple[str, ...] = tuple(_all_regions)
-SERVED_REGIONS: tuple[str, ...] = (
-    (JUNCTION_REGION,) if JUNCTION_REGION else tuple(_all_regions)
-)
+SERVED_REGIONS: tuple[str, ...] = (JUNCTION_REGION,) if JUNCTION_REGION else tuple(_all_regions)
 
 
 def _database(url: str) -> dj_database_url.DBConfig:
@@ -97,21 +96,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     # A database cache in the control plane, not a per-process memory cache: replay nonces
     # and ingest locks must be shared by every web worker.
     # Django's default of 300 entries would cull live replay claims with a few dozen devices.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                          "LOCATION": "junction_cache",
-                          "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "junction_cache",
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+        }
+    }
 # API request counts: shared by every worker in production (Redis); in the embedded default
 # one process serves, and counting in memory keeps two cache queries off every API call.
 CACHES["throttle"] = (
     {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL else
-    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}
 )
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -226,8 +230,11 @@ WHITENOISE_USE_FINDERS = not PRODUCTION  # the demo serves the apps' files witho
 # hashed, compressed copies, so a new release never meets a browser's stale cache.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-                    if PRODUCTION else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -236,9 +243,11 @@ USE_TZ = True
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "junction.api.openapi.ApiSchema",
     # JSON, the browsable API, and ?format=csv on every answer (junction.api.formats).
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
-                                 "rest_framework.renderers.BrowsableAPIRenderer",
-                                 "junction.api.formats.TableRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+        "junction.api.formats.TableRenderer",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "junction.api.formats.FormatNegotiation",
     # Bearer first: its challenge is the one a 401 carries (integrators' tokens, DESIGN.md
     # section 9); staff keep their session (the browsable API) and Basic.
@@ -250,12 +259,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Per token, per user (all their tokens and sessions together) and per address before
     # login, counted in the shared cache (Redis in production), answered 429 with Retry-After.
-    "DEFAULT_THROTTLE_CLASSES": ["junction.accounts.throttling.TokenRateThrottle",
-                                 "junction.accounts.throttling.StaffRateThrottle",
-                                 "junction.accounts.throttling.AddressRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"token": env_str("JUNCTION_API_RATE_TOKEN", "300/minute"),
-                               "user": env_str("JUNCTION_API_RATE_USER", "600/minute"),
-                               "anon": env_str("JUNCTION_API_RATE_ANON", "60/minute")},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "junction.accounts.throttling.TokenRateThrottle",
+        "junction.accounts.throttling.StaffRateThrottle",
+        "junction.accounts.throttling.AddressRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env_str("JUNCTION_API_RATE_TOKEN", "300/minute"),
+        "user": env_str("JUNCTION_API_RATE_USER", "600/minute"),
+        "anon": env_str("JUNCTION_API_RATE_ANON", "60/minute"),
+    },
     # The client address of the per-address limits (and of the refused-token and ingest
     # limits): behind the proxy, its X-Forwarded-For (the proxy count of the login lockout).
     "NUM_PROXIES": AXES_IPWARE_PROXY_COUNT,
@@ -283,17 +296,21 @@ JUNCTION_INGEST_MAX_BYTES = env_int("JUNCTION_INGEST_MAX_BYTES", 1024 * 1024)
 JUNCTION_INGEST_MAX_SKEW_SECONDS = 300
 # Failed signatures (bad HMAC, unknown device) allowed per device id and per address before
 # ingest answers 429 with Retry-After; the edge uplink waits that long and keeps its batches.
-JUNCTION_INGEST_BAD_SIGNATURES_DEVICE = env_str("JUNCTION_INGEST_BAD_SIGNATURES_DEVICE",
-                                                "10/minute")
-JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS = env_str("JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS",
-                                                 "30/minute")
+JUNCTION_INGEST_BAD_SIGNATURES_DEVICE = env_str(
+    "JUNCTION_INGEST_BAD_SIGNATURES_DEVICE", "10/minute"
+)
+JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS = env_str(
+    "JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS", "30/minute"
+)
 # --- Fleet updates (DESIGN.md section 10): each region's TUF repository -------------------------
 # Offline keys (root, targets) exist only where operators sign; online keys (snapshot,
 # timestamp) where the Celery worker refreshes them. The web process reads neither.
-JUNCTION_FLEET_OFFLINE_KEYS = Path(env_str("JUNCTION_FLEET_OFFLINE_KEYS",
-                                           str(VAR_DIR / "fleet-keys" / "offline")))
-JUNCTION_FLEET_ONLINE_KEYS = Path(env_str("JUNCTION_FLEET_ONLINE_KEYS",
-                                          str(VAR_DIR / "fleet-keys" / "online")))
+JUNCTION_FLEET_OFFLINE_KEYS = Path(
+    env_str("JUNCTION_FLEET_OFFLINE_KEYS", str(VAR_DIR / "fleet-keys" / "offline"))
+)
+JUNCTION_FLEET_ONLINE_KEYS = Path(
+    env_str("JUNCTION_FLEET_ONLINE_KEYS", str(VAR_DIR / "fleet-keys" / "online"))
+)
 # How long a device waits between check-ins (it adds its own jitter).
 JUNCTION_FLEET_POLL_SECONDS = env_int("JUNCTION_FLEET_POLL_SECONDS", 300)
 

@@ -102,10 +102,20 @@ def test_merging_cameras_takes_the_mean_camera_uptime_and_sums_counts(parts, cam
 
 
 def test_merging_cameras_sums_histograms_and_occupancy():
-    north = Bucket(T0, 60, 1.0, speeds=(("stop", "car", (1, 0, 0, 0, 0, 0, 0, 2)),),
-                   occupancy=(("box", "person", 0.25, 1),))
-    south = Bucket(T0, 60, 1.0, speeds=(("stop", "car", (0, 1, 0, 0, 0, 0, 0, 1)),),
-                   occupancy=(("box", "person", 0.5, 2),))
+    north = Bucket(
+        T0,
+        60,
+        1.0,
+        speeds=(("stop", "car", (1, 0, 0, 0, 0, 0, 0, 2)),),
+        occupancy=(("box", "person", 0.25, 1),),
+    )
+    south = Bucket(
+        T0,
+        60,
+        1.0,
+        speeds=(("stop", "car", (0, 1, 0, 0, 0, 0, 0, 1)),),
+        occupancy=(("box", "person", 0.5, 2),),
+    )
     merged = site_bucket([north, south], cameras=2)
     assert merged.speeds == (("stop", "car", (1, 1, 0, 0, 0, 0, 0, 3)),)
     assert merged.occupancy == (("box", "person", 0.75, 3),)

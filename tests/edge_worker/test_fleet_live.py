@@ -22,18 +22,30 @@ def site(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"site model")
     (tmp_path / "secret").write_text("s")
     path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump({
-        "device_id": "dev-1", "site": "main-and-5th", "region": "eu-west",
-        "endpoint": "https://eu-west.junction.example", "secret_file": "secret",
-        "model": {"path": "model.onnx",
-                  "sha256": hashlib.sha256(b"site model").hexdigest()},
-        "spool": {"path": "spool.db"}, "cameras": [CAMERA],
-        "fleet": {"slots": "fleet", "trusted_root": "root.json"}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "device_id": "dev-1",
+                "site": "main-and-5th",
+                "region": "eu-west",
+                "endpoint": "https://eu-west.junction.example",
+                "secret_file": "secret",
+                "model": {
+                    "path": "model.onnx",
+                    "sha256": hashlib.sha256(b"site model").hexdigest(),
+                },
+                "spool": {"path": "spool.db"},
+                "cameras": [CAMERA],
+                "fleet": {"slots": "fleet", "trusted_root": "root.json"},
+            }
+        )
+    )
     return str(path)
 
 
-def release(slots: Slots, name: str, *, patch: dict | None = None,
-            model: bytes | None = None) -> None:
+def release(
+    slots: Slots, name: str, *, patch: dict | None = None, model: bytes | None = None
+) -> None:
     staged = slots.staging(name)
     if patch is not None:
         (staged / "site-patch.yaml").write_text(yaml.safe_dump(patch))
@@ -46,14 +58,19 @@ def release(slots: Slots, name: str, *, patch: dict | None = None,
 BROKEN = {"cameras": [{**CAMERA, "source": "only-on-the-publisher.mp4"}]}
 
 
-@pytest.mark.parametrize(("releases", "live", "bucket_seconds", "model"), [
-    ([], None, 60, b"site model"),
-    ([("v1", {"bucket_seconds": 120}, b"release model")], "v1", 120, b"release model"),
-    ([("v1", {"bucket_seconds": 120}, None), ("v2", BROKEN, b"x")], "v1", 120, b"site model"),
-    ([("v1", BROKEN, None)], None, 60, b"site model"),
-], ids=["no release", "a release", "a broken one over v1", "a broken first one"])
-def test_the_worker_boots_on_the_live_release_or_the_one_before(site, tmp_path, releases, live,
-                                                                bucket_seconds, model):
+@pytest.mark.parametrize(
+    ("releases", "live", "bucket_seconds", "model"),
+    [
+        ([], None, 60, b"site model"),
+        ([("v1", {"bucket_seconds": 120}, b"release model")], "v1", 120, b"release model"),
+        ([("v1", {"bucket_seconds": 120}, None), ("v2", BROKEN, b"x")], "v1", 120, b"site model"),
+        ([("v1", BROKEN, None)], None, 60, b"site model"),
+    ],
+    ids=["no release", "a release", "a broken one over v1", "a broken first one"],
+)
+def test_the_worker_boots_on_the_live_release_or_the_one_before(
+    site, tmp_path, releases, live, bucket_seconds, model
+):
     slots = Slots(tmp_path / "fleet")
     for name, patch, model_bytes in releases:
         release(slots, name, patch=patch, model=model_bytes)

@@ -22,7 +22,8 @@ def test_it_lists_the_slots_and_which_is_live(tmp_path, site, capsys):  # noqa: 
     assert (listing["live"], listing["previous"]) == ("v2", "v1")
     assert listing["slots"] == [
         {"release": "v1", "live": False, "previous": True, "files": ["model.onnx"]},
-        {"release": "v2", "live": True, "previous": False, "files": ["model.onnx"]}]
+        {"release": "v2", "live": True, "previous": False, "files": ["model.onnx"]},
+    ]
 
 
 def test_it_says_when_the_site_takes_no_releases(tmp_path, site, capsys):  # noqa: F811

@@ -32,12 +32,15 @@ def test_it_activates_a_slot_and_keeps_the_previous_for_a_rollback(tmp_path):
     assert (tmp_path / "current" / "model.onnx").read_text() == "model of v1"
 
 
-@pytest.mark.parametrize(("action", "error"), [
-    (lambda s: s.activate("v9"), "no slot for release 'v9'"),
-    (lambda s: s.rollback(), "no previous release"),
-    (lambda s: s.commit("v9"), "nothing staged"),
-    (lambda s: s.discard("v1"), "in use"),
-])
+@pytest.mark.parametrize(
+    ("action", "error"),
+    [
+        (lambda s: s.activate("v9"), "no slot for release 'v9'"),
+        (lambda s: s.rollback(), "no previous release"),
+        (lambda s: s.commit("v9"), "nothing staged"),
+        (lambda s: s.discard("v1"), "in use"),
+    ],
+)
 def test_it_refuses_what_would_leave_no_valid_slot(tmp_path, action, error):
     slots = Slots(tmp_path)
     _stage(slots, "v1")
@@ -65,11 +68,18 @@ def test_a_process_killed_while_switching_leaves_a_complete_live_slot(tmp_path):
         _stage(slots, release)
     slots.activate("v1")
     # A child switches back and forth as fast as it can and is killed -9 mid-way.
-    child = subprocess.Popen([sys.executable, "-c", (
-        "from edge_worker.fleet.slots import Slots\n"
-        f"s = Slots({str(tmp_path)!r})\n"
-        "while True:\n"
-        "    s.activate('v2'); s.activate('v1')\n")])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "from edge_worker.fleet.slots import Slots\n"
+                f"s = Slots({str(tmp_path)!r})\n"
+                "while True:\n"
+                "    s.activate('v2'); s.activate('v1')\n"
+            ),
+        ]
+    )
     try:
         for _ in range(200):
             live = Slots(tmp_path).live()

@@ -111,8 +111,9 @@ def test_it_exports_the_operator_metrics(served):
 def test_it_exports_the_fleet_release_update_state_and_rollbacks(served):
     health, _, _, url = served
     assert "junction_edge_release" not in get(url + "/metrics")[1].decode()  # no fleet section
-    health.update_status = lambda: UpdateStatus(live="v1", state="rolled_back", release="v2",
-                                                reason="camera north exited", rollbacks=1)
+    health.update_status = lambda: UpdateStatus(
+        live="v1", state="rolled_back", release="v2", reason="camera north exited", rollbacks=1
+    )
     text = get(url + "/metrics")[1].decode()
     for line in [
         'junction_edge_release{release="v1"} 1.0',

@@ -20,11 +20,13 @@ def quantize(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_the_int8_copy_loads_is_smaller_and_counts_like_the_original(
-        model_path, videos_dir, tmp_path, capsys):
+    model_path, videos_dir, tmp_path, capsys
+):
     clip = videos_dir / "suburban_street_ahmetozlu.mp4"
     out = tmp_path / "yolox_nano-int8.onnx"
-    code, printed, err = quantize(capsys, "--model", model_path, "--calibration", clip,
-                                  "--frames", 16, "--out", out)
+    code, printed, err = quantize(
+        capsys, "--model", model_path, "--calibration", clip, "--frames", 16, "--out", out
+    )
     assert code == 0, err
     summary = json.loads(printed)
     assert summary["calibration_frames"] == 16 and summary["out_bytes"] < summary["model_bytes"]
@@ -32,8 +34,22 @@ def test_the_int8_copy_loads_is_smaller_and_counts_like_the_original(
     assert any(node.op_type == "QuantizeLinear" for node in graph.node)  # really INT8 (QDQ)
     counts = []
     for model in (model_path, out):
-        assert main(["count", str(clip), "--model", str(model), "--line",
-                     "gt=150,200,600,200", "--stride", "4", "--json"]) == 0
+        assert (
+            main(
+                [
+                    "count",
+                    str(clip),
+                    "--model",
+                    str(model),
+                    "--line",
+                    "gt=150,200,600,200",
+                    "--stride",
+                    "4",
+                    "--json",
+                ]
+            )
+            == 0
+        )
         counts.append(json.loads(capsys.readouterr().out)["totals"])
     # The release rule (issue "Fleet"): within one road user of the original on the check clip.
     # Measured: 8 cars for the original, 9 for this 16-frame calibration, 8 with 32 frames.
@@ -42,11 +58,20 @@ def test_the_int8_copy_loads_is_smaller_and_counts_like_the_original(
 
 
 def test_it_refuses_what_it_cannot_calibrate_with_one_clear_line(model_path, tmp_path, capsys):
-    code, out, err = quantize(capsys, "--model", model_path, "--calibration",
-                              tmp_path / "nope.mp4", "--out", tmp_path / "q.onnx")
+    code, out, err = quantize(
+        capsys,
+        "--model",
+        model_path,
+        "--calibration",
+        tmp_path / "nope.mp4",
+        "--out",
+        tmp_path / "q.onnx",
+    )
     assert (code, out) == (2, "") and err.strip() == (
-        f"quantize-model: calibration video not found: {tmp_path / 'nope.mp4'}")
-    code, _, err = quantize(capsys, "--model", model_path, "--calibration", tmp_path / "nope.mp4",
-                            "--out", model_path)
+        f"quantize-model: calibration video not found: {tmp_path / 'nope.mp4'}"
+    )
+    code, _, err = quantize(
+        capsys, "--model", model_path, "--calibration", tmp_path / "nope.mp4", "--out", model_path
+    )
     assert code == 2 and "--out must not be the model itself" in err
     assert not (tmp_path / "q.onnx").exists()

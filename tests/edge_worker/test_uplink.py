@@ -273,8 +273,9 @@ def test_a_restarted_worker_never_reuses_a_signing_timestamp(spool, receiver, tm
     assert stamps == [int(now), int(now) + 1] and receiver.answers == [503, 201]
 
 
-def test_it_waits_for_spool_space_with_one_line_and_no_traceback(spool, receiver, caplog,
-                                                                  monkeypatch):
+def test_it_waits_for_spool_space_with_one_line_and_no_traceback(
+    spool, receiver, caplog, monkeypatch
+):
     import threading
 
     from edge_worker.spool import SpoolFull

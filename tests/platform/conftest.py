@@ -22,8 +22,9 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix,
-                                 tmp_path_factory) -> None:
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix, tmp_path_factory
+) -> None:
     """SQLite test databases as files of this run, not shared in-memory ones.
 
     With in-memory databases a live server hands every request thread the test's own
@@ -68,29 +69,37 @@ def clean_cache():
 
 @pytest.fixture
 def eu_west(db):
-    return site_services.region_add(code="eu-west", name="Europe West",
-                                    endpoint="https://eu-west.junction.example")
+    return site_services.region_add(
+        code="eu-west", name="Europe West", endpoint="https://eu-west.junction.example"
+    )
 
 
 @pytest.fixture
 def us_east(db):
-    return site_services.region_add(code="us-east", name="US East",
-                                    endpoint="https://us-east.junction.example")
+    return site_services.region_add(
+        code="us-east", name="US East", endpoint="https://us-east.junction.example"
+    )
 
 
 @pytest.fixture
 def eu_site(eu_west):
     return site_services.site_add(
-        slug="main-and-5th", region="eu-west", name="Main St & 5th Ave",
-        counters={"north-stopline": {"line": [100, 200, 500, 200]},
-                  "N>E": {"entry": "north", "exit": "east"}},
+        slug="main-and-5th",
+        region="eu-west",
+        name="Main St & 5th Ave",
+        counters={
+            "north-stopline": {"line": [100, 200, 500, 200]},
+            "N>E": {"entry": "north", "exit": "east"},
+        },
     )
 
 
 @pytest.fixture
 def us_site(us_east):
     return site_services.site_add(
-        slug="broadway-and-king", region="us-east", name="Broadway & King",
+        slug="broadway-and-king",
+        region="us-east",
+        name="Broadway & King",
         counters={"south-stopline": {"line": [0, 100, 400, 100]}},
     )
 

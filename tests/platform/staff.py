@@ -52,17 +52,40 @@ def outsider(db):
     return staff("outsider")
 
 
-def counts_add(site: Site, start: datetime, rows: Iterable[tuple[str, str | None, str, int]],
-               *, seconds: int = 60, uptime: float = 1.0,
-               device_id: str = "dev-test") -> CountBucket:
+def counts_add(
+    site: Site,
+    start: datetime,
+    rows: Iterable[tuple[str, str | None, str, int]],
+    *,
+    seconds: int = 60,
+    uptime: float = 1.0,
+    device_id: str = "dev-test",
+) -> CountBucket:
     """One delivered bucket with its count rows, written to the site's region database."""
     region = site.region.code
-    bucket = CountBucket(region=region, site_id=site.pk, device_id=device_id,
-                         batch_id=uuid.uuid4(), start=start, seconds=seconds, uptime=uptime)
+    bucket = CountBucket(
+        region=region,
+        site_id=site.pk,
+        device_id=device_id,
+        batch_id=uuid.uuid4(),
+        start=start,
+        seconds=seconds,
+        uptime=uptime,
+    )
     bucket.save()
-    CountRow.objects.in_region(region).bulk_create([
-        CountRow(region=region, bucket=bucket, site_id=site.pk, start=start, counter=counter,
-                 direction=direction, road_user=road_user, count=count)
-        for counter, direction, road_user, count in rows
-    ])
+    CountRow.objects.in_region(region).bulk_create(
+        [
+            CountRow(
+                region=region,
+                bucket=bucket,
+                site_id=site.pk,
+                start=start,
+                counter=counter,
+                direction=direction,
+                road_user=road_user,
+                count=count,
+            )
+            for counter, direction, road_user, count in rows
+        ]
+    )
     return bucket

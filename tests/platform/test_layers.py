@@ -21,8 +21,11 @@ def layered_apps() -> list[str]:
 
 
 def test_it_gives_every_app_of_the_platform_one_layer():
-    apps = sorted(app.removeprefix("junction.") for app in settings.INSTALLED_APPS
-                  if app.startswith("junction."))
+    apps = sorted(
+        app.removeprefix("junction.")
+        for app in settings.INSTALLED_APPS
+        if app.startswith("junction.")
+    )
     assert layered_apps() == apps
 
 

@@ -25,8 +25,11 @@ class RegionMembershipAdmin(admin.ModelAdmin):
 
 class ApiTokenAddForm(forms.ModelForm):
     expires_days = forms.IntegerField(
-        min_value=1, max_value=services.API_TOKEN_DAYS_MAX,
-        initial=services.API_TOKEN_DAYS_DEFAULT, help_text="days until the token expires")
+        min_value=1,
+        max_value=services.API_TOKEN_DAYS_MAX,
+        initial=services.API_TOKEN_DAYS_DEFAULT,
+        help_text="days until the token expires",
+    )
 
     class Meta:
         model = ApiToken
@@ -37,9 +40,11 @@ class ApiTokenAddForm(forms.ModelForm):
         if data is not None and not self.errors:
             # The service's own rules (a region the user holds...), as form errors.
             errors = services.api_token_errors(
-                user=data["user"], name=data["name"],
+                user=data["user"],
+                name=data["name"],
                 region=data["region"].code if data["region"] else None,
-                expires_days=data["expires_days"])
+                expires_days=data["expires_days"],
+            )
             for field, message in errors.items():
                 self.add_error(field if field in self.fields else None, message)
         return data
@@ -51,14 +56,32 @@ class ApiTokenAdmin(admin.ModelAdmin):
     (the token is shown once, in the message after saving), revoked by the action; a token's
     own fields never change after it is issued."""
 
-    list_display = ["name", "user", "key", "region", "read_only", "created_at", "expires_at",
-                    "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "user",
+        "key",
+        "region",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["region", "read_only"]
     search_fields = ["name", "key", "user__username"]
     autocomplete_fields = ["user"]
     actions = ["revoke"]
-    readonly_fields = ["user", "name", "key", "region", "read_only", "created_at", "expires_at",
-                       "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "user",
+        "name",
+        "key",
+        "region",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
 
     has_module_permission = superuser_only
     has_view_permission = has_add_permission = has_change_permission = superuser_only
@@ -79,9 +102,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return form.instance  # nothing of an issued token changes (see readonly_fields)
         data = form.cleaned_data
         issued = services.api_token_create(
-            user=data["user"], name=data["name"],
+            user=data["user"],
+            name=data["name"],
             region=data["region"].code if data["region"] else None,
-            read_only=data["read_only"], expires_days=data["expires_days"])
+            read_only=data["read_only"],
+            expires_days=data["expires_days"],
+        )
         messages.warning(request, f"The token, shown this once: {issued.token}")
         return issued.api_token
 

@@ -7,10 +7,16 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 
-def lockout_response(request: HttpRequest, response: HttpResponse | None = None,
-                     credentials: dict | None = None, *args, **kwargs) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest,
+    response: HttpResponse | None = None,
+    credentials: dict | None = None,
+    *args,
+    **kwargs,
+) -> HttpResponse:
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    answer = TemplateResponse(request, "dashboard/locked_out.html",
-                              {"minutes": max(1, seconds // 60)}, status=429)
+    answer = TemplateResponse(
+        request, "dashboard/locked_out.html", {"minutes": max(1, seconds // 60)}, status=429
+    )
     answer["Retry-After"] = str(seconds)
     return answer.render()

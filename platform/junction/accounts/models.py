@@ -23,8 +23,9 @@ ROLE_RANK = {Role.ANALYST: 0, Role.OPERATOR: 1}
 class RegionMembership(ControlModel):
     region_path = "region__code"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="region_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="region_memberships"
+    )
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANALYST)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -48,17 +49,23 @@ class ApiToken(ControlModel):
     as safe as a password hash here and costs nothing per call.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_tokens")
-    name = models.CharField(max_length=100, help_text="what the token is for, e.g. the "
-                                                      "integrator's system")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(
+        max_length=100, help_text="what the token is for, e.g. the integrator's system"
+    )
     key = models.CharField(max_length=16, unique=True, editable=False)
     digest = models.CharField(max_length=64, editable=False)
-    region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="api_tokens",
-                               help_text="only this region of the user's (blank: all of them)")
-    read_only = models.BooleanField(default=False,
-                                    help_text="reads only, whatever the user's role")
+    region = models.ForeignKey(
+        Region,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        help_text="only this region of the user's (blank: all of them)",
+    )
+    read_only = models.BooleanField(default=False, help_text="reads only, whatever the user's role")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     # Updated at most once per accounts.tokens.LAST_USED_PRECISION, not on every call.
@@ -73,7 +80,7 @@ class ApiToken(ControlModel):
         return f"{self.name} ({self.user}, {self.key})"
 
     def state(self, now: datetime) -> str:
-        """"revoked", "expired" or "active" at `now`."""
+        """ "revoked", "expired" or "active" at `now`."""
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.expires_at <= now else "active"

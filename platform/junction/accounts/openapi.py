@@ -12,8 +12,11 @@ class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):
-        scheme = build_bearer_security_scheme_object(header_name="Authorization",
-                                                     token_prefix="Bearer")
-        scheme["description"] = ("An API token (DESIGN.md section 9): `manage.py "
-                                 "api_token_create` or the dashboard's API tokens page.")
+        scheme = build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Bearer"
+        )
+        scheme["description"] = (
+            "An API token (DESIGN.md section 9): `manage.py "
+            "api_token_create` or the dashboard's API tokens page."
+        )
         return scheme

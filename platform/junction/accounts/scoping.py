@@ -37,9 +37,10 @@ def member_regions(user: AnyUser, role: str = Role.ANALYST.value) -> dict[str, s
     cache: dict[str, str] | None = getattr(user, "_junction_regions", None)
     if cache is None:
         # A request on an API token gets the memberships as its token narrows them.
-        cache = token_narrowing(user, dict(
-            RegionMembership.objects.filter(user=user.pk).values_list("region__code", "role")
-        ))
+        cache = token_narrowing(
+            user,
+            dict(RegionMembership.objects.filter(user=user.pk).values_list("region__code", "role")),
+        )
         setattr(user, "_junction_regions", cache)  # noqa: B010 (not a declared attribute)
     floor = ROLE_RANK[Role(role)]
     return {code: r for code, r in cache.items() if ROLE_RANK[Role(r)] >= floor}
@@ -54,8 +55,10 @@ def region_denial(user: AnyUser, region: str, role: str = Role.ANALYST.value) ->
         return f"your role in region {region!r} is {held[region]!r}; this needs {role!r}"
     if not held:
         return f"you are not a member of any region, so region {region!r} is out of reach"
-    return (f"you are a member of region(s) {', '.join(sorted(held))}, not {region!r}; data "
-            "crosses regions only through a transfer rule")
+    return (
+        f"you are a member of region(s) {', '.join(sorted(held))}, not {region!r}; data "
+        "crosses regions only through a transfer rule"
+    )
 
 
 class MembershipRule:

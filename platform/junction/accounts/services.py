@@ -48,8 +48,9 @@ def membership_withdraw(*, user: AbstractBaseUser, region: str) -> int:
 
 
 @transaction.atomic(using="default")
-def user_add(*, username: str, password: str, email: str = "",
-             superuser: bool = False) -> AbstractBaseUser:
+def user_add(
+    *, username: str, password: str, email: str = "", superuser: bool = False
+) -> AbstractBaseUser:
     User = get_user_model()
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": f"user {username!r} already exists"})
@@ -79,15 +80,22 @@ def transfer_grant(*, user: AnyUser, source: str, level: str) -> TransferRule | 
         return None
     regions = sorted(member_regions(user))
     if not regions:
-        raise TransferRefused(f"{denial}. you are not a member of any region, so nothing can "
-                              "reach you")
-    rule = (TransferRule.objects.filter(source__code=source, destination__code__in=regions,
-                                        level=level, active=True)
-            .select_related("destination").order_by("destination__code").first())
+        raise TransferRefused(
+            f"{denial}. you are not a member of any region, so nothing can reach you"
+        )
+    rule = (
+        TransferRule.objects.filter(
+            source__code=source, destination__code__in=regions, level=level, active=True
+        )
+        .select_related("destination")
+        .order_by("destination__code")
+        .first()
+    )
     destination = rule.destination.code if rule else regions[0]
     try:
-        return transfer_authorise(source=source, destination=destination, level=level,
-                                  actor=user.get_username())
+        return transfer_authorise(
+            source=source, destination=destination, level=level, actor=user.get_username()
+        )
     except TransferRefused as exc:
         raise TransferRefused(f"{denial}. {exc}") from None
 
@@ -100,8 +108,9 @@ class IssuedToken:
     token: str
 
 
-def api_token_errors(*, user: User, name: str, region: str | None,
-                     expires_days: int) -> dict[str, str]:
+def api_token_errors(
+    *, user: User, name: str, region: str | None, expires_days: int
+) -> dict[str, str]:
     """{field: why} for a token that cannot be issued so; empty when it can."""
     errors: dict[str, str] = {}
     if not name.strip():
@@ -112,20 +121,29 @@ def api_token_errors(*, user: User, name: str, region: str | None,
         region_obj = Region.objects.filter(code=region).first()
         if region_obj is None:
             errors["region"] = f"unknown region {region!r}"
-        elif not (user.is_superuser
-                  or RegionMembership.objects.filter(user=user, region=region_obj).exists()):
+        elif not (
+            user.is_superuser
+            or RegionMembership.objects.filter(user=user, region=region_obj).exists()
+        ):
             # A token carries its user's memberships; it can narrow them, never widen them.
-            errors["region"] = (f"{user.get_username()} is not a member of region {region!r}, "
-                                "so a token of theirs cannot reach it")
+            errors["region"] = (
+                f"{user.get_username()} is not a member of region {region!r}, "
+                "so a token of theirs cannot reach it"
+            )
     if not user.is_active:
         errors["user"] = f"{user.get_username()} is inactive"
     return errors
 
 
 @transaction.atomic(using="default")
-def api_token_create(*, user: User, name: str, region: str | None = None,
-                     read_only: bool = False,
-                     expires_days: int = API_TOKEN_DAYS_DEFAULT) -> IssuedToken:
+def api_token_create(
+    *,
+    user: User,
+    name: str,
+    region: str | None = None,
+    read_only: bool = False,
+    expires_days: int = API_TOKEN_DAYS_DEFAULT,
+) -> IssuedToken:
     """A token acting as `user`, narrowed to `region` (one the user holds) and to reading
     when asked, expiring after `expires_days`."""
     name = name.strip()
@@ -135,8 +153,14 @@ def api_token_create(*, user: User, name: str, region: str | None = None,
     region_obj = Region.objects.get(code=region) if region else None
     key, token, digest = token_new()
     api_token = ApiToken.objects.create(
-        user=user, name=name, key=key, digest=digest, region=region_obj, read_only=read_only,
-        expires_at=timezone.now() + timedelta(days=expires_days))
+        user=user,
+        name=name,
+        key=key,
+        digest=digest,
+        region=region_obj,
+        read_only=read_only,
+        expires_at=timezone.now() + timedelta(days=expires_days),
+    )
     return IssuedToken(api_token, token)
 
 
@@ -151,8 +175,9 @@ def api_token_revoke(*, api_token_id: int, user: User | None = None) -> ApiToken
         tokens = tokens.filter(user=user)
     api_token = tokens.filter(pk=api_token_id).first()
     if api_token is None:
-        raise ValidationError({"id": f"no API token {api_token_id}"
-                                     + (" of yours" if user is not None else "")})
+        raise ValidationError(
+            {"id": f"no API token {api_token_id}" + (" of yours" if user is not None else "")}
+        )
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])

@@ -63,7 +63,7 @@ def token_digest(token: str) -> str:
 
 def token_find(token: str) -> ApiToken:
     """The live token row for `token`, or AuthenticationFailed saying why (a 401)."""
-    key = token[len(TOKEN_PREFIX):len(TOKEN_PREFIX) + KEY_LENGTH]
+    key = token[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + KEY_LENGTH]
     row = None
     if token.startswith(TOKEN_PREFIX) and key.isalnum():
         row = ApiToken.objects.select_related("user", "region").filter(key=key).first()
@@ -133,8 +133,7 @@ def token_narrows(user: AnyUser) -> bool:
     return token is not None and (token.region_id is not None or token.read_only)
 
 
-def token_narrowing(user: AnyUser,
-                    held: dict[str, str]) -> dict[str, str]:
+def token_narrowing(user: AnyUser, held: dict[str, str]) -> dict[str, str]:
     """{region: role} a request may use: the user's memberships `held`, narrowed by the
     request's token to its one region and, when read-only, to the analyst role (which reads
     everything and writes nothing). Without a token, `held` unchanged.
@@ -174,7 +173,8 @@ class TokenUseAuditMiddleware:
         with ExitStack() as stack:
             for code in served_regions():
                 stack.enter_context(
-                    connections[region_alias(code)].execute_wrapper(_reads_of(code, read)))
+                    connections[region_alias(code)].execute_wrapper(_reads_of(code, read))
+                )
             response = self.get_response(request)
         token = getattr(request, "auth", None)
         if not isinstance(token, ApiToken):
@@ -182,12 +182,18 @@ class TokenUseAuditMiddleware:
         try:
             token_use_audit(token=token, user=request.user, regions=read, path=request.path)
         except DatabaseError:
-            log.exception("token %s: its use on %s could not be audited", token.key,
-                          request.path)
+            log.exception("token %s: its use on %s could not be audited", token.key, request.path)
             if response.status_code < 400:
-                answer = JsonResponse({"error": "audit_unavailable", "detail": (
-                    "this call could not be recorded in its region's audit log, so its "
-                    "answer is withheld; retry")}, status=503)
+                answer = JsonResponse(
+                    {
+                        "error": "audit_unavailable",
+                        "detail": (
+                            "this call could not be recorded in its region's audit log, so its "
+                            "answer is withheld; retry"
+                        ),
+                    },
+                    status=503,
+                )
                 answer["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return answer
         return response
@@ -197,22 +203,29 @@ def _reads_of(code: str, read: set[str]):
     def wrapper(execute, sql, params, many, context) -> Any:
         read.add(code)
         return execute(sql, params, many, context)
+
     return wrapper
 
 
-def token_use_audit(*, token: ApiToken, user: User | AnonymousUser,
-                    regions: set[str], path: str) -> None:
+def token_use_audit(
+    *, token: ApiToken, user: User | AnonymousUser, regions: set[str], path: str
+) -> None:
     # Imported here: residency.services imports models of apps that import this module.
     from junction.accounts.scoping import member_regions
     from junction.residency.services import audit_repeated
 
     served = set(served_regions())
     if not regions:
-        regions = served if (user.is_superuser and not token_narrows(user)) else set(
-            member_regions(user))
+        regions = (
+            served if (user.is_superuser and not token_narrows(user)) else set(member_regions(user))
+        )
     # The path stays out of the detail: it is part of the key that merges repeats, and one
     # row per URL would let a client that varies its query string flood the log again.
     for code in sorted(regions & served):
-        audit_repeated(region=code, actor=user.get_username(), action="token_use",
-                       detail={"token": token.key, "name": token.name})
+        audit_repeated(
+            region=code,
+            actor=user.get_username(),
+            action="token_use",
+            detail={"token": token.key, "name": token.name},
+        )
     log.debug("token %s used on %s", token.key, path)

@@ -16,13 +16,18 @@ from junction.residency.admin import RegionScopedAdmin
 
 
 class AlertSubscriptionForm(forms.ModelForm):
-    webhook_url = forms.URLField(required=False, assume_scheme="https",
-                                 help_text="Where anomalies are POSTed (signed).")
+    webhook_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Where anomalies are POSTed (signed)."
+    )
     new_webhook_secret = forms.CharField(
-        label="Webhook secret", required=False, strip=True, max_length=200,
+        label="Webhook secret",
+        required=False,
+        strip=True,
+        max_length=200,
         widget=forms.PasswordInput(render_value=False),
         help_text="Write-only: receivers check the X-Junction-Signature made with it. Leave "
-                  "blank to keep the current secret; it is never shown again.")
+        "blank to keep the current secret; it is never shown again.",
+    )
 
     class Meta:
         model = AlertSubscription
@@ -37,8 +42,7 @@ class AlertSubscriptionForm(forms.ModelForm):
 @admin.register(AlertSubscription)
 class AlertSubscriptionAdmin(RegionScopedAdmin):
     form = AlertSubscriptionForm
-    list_display = ("name", "region", "min_severity", "webhook_url", "has_webhook_secret",
-                    "active")
+    list_display = ("name", "region", "min_severity", "webhook_url", "has_webhook_secret", "active")
     list_filter = ("region", "active")
     search_fields = ("name", "webhook_url")
 
@@ -46,8 +50,16 @@ class AlertSubscriptionAdmin(RegionScopedAdmin):
         return super().get_queryset(request).select_related("region")
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "region", "min_severity", "kinds", "webhook_url",
-                  "has_webhook_secret", "emails", "active"]
+        fields = [
+            "name",
+            "region",
+            "min_severity",
+            "kinds",
+            "webhook_url",
+            "has_webhook_secret",
+            "emails",
+            "active",
+        ]
         if obj is None or self.has_change_permission(request, obj):
             fields.insert(fields.index("has_webhook_secret") + 1, "new_webhook_secret")
         return fields

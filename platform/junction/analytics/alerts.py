@@ -42,18 +42,26 @@ def webhook_signature(secret: str, timestamp: int, body: bytes) -> str:
 
 def anomaly_payload(anomaly: Anomaly) -> dict:
     return {
-        "schema": SCHEMA, "id": anomaly.pk, "region": anomaly.region,
-        "site_id": anomaly.site_id, "counter": anomaly.counter or None,
-        "device": anomaly.device_id or None, "kind": anomaly.kind,
-        "start": anomaly.start.isoformat(), "end": anomaly.end.isoformat(),
-        "severity": anomaly.severity, "expected": anomaly.expected,
-        "observed": anomaly.observed, "state": anomaly.state,
+        "schema": SCHEMA,
+        "id": anomaly.pk,
+        "region": anomaly.region,
+        "site_id": anomaly.site_id,
+        "counter": anomaly.counter or None,
+        "device": anomaly.device_id or None,
+        "kind": anomaly.kind,
+        "start": anomaly.start.isoformat(),
+        "end": anomaly.end.isoformat(),
+        "severity": anomaly.severity,
+        "expected": anomaly.expected,
+        "observed": anomaly.observed,
+        "state": anomaly.state,
     }
 
 
 def _subscribed(subscription: AlertSubscription, anomaly: Anomaly) -> bool:
     return anomaly.severity >= subscription.min_severity and (
-        not subscription.kinds or anomaly.kind in subscription.kinds)
+        not subscription.kinds or anomaly.kind in subscription.kinds
+    )
 
 
 def alerts_dispatch(*, region: str, anomaly_id: int) -> list[AlertDelivery]:
@@ -69,15 +77,19 @@ def alerts_dispatch(*, region: str, anomaly_id: int) -> list[AlertDelivery]:
         if subscription.webhook_url:
             owed.append((subscription.pk, AlertDelivery.Channel.WEBHOOK, subscription.webhook_url))
         if subscription.emails:
-            owed.append((subscription.pk, AlertDelivery.Channel.EMAIL,
-                         ", ".join(subscription.emails)))
+            owed.append(
+                (subscription.pk, AlertDelivery.Channel.EMAIL, ", ".join(subscription.emails))
+            )
     alias = served_alias(region)
     created = []
     with transaction.atomic(using=alias):
         for subscription_id, channel, target in owed:
             delivery, new = AlertDelivery.objects.in_region(region).get_or_create(
-                anomaly=anomaly, subscription_id=subscription_id, channel=channel,
-                defaults={"region": region, "target": target})
+                anomaly=anomaly,
+                subscription_id=subscription_id,
+                channel=channel,
+                defaults={"region": region, "target": target},
+            )
             if new:
                 created.append(delivery)
         for delivery in created:
@@ -104,8 +116,12 @@ def alert_delivery_send(*, region: str, delivery_id: int) -> str:
     except DeliveryFailed as exc:
         deliveries.filter(pk=delivery.pk).update(last_error=str(exc)[:2000])
         if delivery.attempts >= MAX_ATTEMPTS:
-            log.warning("alert delivery %s failed for good after %s attempts: %s",
-                        delivery.pk, delivery.attempts, exc)
+            log.warning(
+                "alert delivery %s failed for good after %s attempts: %s",
+                delivery.pk,
+                delivery.attempts,
+                exc,
+            )
             return _finish(delivery, AlertDelivery.State.FAILED, str(exc))
         log.info("alert delivery %s attempt %s failed: %s", delivery.pk, delivery.attempts, exc)
         raise
@@ -120,8 +136,10 @@ class PermanentFailure(Exception):
 
 def _finish(delivery: AlertDelivery, state: str, error: str) -> str:
     AlertDelivery.objects.in_region(delivery.region).filter(pk=delivery.pk).update(
-        state=state, last_error=error[:2000],
-        sent_at=timezone.now() if state == AlertDelivery.State.SENT else None)
+        state=state,
+        last_error=error[:2000],
+        sent_at=timezone.now() if state == AlertDelivery.State.SENT else None,
+    )
     return state
 
 
@@ -136,8 +154,9 @@ def _send_webhook(subscription: AlertSubscription, delivery: AlertDelivery) -> N
         "Idempotency-Key": f"anomaly-{delivery.anomaly_id}-delivery-{delivery.pk}",
     }
     try:
-        response = requests.post(delivery.target, data=body, headers=headers,
-                                 timeout=WEBHOOK_TIMEOUT_SECONDS)
+        response = requests.post(
+            delivery.target, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS
+        )
     except requests.RequestException as exc:
         raise DeliveryFailed(f"webhook unreachable: {exc}") from exc
     if response.status_code == 429 or response.status_code >= 500:
@@ -148,11 +167,12 @@ def _send_webhook(subscription: AlertSubscription, delivery: AlertDelivery) -> N
 
 def _send_email(subscription: AlertSubscription, delivery: AlertDelivery) -> None:
     anomaly = delivery.anomaly
-    subject = (f"[Junction {anomaly.region}] {anomaly.get_kind_display()} at site "
-               f"{anomaly.site_id} {anomaly.counter or anomaly.device_id}".strip())
+    subject = (
+        f"[Junction {anomaly.region}] {anomaly.get_kind_display()} at site "
+        f"{anomaly.site_id} {anomaly.counter or anomaly.device_id}".strip()
+    )
     body = json.dumps(anomaly_payload(anomaly), indent=2, sort_keys=True)
     try:
-        send_mail(subject, body, getattr(settings, "DEFAULT_FROM_EMAIL", None),
-                  subscription.emails)
+        send_mail(subject, body, getattr(settings, "DEFAULT_FROM_EMAIL", None), subscription.emails)
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"mail not accepted: {exc}") from exc

@@ -88,23 +88,34 @@ def site_series(*, region: str, site_id: int, start: datetime, end: datetime) ->
     starts = [start + i * QUARTER for i in range(n)]
     site = Site.objects.select_related("region").get(pk=site_id)
     cameras = {device_id: np.zeros(n) for device_id in sorted(site_cameras(site_id=site_id))}
-    for device_id, window, cover in DeviceCoverage.objects.in_region(region).filter(
-            site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start,
-            start__lt=end).values_list("device_id", "start", "coverage"):
+    for device_id, window, cover in (
+        DeviceCoverage.objects.in_region(region)
+        .filter(site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
+        .values_list("device_id", "start", "coverage")
+    ):
         cameras.setdefault(device_id, np.zeros(n))[int((window - start) / QUARTER)] = cover
     volumes: dict[str, np.ndarray] = {}
-    totals = (Rollup.objects.in_region(region)
-              .filter(site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
-              .values("start", "counter").annotate(volume=Sum("count")).order_by())
+    totals = (
+        Rollup.objects.in_region(region)
+        .filter(site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
+        .values("start", "counter")
+        .annotate(volume=Sum("count"))
+        .order_by()
+    )
     for row in totals:
-        volumes.setdefault(row["counter"], np.zeros(n))[
-            int((row["start"] - start) / QUARTER)] = row["volume"]
+        volumes.setdefault(row["counter"], np.zeros(n))[int((row["start"] - start) / QUARTER)] = (
+            row["volume"]
+        )
     feeds = counter_feeds(region=region, site_id=site_id)
     tz = site_timezone(site_id)
-    days_off = public_holidays(site.region, start.astimezone(tz).date(),
-                               end.astimezone(tz).date())
-    return Series(starts=starts, calendar=Calendar.of(starts, tz, days_off), cameras=cameras,
-                  volumes=volumes, feeds=feeds)
+    days_off = public_holidays(site.region, start.astimezone(tz).date(), end.astimezone(tz).date())
+    return Series(
+        starts=starts,
+        calendar=Calendar.of(starts, tz, days_off),
+        cameras=cameras,
+        volumes=volumes,
+        feeds=feeds,
+    )
 
 
 def camera_outages(series: Series) -> dict[str, list[Finding]]:
@@ -118,15 +129,19 @@ def camera_outages(series: Series) -> dict[str, list[Finding]]:
         in_service = np.arange(coverage.size) >= delivered[0]
         watched = np.where(in_service, coverage, 1.0)
         # What it would have counted: the traffic an outage missed is told to the operator.
-        volume = sum((v for c, v in series.volumes.items()
-                      if device_id in series.feeds.get(c, {device_id})), np.zeros(coverage.size))
-        found[device_id] = [f for f in judge(volume, watched, series.calendar).findings
-                            if f.kind == "outage"]
+        volume = sum(
+            (v for c, v in series.volumes.items() if device_id in series.feeds.get(c, {device_id})),
+            np.zeros(coverage.size),
+        )
+        found[device_id] = [
+            f for f in judge(volume, watched, series.calendar).findings if f.kind == "outage"
+        ]
     return found
 
 
-def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
-                          until: datetime) -> SiteReport:
+def anomalies_detect_site(
+    *, region: str, site_id: int, since: datetime, until: datetime
+) -> SiteReport:
     """Judge the windows of [since, until) against the weeks before each, and record what is
     found (a finding that started earlier is recorded from its real start)."""
     since, until = floor_quarter(since), floor_quarter(until)
@@ -140,23 +155,36 @@ def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
     judged_from = int((since - history_start) / QUARTER)
     outages = camera_outages(series)
     findings: list[tuple[str, str, Finding]] = [
-        ("", device_id, f) for device_id, fs in outages.items() for f in fs
-        if f.last >= judged_from
+        ("", device_id, f) for device_id, fs in outages.items() for f in fs if f.last >= judged_from
     ]
     for counter, volume in sorted(series.volumes.items()):
         judgement = judge(volume, series.coverage_of(counter), series.calendar)
         report.judged += int(judgement.judged[judged_from:].sum())
         for reason in (SKIP_HISTORY, SKIP_UNWATCHED):
             report.skipped[reason] += int(judgement.skipped[reason][judged_from:].sum())
-        findings.extend((counter, "", f) for f in judgement.findings
-                        if f.kind in TRAFFIC_KINDS and f.last >= judged_from)
+        findings.extend(
+            (counter, "", f)
+            for f in judgement.findings
+            if f.kind in TRAFFIC_KINDS and f.last >= judged_from
+        )
     with transaction.atomic(using=served_alias(region)):
         for device_id, device_outages in outages.items():
-            _outages_revise(region=region, site_id=site_id, device_id=device_id,
-                            found=device_outages, series=series)
+            _outages_revise(
+                region=region,
+                site_id=site_id,
+                device_id=device_id,
+                found=device_outages,
+                series=series,
+            )
         for counter, device_id, finding in findings:
-            anomaly = anomaly_record(region=region, site_id=site_id, counter=counter,
-                                     device_id=device_id, finding=finding, starts=series.starts)
+            anomaly = anomaly_record(
+                region=region,
+                site_id=site_id,
+                counter=counter,
+                device_id=device_id,
+                finding=finding,
+                starts=series.starts,
+            )
             if anomaly is not None:
                 report.recorded.append(anomaly)
     for anomaly in report.recorded:
@@ -164,8 +192,9 @@ def anomalies_detect_site(*, region: str, site_id: int, since: datetime,
     return report
 
 
-def _outages_revise(*, region: str, site_id: int, device_id: str, found: list[Finding],
-                    series: Series) -> None:
+def _outages_revise(
+    *, region: str, site_id: int, device_id: str, found: list[Finding], series: Series
+) -> None:
     """Late data corrects outages: the camera was not dark, only its uplink.
 
     An outage whose windows have all arrived since is withdrawn (the record says the system
@@ -174,13 +203,19 @@ def _outages_revise(*, region: str, site_id: int, device_id: str, found: list[Fi
     """
     first, end = series.starts[0], series.starts[-1] + QUARTER
     for outage in Anomaly.objects.in_region(region).filter(
-            site_id=site_id, device_id=device_id, kind="outage", state__in=LIVE_STATES,
-            start__gte=first, end__lte=end):
+        site_id=site_id,
+        device_id=device_id,
+        kind="outage",
+        state__in=LIVE_STATES,
+        start__gte=first,
+        end__lte=end,
+    ):
         lo, hi = int((outage.start - first) / QUARTER), int((outage.end - first) / QUARTER)
         within = [f for f in found if f.first < hi and f.last >= lo]
         if not within:
             Anomaly.objects.in_region(region).filter(pk=outage.pk, state__in=LIVE_STATES).update(
-                state=Anomaly.State.RESOLVED, resolved_by=LATE_DATA, resolved_at=timezone.now())
+                state=Anomaly.State.RESOLVED, resolved_by=LATE_DATA, resolved_at=timezone.now()
+            )
             log.info("outage %s of %s withdrawn: its data arrived late", outage.pk, device_id)
             continue
         kept = within[0]
@@ -192,20 +227,42 @@ def _outages_revise(*, region: str, site_id: int, device_id: str, found: list[Fi
         outage.expected = round(float(kept.expected[part].sum()), 1)
         outage.observed = round(float(kept.observed[part].sum()), 1)
         outage.save(update_fields=["start", "end", "expected", "observed"])
-        log.info("outage %s of %s trimmed to %s..%s: part of its data arrived late",
-                 outage.pk, device_id, outage.start, outage.end)
+        log.info(
+            "outage %s of %s trimmed to %s..%s: part of its data arrived late",
+            outage.pk,
+            device_id,
+            outage.start,
+            outage.end,
+        )
 
 
-def anomaly_record(*, region: str, site_id: int, counter: str, device_id: str = "",
-                   finding: Finding, starts: list[datetime]) -> Anomaly | None:
+def anomaly_record(
+    *,
+    region: str,
+    site_id: int,
+    counter: str,
+    device_id: str = "",
+    finding: Finding,
+    starts: list[datetime],
+) -> Anomaly | None:
     """Create the anomaly, or extend the one it continues; None when nothing changed."""
     start = starts[finding.first]
     end = starts[finding.last] + QUARTER
-    window_starts = starts[finding.first:finding.last + 1]
-    existing = (Anomaly.objects.in_region(region).select_for_update()
-                .filter(site_id=site_id, counter=counter, device_id=device_id,
-                        kind=finding.kind, start__lte=end, end__gte=start)
-                .order_by("start").first())
+    window_starts = starts[finding.first : finding.last + 1]
+    existing = (
+        Anomaly.objects.in_region(region)
+        .select_for_update()
+        .filter(
+            site_id=site_id,
+            counter=counter,
+            device_id=device_id,
+            kind=finding.kind,
+            start__lte=end,
+            end__gte=start,
+        )
+        .order_by("start")
+        .first()
+    )
     if existing is None:
         return _anomaly_create(region, site_id, counter, device_id, finding, start, end)
     if end <= existing.end and start >= existing.start:
@@ -215,9 +272,14 @@ def anomaly_record(*, region: str, site_id: int, counter: str, device_id: str = 
         after = [i for i, s in enumerate(window_starts) if s >= existing.end]
         if not after:
             return None
-        tail = Finding(kind=finding.kind, first=finding.first + after[0], last=finding.last,
-                       severity=finding.severity, expected=finding.expected[after[0]:],
-                       observed=finding.observed[after[0]:])
+        tail = Finding(
+            kind=finding.kind,
+            first=finding.first + after[0],
+            last=finding.last,
+            severity=finding.severity,
+            expected=finding.expected[after[0] :],
+            observed=finding.observed[after[0] :],
+        )
         return _anomaly_create(region, site_id, counter, device_id, tail, existing.end, end)
     if start <= existing.start:
         expected, observed = finding.expected.sum(), finding.observed.sum()
@@ -232,28 +294,53 @@ def anomaly_record(*, region: str, site_id: int, counter: str, device_id: str = 
     return existing
 
 
-def _anomaly_create(region: str, site_id: int, counter: str, device_id: str, finding: Finding,
-                    start: datetime, end: datetime) -> Anomaly:
-    anomaly = Anomaly(region=region, site_id=site_id, counter=counter, device_id=device_id,
-                      kind=finding.kind, start=start, end=end, severity=finding.severity,
-                      expected=round(float(finding.expected.sum()), 1),
-                      observed=round(float(finding.observed.sum()), 1))
+def _anomaly_create(
+    region: str,
+    site_id: int,
+    counter: str,
+    device_id: str,
+    finding: Finding,
+    start: datetime,
+    end: datetime,
+) -> Anomaly:
+    anomaly = Anomaly(
+        region=region,
+        site_id=site_id,
+        counter=counter,
+        device_id=device_id,
+        kind=finding.kind,
+        start=start,
+        end=end,
+        severity=finding.severity,
+        expected=round(float(finding.expected.sum()), 1),
+        observed=round(float(finding.observed.sum()), 1),
+    )
     anomaly.save()
-    log.info("anomaly %s at site %s/%s %s..%s severity %s", finding.kind, site_id,
-             counter or device_id or "*", start, end, finding.severity)
+    log.info(
+        "anomaly %s at site %s/%s %s..%s severity %s",
+        finding.kind,
+        site_id,
+        counter or device_id or "*",
+        start,
+        end,
+        finding.severity,
+    )
     return anomaly
 
 
 def late_windows_since(*, region: str, site_id: int, computed_since: datetime) -> datetime | None:
     """The earliest window whose coverage was (re)computed since `computed_since`: where data
     that arrived late must be judged again, however old its windows are."""
-    return (DeviceCoverage.objects.in_region(region)
-            .filter(site_id=site_id, period=Period.QUARTER_HOUR, computed_at__gte=computed_since)
-            .aggregate(first=Min("start"))["first"])
+    return (
+        DeviceCoverage.objects.in_region(region)
+        .filter(site_id=site_id, period=Period.QUARTER_HOUR, computed_at__gte=computed_since)
+        .aggregate(first=Min("start"))["first"]
+    )
 
 
-def anomalies_detect_region(*, region: str, since: datetime | None = None,
-                            until: datetime | None = None) -> SiteReport:
+def anomalies_detect_region(
+    *, region: str, since: datetime | None = None, until: datetime | None = None
+) -> SiteReport:
     """Judge every site of the region. Without `since`, the last day, reaching back to any
     window whose data arrived within that day (a spool delivering a week's backlog)."""
     now = timezone.now()
@@ -262,22 +349,27 @@ def anomalies_detect_region(*, region: str, since: datetime | None = None,
     for site_id in Site.objects.filter(region__code=region).values_list("pk", flat=True):
         site_since = since or until - LOOKBACK
         if since is None:
-            late = late_windows_since(region=region, site_id=site_id,
-                                      computed_since=now - LOOKBACK)
+            late = late_windows_since(region=region, site_id=site_id, computed_since=now - LOOKBACK)
             if late is not None and late < site_since:
                 site_since = late
-        report.add(anomalies_detect_site(region=region, site_id=site_id, since=site_since,
-                                         until=until))
+        report.add(
+            anomalies_detect_site(region=region, site_id=site_id, since=site_since, until=until)
+        )
     return report
 
 
 def anomaly_acknowledge(*, region: str, anomaly_id: int, user: str) -> Anomaly:
     """open -> acknowledged; claimed with filter().update() so two clicks cannot both win."""
     with transaction.atomic(using=served_alias(region)):
-        changed = Anomaly.objects.in_region(region).filter(
-            pk=anomaly_id, state=Anomaly.State.OPEN
-        ).update(state=Anomaly.State.ACKNOWLEDGED, acknowledged_by=user,
-                 acknowledged_at=timezone.now())
+        changed = (
+            Anomaly.objects.in_region(region)
+            .filter(pk=anomaly_id, state=Anomaly.State.OPEN)
+            .update(
+                state=Anomaly.State.ACKNOWLEDGED,
+                acknowledged_by=user,
+                acknowledged_at=timezone.now(),
+            )
+        )
         anomaly = Anomaly.objects.in_region(region).get(pk=anomaly_id)
     if changed != 1:
         raise ValidationError({"state": f"anomaly {anomaly_id} is {anomaly.state}, not open"})
@@ -287,9 +379,11 @@ def anomaly_acknowledge(*, region: str, anomaly_id: int, user: str) -> Anomaly:
 def anomaly_resolve(*, region: str, anomaly_id: int, user: str) -> Anomaly:
     """open or acknowledged -> resolved."""
     with transaction.atomic(using=served_alias(region)):
-        changed = Anomaly.objects.in_region(region).filter(
-            pk=anomaly_id, state__in=[Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED]
-        ).update(state=Anomaly.State.RESOLVED, resolved_by=user, resolved_at=timezone.now())
+        changed = (
+            Anomaly.objects.in_region(region)
+            .filter(pk=anomaly_id, state__in=[Anomaly.State.OPEN, Anomaly.State.ACKNOWLEDGED])
+            .update(state=Anomaly.State.RESOLVED, resolved_by=user, resolved_at=timezone.now())
+        )
         anomaly = Anomaly.objects.in_region(region).get(pk=anomaly_id)
     if changed != 1:
         raise ValidationError({"state": f"anomaly {anomaly_id} is already resolved"})

@@ -55,8 +55,13 @@ MERGE_GAP = 1  # a single calm window inside an incident does not split it in tw
 # Kinds in priority order: an outage explains anything else in the same window, a stuck
 # device explains a "drop", and an erratic stretch explains its own drops and spikes.
 NORMAL, OUTAGE, FLATLINE, ERRATIC, DROP, SPIKE = range(6)
-KIND_NAMES = {OUTAGE: "outage", FLATLINE: "flatline", ERRATIC: "erratic", DROP: "drop",
-              SPIKE: "spike"}
+KIND_NAMES = {
+    OUTAGE: "outage",
+    FLATLINE: "flatline",
+    ERRATIC: "erratic",
+    DROP: "drop",
+    SPIKE: "spike",
+}
 TRAFFIC_KINDS = frozenset({"drop", "spike", "flatline", "erratic"})
 
 # Why a window was not judged: the words operators read in `analytics_run --json`.
@@ -78,8 +83,9 @@ class Calendar:
     holiday: np.ndarray  # bool
 
     @classmethod
-    def of(cls, starts: Sequence[datetime], tz: ZoneInfo,
-           holidays: Iterable[date] = ()) -> Calendar:
+    def of(
+        cls, starts: Sequence[datetime], tz: ZoneInfo, holidays: Iterable[date] = ()
+    ) -> Calendar:
         days_off = set(holidays)
         local = [s.astimezone(tz) for s in starts]
         day = np.array([t.toordinal() for t in local], dtype=np.int64)
@@ -94,8 +100,11 @@ class Calendar:
     def regular(cls, n: int, first_slot: int = 0) -> Calendar:
         """Consecutive windows on a clock without daylight saving or holidays (benches)."""
         index = np.arange(n) + first_slot
-        return cls(week=index // QUARTERS_PER_WEEK, slot=index % QUARTERS_PER_WEEK,
-                   holiday=np.zeros(n, dtype=bool))
+        return cls(
+            week=index // QUARTERS_PER_WEEK,
+            slot=index % QUARTERS_PER_WEEK,
+            holiday=np.zeros(n, dtype=bool),
+        )
 
 
 @dataclass(frozen=True)
@@ -147,14 +156,17 @@ def baseline_rolling(volume: np.ndarray, coverage: np.ndarray, calendar: Calenda
     # past[k - 1][w, s]: the value of slot s in week w - k.
     past = np.full((BASELINE_WEEKS, n_weeks, QUARTERS_PER_WEEK), np.nan)
     for k in range(1, BASELINE_WEEKS + 1):
-        past[k - 1, k:] = history[:n_weeks - k]
+        past[k - 1, k:] = history[: n_weeks - k]
     samples = np.isfinite(past).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         median = np.where(samples >= MIN_HISTORY, _nanmedian(past, axis=0), np.nan)
         ratios = past / np.where(median > 0, median, np.nan)
     # (weeks, hours, 4 lags x 4 quarters): the ratios of one hour of the week, pooled.
-    pooled = (ratios.reshape(BASELINE_WEEKS, n_weeks, SLOTS_PER_WEEK, 4).transpose(1, 2, 0, 3)
-              .reshape(n_weeks, SLOTS_PER_WEEK, BASELINE_WEEKS * 4))
+    pooled = (
+        ratios.reshape(BASELINE_WEEKS, n_weeks, SLOTS_PER_WEEK, 4)
+        .transpose(1, 2, 0, 3)
+        .reshape(n_weeks, SLOTS_PER_WEEK, BASELINE_WEEKS * 4)
+    )
     centre = _nanmedian(pooled, axis=2)
     deviation = _nanmedian(np.abs(pooled - centre[..., None]), axis=2)
     enough = np.isfinite(pooled).sum(axis=2) >= MIN_HISTORY
@@ -164,8 +176,9 @@ def baseline_rolling(volume: np.ndarray, coverage: np.ndarray, calendar: Calenda
     # A median of a few weeks is itself uncertain (its variance is about pi/2 * sigma^2 / n);
     # a new window is judged against that estimate, so both errors count.
     sigma = sigma * np.sqrt(1.0 + (np.pi / 2) / np.fmax(samples, 1))
-    return Baseline(median=median[week, calendar.slot],
-                    sigma=np.fmax(sigma, 1.0)[week, calendar.slot])
+    return Baseline(
+        median=median[week, calendar.slot], sigma=np.fmax(sigma, 1.0)[week, calendar.slot]
+    )
 
 
 def _nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
@@ -175,10 +188,12 @@ def _nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
         filled = np.where(finite, values, np.inf)
         ordered = np.sort(filled, axis=axis)
         count = finite.sum(axis=axis)
-        low = np.take_along_axis(ordered, np.expand_dims(np.maximum((count - 1) // 2, 0), axis),
-                                 axis=axis)
-        high = np.take_along_axis(ordered, np.expand_dims(np.maximum(count // 2, 0), axis),
-                                  axis=axis)
+        low = np.take_along_axis(
+            ordered, np.expand_dims(np.maximum((count - 1) // 2, 0), axis), axis=axis
+        )
+        high = np.take_along_axis(
+            ordered, np.expand_dims(np.maximum(count // 2, 0), axis), axis=axis
+        )
         middle = (np.squeeze(low, axis) + np.squeeze(high, axis)) / 2
     return np.where(count > 0, middle, np.nan)
 
@@ -231,8 +246,9 @@ def _dispersion(expected: np.ndarray, sigma: np.ndarray) -> np.ndarray:
         return np.fmax(sigma / np.sqrt(np.fmax(expected, 1.0)), 1.0)
 
 
-def _flatline_mask(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
-        np.ndarray, np.ndarray]:
+def _flatline_mask(
+    volume: np.ndarray, coverage: np.ndarray, scores: Scores
+) -> tuple[np.ndarray, np.ndarray]:
     """Runs of the same non-zero count that honest traffic would almost never repeat.
 
     A run of zeros is left to the drop rule: a road closed to traffic also counts zero.
@@ -251,7 +267,7 @@ def _flatline_mask(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> 
         if full[start]:
             while end < volume.size and full[end] and volume[end] == volume[start]:
                 end += 1
-            run_log_p = log_p[start + 1:end].sum()
+            run_log_p = log_p[start + 1 : end].sum()
             if end - start > 1 and run_log_p <= FLATLINE_LOG10:
                 mask[start:end] = True
                 severity[start:end] = -run_log_p
@@ -271,8 +287,8 @@ def _erratic_mask(scores: Scores) -> np.ndarray:
     lows = np.lib.stride_tricks.sliding_window_view(low, ERRATIC_BLOCK).sum(axis=1)
     # Two of each: one high window right after a drop is traffic catching up, not a fault.
     for block in np.flatnonzero((highs >= 2) & (lows >= 2)):
-        extremes = np.flatnonzero((high | low)[block:block + ERRATIC_BLOCK]) + block
-        mask[extremes[0]:extremes[-1] + 1] = True
+        extremes = np.flatnonzero((high | low)[block : block + ERRATIC_BLOCK]) + block
+        mask[extremes[0] : extremes[-1] + 1] = True
     return mask
 
 
@@ -283,8 +299,9 @@ def _runs(mask: np.ndarray) -> list[np.ndarray]:
     return np.split(flagged, np.flatnonzero(np.diff(flagged) > 1) + 1)
 
 
-def _evident_runs(candidate: np.ndarray, scores: Scores, sign: int, threshold: float,
-                  min_change: float) -> tuple[np.ndarray, np.ndarray]:
+def _evident_runs(
+    candidate: np.ndarray, scores: Scores, sign: int, threshold: float, min_change: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Keep runs of candidate windows whose summed counts are far from their summed expectation.
 
     Counts add up: a quiet road closed for five hours shows twenty windows each a few vehicles
@@ -300,8 +317,11 @@ def _evident_runs(candidate: np.ndarray, scores: Scores, sign: int, threshold: f
         observed, expected = scores.observed[run].sum(), scores.expected[run].sum()
         spread = np.sqrt(np.mean(dispersion[run] ** 2))
         z = sign * 2.0 * (np.sqrt(observed + 0.375) - np.sqrt(expected + 0.375)) / spread
-        changed = (observed <= (1 - min_change) * expected if sign < 0
-                   else observed >= (1 + min_change) * expected)
+        changed = (
+            observed <= (1 - min_change) * expected
+            if sign < 0
+            else observed >= (1 + min_change) * expected
+        )
         strong = z >= (threshold if run.size > 1 else Z_SINGLE)
         if changed and strong and expected >= MIN_RUN_EXPECTED:
             keep[run] = True
@@ -318,25 +338,43 @@ def _dilate(mask: np.ndarray, reach: int) -> np.ndarray:
     return near
 
 
-def classify(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
-        np.ndarray, np.ndarray]:
+def classify(
+    volume: np.ndarray, coverage: np.ndarray, scores: Scores
+) -> tuple[np.ndarray, np.ndarray]:
     """A kind and a severity for every window (NORMAL and 0 when nothing is wrong)."""
     kinds = np.full(volume.size, NORMAL)
     severity = np.zeros(volume.size)
     judged = np.isfinite(scores.z) & np.isfinite(scores.expected) & (scores.expected > 0)
     with np.errstate(invalid="ignore"):
-        drop, drop_z = _evident_runs(judged & (scores.z <= -Z_CANDIDATE) & (
-            scores.observed <= (1 - MIN_DROP) * scores.expected), scores, -1, Z_DROP, MIN_DROP)
-        spike, spike_z = _evident_runs(judged & (scores.z >= Z_CANDIDATE) & (
-            scores.observed >= (1 + MIN_SPIKE) * scores.expected), scores, 1, Z_SPIKE,
-            MIN_SPIKE)
+        drop, drop_z = _evident_runs(
+            judged
+            & (scores.z <= -Z_CANDIDATE)
+            & (scores.observed <= (1 - MIN_DROP) * scores.expected),
+            scores,
+            -1,
+            Z_DROP,
+            MIN_DROP,
+        )
+        spike, spike_z = _evident_runs(
+            judged
+            & (scores.z >= Z_CANDIDATE)
+            & (scores.observed >= (1 + MIN_SPIKE) * scores.expected),
+            scores,
+            1,
+            Z_SPIKE,
+            MIN_SPIKE,
+        )
     flat, flat_severity = _flatline_mask(volume, coverage, scores)
     erratic = _erratic_mask(scores)
     outage = coverage < OUTAGE_COVERAGE
     abs_z = np.nan_to_num(np.abs(scores.z))
     # Lowest priority first, so a more specific diagnosis overwrites it.
-    for kind, mask, score in ((SPIKE, spike, spike_z), (DROP, drop, drop_z),
-                              (ERRATIC, erratic, abs_z), (FLATLINE, flat, flat_severity)):
+    for kind, mask, score in (
+        (SPIKE, spike, spike_z),
+        (DROP, drop, drop_z),
+        (ERRATIC, erratic, abs_z),
+        (FLATLINE, flat, flat_severity),
+    ):
         kinds[mask] = kind
         severity[mask] = score[mask]
     # An erratic stretch explains the lone highs and lows at its edges too, and a stuck count
@@ -348,8 +386,9 @@ def classify(volume: np.ndarray, coverage: np.ndarray, scores: Scores) -> tuple[
     return kinds, severity
 
 
-def merge(kinds: np.ndarray, severity: np.ndarray, scores: Scores,
-          volume: np.ndarray) -> list[Finding]:
+def merge(
+    kinds: np.ndarray, severity: np.ndarray, scores: Scores, volume: np.ndarray
+) -> list[Finding]:
     """Consecutive windows of one kind (allowing MERGE_GAP calm windows) become one finding."""
     findings: list[Finding] = []
     flagged = np.flatnonzero(kinds != NORMAL)
@@ -358,22 +397,33 @@ def merge(kinds: np.ndarray, severity: np.ndarray, scores: Scores,
         kind = kinds[flagged[i]]
         first = last = flagged[i]
         i += 1
-        while i < flagged.size and kinds[flagged[i]] == kind and (
+        while (
+            i < flagged.size
+            and kinds[flagged[i]] == kind
+            and (
                 flagged[i] - last - 1 <= MERGE_GAP
-                and np.all(kinds[last + 1:flagged[i]] == NORMAL)):
+                and np.all(kinds[last + 1 : flagged[i]] == NORMAL)
+            )
+        ):
             last = flagged[i]
             i += 1
         span = slice(first, last + 1)
         expected = np.nan_to_num(scores.expected[span])
-        observed = np.where(np.isfinite(scores.observed[span]), scores.observed[span],
-                            volume[span])
+        observed = np.where(np.isfinite(scores.observed[span]), scores.observed[span], volume[span])
         if kind == OUTAGE:
             severity_value = _outage_severity(scores, span)
         else:
             severity_value = float(severity[span].max())
-        findings.append(Finding(kind=KIND_NAMES[int(kind)], first=int(first), last=int(last),
-                                severity=round(severity_value, 2), expected=expected,
-                                observed=np.nan_to_num(observed)))
+        findings.append(
+            Finding(
+                kind=KIND_NAMES[int(kind)],
+                first=int(first),
+                last=int(last),
+                severity=round(severity_value, 2),
+                expected=expected,
+                observed=np.nan_to_num(observed),
+            )
+        )
     return findings
 
 
@@ -394,9 +444,11 @@ def judge(volume: np.ndarray, coverage: np.ndarray, calendar: Calendar) -> Judge
     kinds, severity = classify(volume, coverage, scores)
     unwatched = coverage < OUTAGE_COVERAGE
     no_history = ~unwatched & ~np.isfinite(baseline.median)
-    return Judgement(findings=merge(kinds, severity, scores, volume),
-                     judged=~unwatched & ~no_history,
-                     skipped={SKIP_HISTORY: no_history, SKIP_UNWATCHED: unwatched})
+    return Judgement(
+        findings=merge(kinds, severity, scores, volume),
+        judged=~unwatched & ~no_history,
+        skipped={SKIP_HISTORY: no_history, SKIP_UNWATCHED: unwatched},
+    )
 
 
 def detect(volume: np.ndarray, coverage: np.ndarray, calendar: Calendar) -> list[Finding]:

@@ -14,6 +14,7 @@ def public_holidays(region: Region, first: date, last: date) -> set[date]:
     """The region's public holidays in [first, last]; none for a region without a country."""
     if not region.country:
         return set()
-    calendar = holidays.country_holidays(region.country, subdiv=region.subdivision or None,
-                                         years=range(first.year, last.year + 1))
+    calendar = holidays.country_holidays(
+        region.country, subdiv=region.subdivision or None, years=range(first.year, last.year + 1)
+    )
     return {day for day in calendar if first <= day <= last}

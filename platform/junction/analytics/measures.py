@@ -41,20 +41,28 @@ def peak_hour(quarters: Mapping[datetime, int]) -> PeakHour | None:
         total = sum(volumes)
         if best is None or total > best.volume:
             busiest = max(volumes)
-            best = PeakHour(start=start, volume=total, busiest_quarter=busiest,
-                            phf=round(total / (4 * busiest), 3) if busiest else 0.0)
+            best = PeakHour(
+                start=start,
+                volume=total,
+                busiest_quarter=busiest,
+                phf=round(total / (4 * busiest), 3) if busiest else 0.0,
+            )
     return best
 
 
-def turning_movement_counts(rows: Iterable[tuple[datetime, str, str, int]]) -> dict[
-        datetime, dict[str, dict[str, int]]]:
+def turning_movement_counts(
+    rows: Iterable[tuple[datetime, str, str, int]],
+) -> dict[datetime, dict[str, dict[str, int]]]:
     """TMC table: per 15-minute window, per movement (or counter/direction), per road user."""
     table: dict[datetime, dict[str, dict[str, int]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(int)))
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
     for start, movement, road_user, count in rows:
         table[start][movement][road_user] += count
-    return {start: {m: dict(users) for m, users in moves.items()}
-            for start, moves in sorted(table.items())}
+    return {
+        start: {m: dict(users) for m, users in moves.items()}
+        for start, moves in sorted(table.items())
+    }
 
 
 def average_daily_traffic(days: Iterable[tuple[date, int, float]]) -> dict[str, dict]:
@@ -71,8 +79,9 @@ def average_daily_traffic(days: Iterable[tuple[date, int, float]]) -> dict[str, 
         by_month[day.strftime("%Y-%m")].append(volume)
 
     def summarise(groups: dict[str, list[int]]) -> dict[str, dict]:
-        return {key: {"adt": round(sum(v) / len(v), 1), "days": len(v)}
-                for key, v in groups.items()}
+        return {
+            key: {"adt": round(sum(v) / len(v), 1), "days": len(v)} for key, v in groups.items()
+        }
 
     return {"weekday": summarise(by_weekday), "month": summarise(by_month)}
 
@@ -89,16 +98,23 @@ def daily_averages(days: Iterable[tuple[date, int, float]]) -> dict[str, DailyAv
     """ADT over every complete day, and AWDT over the complete weekdays (Monday to Friday)
     of a period, from (local day, volume, coverage); an average with no day is left out.
     Annual figures (AADT, AAWDT) are these over a whole year of days."""
-    complete = [(day, volume) for day, volume, coverage in days
-                if coverage >= COMPLETE_DAY_COVERAGE]
-    groups = {"adt": [v for _, v in complete],
-              "awdt": [v for day, v in complete if day.weekday() < 5]}
-    return {name: DailyAverage(round(sum(vs) / len(vs), 1), len(vs))
-            for name, vs in groups.items() if vs}
+    complete = [
+        (day, volume) for day, volume, coverage in days if coverage >= COMPLETE_DAY_COVERAGE
+    ]
+    groups = {
+        "adt": [v for _, v in complete],
+        "awdt": [v for day, v in complete if day.weekday() < 5],
+    }
+    return {
+        name: DailyAverage(round(sum(vs) / len(vs), 1), len(vs))
+        for name, vs in groups.items()
+        if vs
+    }
 
 
-def speed_percentile(edges_kmh: Sequence[float], counts: Sequence[int],
-                     p: float = 0.85) -> float | None:
+def speed_percentile(
+    edges_kmh: Sequence[float], counts: Sequence[int], p: float = 0.85
+) -> float | None:
     """The p-th percentile speed of a histogram, interpolated linearly within its bin.
 
     Vehicles in a bin are taken as spread evenly across it, the usual assumption for binned
@@ -117,8 +133,9 @@ def speed_percentile(edges_kmh: Sequence[float], counts: Sequence[int],
     return float(edges_kmh[-1])
 
 
-def merge_histograms(histograms: Iterable[tuple[Sequence[float], Sequence[int]]]) -> dict[
-        tuple[float, ...], list[int]]:
+def merge_histograms(
+    histograms: Iterable[tuple[Sequence[float], Sequence[int]]],
+) -> dict[tuple[float, ...], list[int]]:
     """Sum histograms that share bin edges (a device may change bins; those stay apart)."""
     merged: dict[tuple[float, ...], list[int]] = {}
     for edges, counts in histograms:

@@ -61,8 +61,9 @@ class WindowCoverage(RegionModel):
 
     class Meta(RegionModel.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["site_id", "period", "start"],
-                                    name="one_coverage_per_window"),
+            models.UniqueConstraint(
+                fields=["site_id", "period", "start"], name="one_coverage_per_window"
+            ),
         ]
 
 
@@ -85,11 +86,15 @@ class DeviceCoverage(RegionModel):
 
     class Meta(RegionModel.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["site_id", "device_id", "period", "start"],
-                                    name="one_coverage_per_device_and_window"),
+            models.UniqueConstraint(
+                fields=["site_id", "device_id", "period", "start"],
+                name="one_coverage_per_device_and_window",
+            ),
         ]
-        indexes = [models.Index(fields=["site_id", "period", "start"]),
-                   models.Index(fields=["site_id", "computed_at"])]
+        indexes = [
+            models.Index(fields=["site_id", "period", "start"]),
+            models.Index(fields=["site_id", "computed_at"]),
+        ]
 
 
 class CounterFeed(RegionModel):
@@ -106,8 +111,9 @@ class CounterFeed(RegionModel):
 
     class Meta(RegionModel.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["site_id", "counter", "device_id"],
-                                    name="one_feed_per_counter_and_device"),
+            models.UniqueConstraint(
+                fields=["site_id", "counter", "device_id"], name="one_feed_per_counter_and_device"
+            ),
         ]
 
 
@@ -222,6 +228,8 @@ class AlertDelivery(RegionModel):
 
     class Meta(RegionModel.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["anomaly", "subscription_id", "channel"],
-                                    name="one_delivery_per_anomaly_and_channel"),
+            models.UniqueConstraint(
+                fields=["anomaly", "subscription_id", "channel"],
+                name="one_delivery_per_anomaly_and_channel",
+            ),
         ]

@@ -34,8 +34,14 @@ def hours_covered(windows: Iterable[tuple[datetime, int]]) -> set[datetime]:
     return hours
 
 
-def on_batch_stored(sender: Any, *, region: str, site_id: int,
-                    windows: Iterable[tuple[datetime, int]], **kwargs: Any) -> None:
+def on_batch_stored(
+    sender: Any,
+    *,
+    region: str,
+    site_id: int,
+    windows: Iterable[tuple[datetime, int]],
+    **kwargs: Any,
+) -> None:
     from junction.analytics import tasks
     from junction.analytics.rollups import dirty_windows_mark
 
@@ -53,5 +59,6 @@ def on_batch_stored(sender: Any, *, region: str, site_id: int,
     # thread would fight the next batch for the single write lock. What keeps the request's
     # cost flat however long the history is: it claims the hours this batch marked (the newest
     # marks come first) plus a few left over by a failed run, never a sweep of recent receipts.
-    tasks.rollup_dirty_windows.delay_on_commit(region=region,
-                                               limit=len(hours) + BACKLOG_PER_REQUEST)
+    tasks.rollup_dirty_windows.delay_on_commit(
+        region=region, limit=len(hours) + BACKLOG_PER_REQUEST
+    )

@@ -32,19 +32,27 @@ BATCH = 5000  # rows per transaction: short locks, and a crash loses at most one
 
 def _delete_buckets_before(region: str, cutoff: datetime, batch: int) -> dict[str, int]:
     deleted = {"buckets": 0, "count_rows": 0, "speed_histograms": 0, "occupancy": 0, "dwell": 0}
-    children = (("count_rows", CountRow), ("speed_histograms", SpeedHistogram),
-                ("occupancy", OccupancySummary), ("dwell", DwellHistogram))
+    children = (
+        ("count_rows", CountRow),
+        ("speed_histograms", SpeedHistogram),
+        ("occupancy", OccupancySummary),
+        ("dwell", DwellHistogram),
+    )
     buckets = CountBucket.objects.in_region(region)
     while True:
-        ids = list(buckets.filter(start__lt=cutoff).order_by("pk").values_list("pk", flat=True)
-                   [:batch])
+        ids = list(
+            buckets.filter(start__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch]
+        )
         if not ids:
             return deleted
         with transaction.atomic(using=served_alias(region)):
             # Children first, by key: Django's cascade would load every row into memory.
             for name, model in children:
-                deleted[name] += model.objects.in_region(region).filter(
-                    bucket_id__in=ids)._raw_delete(served_alias(region))
+                deleted[name] += (
+                    model.objects.in_region(region)
+                    .filter(bucket_id__in=ids)
+                    ._raw_delete(served_alias(region))
+                )
             deleted["buckets"] += buckets.filter(pk__in=ids)._raw_delete(served_alias(region))
 
 
@@ -56,22 +64,31 @@ def retention_apply(*, region: str, now: datetime | None = None, batch: int = BA
     rollup_cutoff = now - timedelta(days=policy.rollup_retention_days)
     deleted = _delete_buckets_before(region, raw_cutoff, batch)
     # A dirty mark older than the raw data can no longer be recomputed.
-    for name, model, cutoff in (("dirty_windows", DirtyWindow, raw_cutoff),
-                                ("rollups", Rollup, rollup_cutoff),
-                                ("window_coverage", WindowCoverage, rollup_cutoff),
-                                ("camera_coverage", DeviceCoverage, rollup_cutoff)):
-        deleted[name] = region_rows_delete_before(model, region=region, before=cutoff,
-                                                  batch=batch)
-    detail: dict = {"raw_before": raw_cutoff.isoformat(),
-                    "rollups_before": rollup_cutoff.isoformat()}
+    for name, model, cutoff in (
+        ("dirty_windows", DirtyWindow, raw_cutoff),
+        ("rollups", Rollup, rollup_cutoff),
+        ("window_coverage", WindowCoverage, rollup_cutoff),
+        ("camera_coverage", DeviceCoverage, rollup_cutoff),
+    ):
+        deleted[name] = region_rows_delete_before(model, region=region, before=cutoff, batch=batch)
+    detail: dict = {
+        "raw_before": raw_cutoff.isoformat(),
+        "rollups_before": rollup_cutoff.isoformat(),
+    }
     # What other apps keep about the expired deliveries (ingest: its idempotency records).
-    for _, answer in buckets_expired.send(sender=CountBucket, region=region, before=raw_cutoff,
-                                          batch=batch):
+    for _, answer in buckets_expired.send(
+        sender=CountBucket, region=region, before=raw_cutoff, batch=batch
+    ):
         expired = cast(dict[str, dict], answer)  # the signal's documented answer
         deleted.update(expired["deleted"])
         detail.update(expired["detail"])
-    detail.update({"raw_retention_days": policy.raw_retention_days,
-                   "rollup_retention_days": policy.rollup_retention_days, "deleted": deleted})
+    detail.update(
+        {
+            "raw_retention_days": policy.raw_retention_days,
+            "rollup_retention_days": policy.rollup_retention_days,
+            "deleted": deleted,
+        }
+    )
     audit_record(region=region, actor="system:retention", action="retention", detail=detail)
     log.info("retention in %s deleted %s", region, deleted)
     return detail

@@ -31,15 +31,25 @@ from junction.traffic.models import OccupancySummary, SpeedHistogram
 COMPLETE_COVERAGE = measures.COMPLETE_DAY_COVERAGE
 
 
-def rollup_list(*, region: str, site_id: int, period: str, start: datetime,
-                end: datetime) -> QuerySet[Rollup]:
-    return Rollup.objects.in_region(region).filter(
-        site_id=site_id, period=period, start__gte=start, start__lt=end
-    ).order_by("start", "counter", "direction", "road_user")
+def rollup_list(
+    *, region: str, site_id: int, period: str, start: datetime, end: datetime
+) -> QuerySet[Rollup]:
+    return (
+        Rollup.objects.in_region(region)
+        .filter(site_id=site_id, period=period, start__gte=start, start__lt=end)
+        .order_by("start", "counter", "direction", "road_user")
+    )
 
 
-def coverage_by_window(*, region: str, site_id: int, period: str, start: datetime,
-                       end: datetime, counter: str | None = None) -> dict[datetime, float]:
+def coverage_by_window(
+    *,
+    region: str,
+    site_id: int,
+    period: str,
+    start: datetime,
+    end: datetime,
+    counter: str | None = None,
+) -> dict[datetime, float]:
     """{window start: analysed share} of the site, or of the cameras that count `counter`:
     when one camera of two is dark, its counters are unmeasured and the other's are whole.
 
@@ -47,69 +57,115 @@ def coverage_by_window(*, region: str, site_id: int, period: str, start: datetim
     each camera's, from which a counter's share is taken as the rollups take it."""
     feeds = counter_feeds(region=region, site_id=site_id) if counter else {}
     if not feeds.get(counter or ""):
-        return dict(WindowCoverage.objects.in_region(region).filter(
-            site_id=site_id, period=period, start__gte=start, start__lt=end
-        ).values_list("start", "coverage"))
+        return dict(
+            WindowCoverage.objects.in_region(region)
+            .filter(site_id=site_id, period=period, start__gte=start, start__lt=end)
+            .values_list("start", "coverage")
+        )
     cameras: dict[datetime, dict[str, float]] = defaultdict(dict)
-    for window, device_id, share in DeviceCoverage.objects.in_region(region).filter(
-            site_id=site_id, period=period, start__gte=start, start__lt=end,
-    ).values_list("start", "device_id", "coverage"):
+    for window, device_id, share in (
+        DeviceCoverage.objects.in_region(region)
+        .filter(
+            site_id=site_id,
+            period=period,
+            start__gte=start,
+            start__lt=end,
+        )
+        .values_list("start", "device_id", "coverage")
+    ):
         cameras[window][device_id] = share
-    return {window: Watch(covered=covered, feeds=feeds).counter_coverage(counter or "")
-            for window, covered in cameras.items()}
+    return {
+        window: Watch(covered=covered, feeds=feeds).counter_coverage(counter or "")
+        for window, covered in cameras.items()
+    }
 
 
-def window_volumes(*, region: str, site_id: int, period: str, start: datetime, end: datetime,
-                   counters: list[str] | None = None) -> dict[datetime, int]:
+def window_volumes(
+    *,
+    region: str,
+    site_id: int,
+    period: str,
+    start: datetime,
+    end: datetime,
+    counters: list[str] | None = None,
+) -> dict[datetime, int]:
     """All-class volume per window of `period` (optionally of some counters only); a window
     with no rollup row is absent, which is not a zero (see coverage_by_window)."""
     rows = Rollup.objects.in_region(region).filter(
-        site_id=site_id, period=period, start__gte=start, start__lt=end)
+        site_id=site_id, period=period, start__gte=start, start__lt=end
+    )
     if counters:
         rows = rows.filter(counter__in=counters)
-    return dict(rows.values("start").annotate(volume=Sum("count")).order_by()
-                .values_list("start", "volume"))
+    return dict(
+        rows.values("start").annotate(volume=Sum("count")).order_by().values_list("start", "volume")
+    )
 
 
-def volumes_by_site(*, region: str, site_ids: list[int], period: str, start: datetime,
-                    end: datetime) -> dict[int, dict[datetime, int]]:
+def volumes_by_site(
+    *, region: str, site_ids: list[int], period: str, start: datetime, end: datetime
+) -> dict[int, dict[datetime, int]]:
     """window_volumes of many sites in one query (a region's overview)."""
     answer: dict[int, dict[datetime, int]] = defaultdict(dict)
-    for site_id, window, volume in Rollup.objects.in_region(region).filter(
-            site_id__in=site_ids, period=period, start__gte=start, start__lt=end,
-    ).values("site_id", "start").annotate(volume=Sum("count")).order_by().values_list(
-            "site_id", "start", "volume"):
+    for site_id, window, volume in (
+        Rollup.objects.in_region(region)
+        .filter(
+            site_id__in=site_ids,
+            period=period,
+            start__gte=start,
+            start__lt=end,
+        )
+        .values("site_id", "start")
+        .annotate(volume=Sum("count"))
+        .order_by()
+        .values_list("site_id", "start", "volume")
+    ):
         answer[site_id][window] = volume
     return answer
 
 
-def coverage_by_site(*, region: str, site_ids: list[int], period: str, start: datetime,
-                     end: datetime) -> dict[int, dict[datetime, float]]:
+def coverage_by_site(
+    *, region: str, site_ids: list[int], period: str, start: datetime, end: datetime
+) -> dict[int, dict[datetime, float]]:
     """The sites' own analysed share per window (coverage_by_window without a counter), in
     one query."""
     answer: dict[int, dict[datetime, float]] = defaultdict(dict)
-    for site_id, window, share in WindowCoverage.objects.in_region(region).filter(
-            site_id__in=site_ids, period=period, start__gte=start, start__lt=end,
-    ).values_list("site_id", "start", "coverage"):
+    for site_id, window, share in (
+        WindowCoverage.objects.in_region(region)
+        .filter(
+            site_id__in=site_ids,
+            period=period,
+            start__gte=start,
+            start__lt=end,
+        )
+        .values_list("site_id", "start", "coverage")
+    ):
         answer[site_id][window] = share
     return answer
 
 
-def quarter_volumes(*, region: str, site_id: int, start: datetime, end: datetime,
-                    counters: list[str] | None = None) -> dict[datetime, int]:
+def quarter_volumes(
+    *, region: str, site_id: int, start: datetime, end: datetime, counters: list[str] | None = None
+) -> dict[datetime, int]:
     """All-class volume per 15-minute window (optionally of some counters only)."""
-    return window_volumes(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
-                          start=start, end=end, counters=counters)
+    return window_volumes(
+        region=region,
+        site_id=site_id,
+        period=Period.QUARTER_HOUR,
+        start=start,
+        end=end,
+        counters=counters,
+    )
 
 
-def peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
-              counters: list[str] | None = None) -> measures.PeakHour | None:
-    return measures.peak_hour(quarter_volumes(region=region, site_id=site_id, start=start,
-                                              end=end, counters=counters))
+def peak_hour(
+    *, region: str, site_id: int, start: datetime, end: datetime, counters: list[str] | None = None
+) -> measures.PeakHour | None:
+    return measures.peak_hour(
+        quarter_volumes(region=region, site_id=site_id, start=start, end=end, counters=counters)
+    )
 
 
-def turning_movement_counts(*, region: str, site_id: int, start: datetime,
-                            end: datetime) -> dict:
+def turning_movement_counts(*, region: str, site_id: int, start: datetime, end: datetime) -> dict:
     rows = (
         Rollup.objects.in_region(region)
         .filter(site_id=site_id, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
@@ -121,36 +177,47 @@ def turning_movement_counts(*, region: str, site_id: int, start: datetime,
     )
 
 
-def average_daily_traffic(*, region: str, site_id: int, start: datetime, end: datetime,
-                          counters: list[str] | None = None) -> dict[str, dict]:
+def average_daily_traffic(
+    *, region: str, site_id: int, start: datetime, end: datetime, counters: list[str] | None = None
+) -> dict[str, dict]:
     tz = site_timezone(site_id)
     rows = Rollup.objects.in_region(region).filter(
-        site_id=site_id, period=Period.DAY, start__gte=start, start__lt=end)
+        site_id=site_id, period=Period.DAY, start__gte=start, start__lt=end
+    )
     if counters:
         rows = rows.filter(counter__in=counters)
-    volumes = dict(rows.values("start").annotate(volume=Sum("count")).order_by()
-                   .values_list("start", "volume"))
-    coverage = coverage_by_window(region=region, site_id=site_id, period=Period.DAY,
-                                  start=start, end=end)
+    volumes = dict(
+        rows.values("start").annotate(volume=Sum("count")).order_by().values_list("start", "volume")
+    )
+    coverage = coverage_by_window(
+        region=region, site_id=site_id, period=Period.DAY, start=start, end=end
+    )
     return measures.average_daily_traffic(
-        (day.astimezone(tz).date(), volumes.get(day, 0), cover)
-        for day, cover in coverage.items()
+        (day.astimezone(tz).date(), volumes.get(day, 0), cover) for day, cover in coverage.items()
     )
 
 
-def v85_by_hour(*, region: str, site_id: int, start: datetime, end: datetime,
-                counter: str | None = None, road_user: str | None = None) -> dict[
-                    datetime, float | None]:
+def v85_by_hour(
+    *,
+    region: str,
+    site_id: int,
+    start: datetime,
+    end: datetime,
+    counter: str | None = None,
+    road_user: str | None = None,
+) -> dict[datetime, float | None]:
     """85th-percentile speed per hour; histograms are small, so they are summed here."""
     rows = SpeedHistogram.objects.in_region(region).filter(
-        site_id=site_id, start__gte=start, start__lt=end)
+        site_id=site_id, start__gte=start, start__lt=end
+    )
     if counter:
         rows = rows.filter(counter=counter)
     if road_user:
         rows = rows.filter(road_user=road_user)
     by_hour: dict[datetime, list] = defaultdict(list)
-    for hour, edges, counts in rows.annotate(hour=TruncHour("start")).values_list(
-            "hour", "edges_kmh", "counts").order_by():
+    for hour, edges, counts in (
+        rows.annotate(hour=TruncHour("start")).values_list("hour", "edges_kmh", "counts").order_by()
+    ):
         by_hour[hour].append((edges, counts))
     return {hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())}
 
@@ -162,25 +229,38 @@ class SpeedSummary:
     counts: list[int]
 
 
-def speed_summary(*, region: str, site_id: int, start: datetime,
-                  end: datetime) -> SpeedSummary | None:
+def speed_summary(
+    *, region: str, site_id: int, start: datetime, end: datetime
+) -> SpeedSummary | None:
     """v85 per hour and the period's speed histogram from one read of the histograms (the
     rules are measures.v85 and measures.merge_histograms); None where no speed was measured."""
     by_hour: dict[datetime, list] = defaultdict(list)
-    for hour, edges, counts in SpeedHistogram.objects.in_region(region).filter(
-            site_id=site_id, start__gte=start, start__lt=end,
-    ).annotate(hour=TruncHour("start")).values_list("hour", "edges_kmh", "counts").order_by():
+    for hour, edges, counts in (
+        SpeedHistogram.objects.in_region(region)
+        .filter(
+            site_id=site_id,
+            start__gte=start,
+            start__lt=end,
+        )
+        .annotate(hour=TruncHour("start"))
+        .values_list("hour", "edges_kmh", "counts")
+        .order_by()
+    ):
         by_hour[hour].append((edges, counts))
     if not by_hour:
         return None
     merged = measures.merge_histograms(h for hists in by_hour.values() for h in hists)
     edges, counts = max(merged.items(), key=lambda item: sum(item[1]))
-    return SpeedSummary(v85={hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())},
-                        edges_kmh=list(edges), counts=counts)
+    return SpeedSummary(
+        v85={hour: measures.v85(hists) for hour, hists in sorted(by_hour.items())},
+        edges_kmh=list(edges),
+        counts=counts,
+    )
 
 
-def occupancy_profile(*, region: str, site_id: int, start: datetime, end: datetime,
-                      period: str = "hour") -> list[dict]:
+def occupancy_profile(
+    *, region: str, site_id: int, start: datetime, end: datetime, period: str = "hour"
+) -> list[dict]:
     """Mean and peak occupancy per zone, road user and hour (or day): a curve per zone."""
     tz = site_timezone(site_id)
     return list(
@@ -193,8 +273,13 @@ def occupancy_profile(*, region: str, site_id: int, start: datetime, end: dateti
     )
 
 
-def anomaly_list(*, region: str, state: str | None = None, site_id: int | None = None,
-                 since: datetime | None = None) -> QuerySet[Anomaly]:
+def anomaly_list(
+    *,
+    region: str,
+    state: str | None = None,
+    site_id: int | None = None,
+    since: datetime | None = None,
+) -> QuerySet[Anomaly]:
     rows = Anomaly.objects.in_region(region).all()
     if state:
         rows = rows.filter(state=state)
@@ -253,9 +338,15 @@ class RollupWindow:
         return sum(row["count"] for row in self.rows)
 
 
-def rollup_windows(*, region: str, site_id: int, period: str, windows: list[Window],
-                   counter: str | None = None, road_user: str | None = None) -> list[
-                       RollupWindow]:
+def rollup_windows(
+    *,
+    region: str,
+    site_id: int,
+    period: str,
+    windows: list[Window],
+    counter: str | None = None,
+    road_user: str | None = None,
+) -> list[RollupWindow]:
     """Rollups of `windows` (from window_grid, contiguous) with coverage and pending marks,
     every window present even when nothing was counted in it. Three queries."""
     if not windows:
@@ -268,42 +359,59 @@ def rollup_windows(*, region: str, site_id: int, period: str, windows: list[Wind
         rows = rows.filter(road_user=road_user)
     by_window: dict[datetime, list[dict]] = defaultdict(list)
     for start, name, direction, user, count in rows.values_list(
-            "start", "counter", "direction", "road_user", "count"):
-        by_window[start].append({"counter": name, "direction": direction or None,
-                                 "road_user": user, "count": count})
-    coverage = coverage_by_window(region=region, site_id=site_id, period=period, start=first,
-                                  end=last, counter=counter)
-    dirty = set(DirtyWindow.objects.in_region(region).filter(
-        site_id=site_id, start__gte=floor_hour(first), start__lt=last
-    ).values_list("start", flat=True))
+        "start", "counter", "direction", "road_user", "count"
+    ):
+        by_window[start].append(
+            {"counter": name, "direction": direction or None, "road_user": user, "count": count}
+        )
+    coverage = coverage_by_window(
+        region=region, site_id=site_id, period=period, start=first, end=last, counter=counter
+    )
+    dirty = set(
+        DirtyWindow.objects.in_region(region)
+        .filter(site_id=site_id, start__gte=floor_hour(first), start__lt=last)
+        .values_list("start", flat=True)
+    )
     return [
-        RollupWindow(start=start, end=end, coverage=coverage.get(start),
-                     pending=any(start - HOUR < hour < end for hour in dirty),
-                     rows=by_window.get(start, []))
+        RollupWindow(
+            start=start,
+            end=end,
+            coverage=coverage.get(start),
+            pending=any(start - HOUR < hour < end for hour in dirty),
+            rows=by_window.get(start, []),
+        )
         for start, end in windows
     ]
 
 
-def measured_peak_hour(*, region: str, site_id: int, start: datetime, end: datetime,
-                       counters: list[str] | None = None) -> measures.PeakHour | None:
+def measured_peak_hour(
+    *, region: str, site_id: int, start: datetime, end: datetime, counters: list[str] | None = None
+) -> measures.PeakHour | None:
     """Peak hour over the quarter hours that were measured in full (two queries)."""
-    return measures.peak_hour(measured_quarters(region=region, site_id=site_id, start=start,
-                                                end=end, counters=counters))
+    return measures.peak_hour(
+        measured_quarters(region=region, site_id=site_id, start=start, end=end, counters=counters)
+    )
 
 
-def measured_quarters(*, region: str, site_id: int, start: datetime, end: datetime,
-                      counters: list[str] | None = None) -> dict[datetime, int]:
+def measured_quarters(
+    *, region: str, site_id: int, start: datetime, end: datetime, counters: list[str] | None = None
+) -> dict[datetime, int]:
     """Volume of each quarter hour measured in full, the peak hour's candidates (two queries).
 
     A quarter analysed for half its length would pull its hour down and its PHF off, so only
     complete quarters are candidates; a complete quarter with nothing counted is a real 0.
     """
-    volumes = quarter_volumes(region=region, site_id=site_id, start=start, end=end,
-                              counters=counters)
-    coverage = coverage_by_window(region=region, site_id=site_id, period=Period.QUARTER_HOUR,
-                                  start=start, end=end)
-    return {quarter: volumes.get(quarter, 0) for quarter, cover in coverage.items()
-            if cover >= COMPLETE_COVERAGE}
+    volumes = quarter_volumes(
+        region=region, site_id=site_id, start=start, end=end, counters=counters
+    )
+    coverage = coverage_by_window(
+        region=region, site_id=site_id, period=Period.QUARTER_HOUR, start=start, end=end
+    )
+    return {
+        quarter: volumes.get(quarter, 0)
+        for quarter, cover in coverage.items()
+        if cover >= COMPLETE_COVERAGE
+    }
 
 
 @dataclass(frozen=True)
@@ -317,26 +425,40 @@ class DayMeasures:
     v85: dict[datetime, float | None]
 
 
-def day_measures(*, region: str, site_id: int, start: datetime, end: datetime,
-                 counters: list[str] | None = None) -> DayMeasures:
+def day_measures(
+    *, region: str, site_id: int, start: datetime, end: datetime, counters: list[str] | None = None
+) -> DayMeasures:
     """A day's engineering measures from its rollups: peak hour and PHF (of `counters`, all
     by default), TMC per 15 minutes and v85 per hour."""
-    quarter_coverage = coverage_by_window(region=region, site_id=site_id,
-                                          period=Period.QUARTER_HOUR, start=start, end=end)
-    day_coverage = coverage_by_window(region=region, site_id=site_id, period=Period.DAY,
-                                      start=start, end=end)
+    quarter_coverage = coverage_by_window(
+        region=region, site_id=site_id, period=Period.QUARTER_HOUR, start=start, end=end
+    )
+    day_coverage = coverage_by_window(
+        region=region, site_id=site_id, period=Period.DAY, start=start, end=end
+    )
     return DayMeasures(
-        start=start, end=end, coverage=day_coverage.get(start),
-        peak=measured_peak_hour(region=region, site_id=site_id, start=start, end=end,
-                                counters=counters),
+        start=start,
+        end=end,
+        coverage=day_coverage.get(start),
+        peak=measured_peak_hour(
+            region=region, site_id=site_id, start=start, end=end, counters=counters
+        ),
         quarter_coverage=quarter_coverage,
         tmc=turning_movement_counts(region=region, site_id=site_id, start=start, end=end),
         v85=v85_by_hour(region=region, site_id=site_id, start=start, end=end),
     )
 
 
-def delivered_coverage(*, region: str, site_id: int, windows: list[Window], start: datetime,
-                       end: datetime, interval: str, tz: ZoneInfo) -> dict[datetime, float]:
+def delivered_coverage(
+    *,
+    region: str,
+    site_id: int,
+    windows: list[Window],
+    start: datetime,
+    end: datetime,
+    interval: str,
+    tz: ZoneInfo,
+) -> dict[datetime, float]:
     """{window start: analysed share} of raw buckets, for reads that do not wait for rollups.
 
     `windows` are local hours or days of the site (`tz`), as the raw counts are cut.
@@ -350,14 +472,25 @@ def delivered_coverage(*, region: str, site_id: int, windows: list[Window], star
     cameras = site_cameras(site_id=site_id)
     analysed: dict[datetime, dict[str, float]] = defaultdict(dict)
     # Cut on the site's clock, like the counts these shares go with (local_hours_touching).
-    for row in analysed_seconds(region=region, site_id=site_id, start=start, end=end,
-                                window=Trunc("start", interval, tzinfo=tz)):
+    for row in analysed_seconds(
+        region=region,
+        site_id=site_id,
+        start=start,
+        end=end,
+        window=Trunc("start", interval, tzinfo=tz),
+    ):
         analysed[row["window"]][row["device_id"]] = row["analysed"] or 0.0
-    spans = {w_start: (min(w_end, end) - max(w_start, start)).total_seconds()
-             for w_start, w_end in windows}
-    return {window: Watch.of(analysed=seconds, window_seconds=spans[window],
-                             cameras=cameras).site_coverage()
-            for window, seconds in analysed.items() if spans.get(window)}
+    spans = {
+        w_start: (min(w_end, end) - max(w_start, start)).total_seconds()
+        for w_start, w_end in windows
+    }
+    return {
+        window: Watch.of(
+            analysed=seconds, window_seconds=spans[window], cameras=cameras
+        ).site_coverage()
+        for window, seconds in analysed.items()
+        if spans.get(window)
+    }
 
 
 def site_slugs(site_ids: set[int]) -> dict[int, str]:

@@ -52,7 +52,11 @@ def apply_retention(*, region: str) -> dict:
     return retention.retention_apply(region=region)
 
 
-@region_task(idempotent=True, transient=(alerts.DeliveryFailed, OperationalError),
-             max_retries=8, expires=86400)
+@region_task(
+    idempotent=True,
+    transient=(alerts.DeliveryFailed, OperationalError),
+    max_retries=8,
+    expires=86400,
+)
 def deliver_alert(*, region: str, delivery_id: int) -> str:
     return alerts.alert_delivery_send(region=region, delivery_id=delivery_id)

@@ -39,9 +39,11 @@ from junction.residency.scoping import Action
 
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="page number, from 1"),
-    OpenApiParameter("page_size", int, description=f"windows per page (default "
-                                                   f"{Pages.page_size}, at most "
-                                                   f"{Pages.max_page_size})"),
+    OpenApiParameter(
+        "page_size",
+        int,
+        description=f"windows per page (default {Pages.page_size}, at most {Pages.max_page_size})",
+    ),
 ]
 
 
@@ -53,24 +55,42 @@ class SiteRollupsView(SiteQueryView):
     query_serializer_class = serializers.RollupQuerySerializer
     pagination_class = Pages
 
-    @extend_schema(parameters=[serializers.RollupQuerySerializer, *PAGE_PARAMETERS],
-                   responses=serializers.SiteRollupsSerializer)
+    @extend_schema(
+        parameters=[serializers.RollupQuerySerializer, *PAGE_PARAMETERS],
+        responses=serializers.SiteRollupsSerializer,
+    )
     def get(self, request: Request, slug: str) -> Response:
         site, params = self.site_and_query(request)
-        grid = selectors.window_grid(period=params["period"], start=params["start"],
-                                     end=params["end"], tz=ZoneInfo(site.timezone))
+        grid = selectors.window_grid(
+            period=params["period"],
+            start=params["start"],
+            end=params["end"],
+            tz=ZoneInfo(site.timezone),
+        )
         # Paginate the window grid first, so only the page's windows are read.
         pages = self.paginator
         assert isinstance(pages, Pages)  # pagination_class, which always sets a page size
         page = pages.paginate_queryset(grid, request, view=self) or []
         windows = selectors.rollup_windows(
-            region=site.region.code, site_id=site.pk, period=params["period"], windows=page,
-            counter=params.get("counter"), road_user=params.get("road_user"),
+            region=site.region.code,
+            site_id=site.pk,
+            period=params["period"],
+            windows=page,
+            counter=params.get("counter"),
+            road_user=params.get("road_user"),
         )
-        answer = {"site": site.slug, "region": site.region.code, "timezone": site.timezone,
-                  "period": params["period"], "start": grid[0][0], "end": params["end"],
-                  "count": len(grid), "next": pages.get_next_link(),
-                  "previous": pages.get_previous_link(), "results": windows}
+        answer = {
+            "site": site.slug,
+            "region": site.region.code,
+            "timezone": site.timezone,
+            "period": params["period"],
+            "start": grid[0][0],
+            "end": params["end"],
+            "count": len(grid),
+            "next": pages.get_next_link(),
+            "previous": pages.get_previous_link(),
+            "results": windows,
+        }
         return Response(self.get_serializer(answer).data)
 
 
@@ -80,29 +100,47 @@ class SiteMeasuresView(SiteQueryView):
     serializer_class = serializers.SiteMeasuresSerializer
     query_serializer_class = serializers.MeasuresQuerySerializer
 
-    @extend_schema(parameters=[serializers.MeasuresQuerySerializer],
-                   responses=serializers.SiteMeasuresSerializer)
+    @extend_schema(
+        parameters=[serializers.MeasuresQuerySerializer],
+        responses=serializers.SiteMeasuresSerializer,
+    )
     def get(self, request: Request, slug: str) -> Response:
         site, params = self.site_and_query(request)
         day, counters = params["date"], params.get("counter")
         zone = ZoneInfo(site.timezone)
         start, end = local_day(datetime.combine(day, time(), tzinfo=zone), zone)
-        measures = selectors.day_measures(region=site.region.code, site_id=site.pk,
-                                          start=start, end=end, counters=counters)
+        measures = selectors.day_measures(
+            region=site.region.code, site_id=site.pk, start=start, end=end, counters=counters
+        )
         peak = measures.peak
-        quarters = selectors.window_grid(period=Period.QUARTER_HOUR, start=start, end=end,
-                                         tz=zone)
+        quarters = selectors.window_grid(period=Period.QUARTER_HOUR, start=start, end=end, tz=zone)
         answer = {
-            "site": site.slug, "region": site.region.code, "timezone": site.timezone,
-            "date": day, "start": start, "end": end, "coverage": measures.coverage,
+            "site": site.slug,
+            "region": site.region.code,
+            "timezone": site.timezone,
+            "date": day,
+            "start": start,
+            "end": end,
+            "coverage": measures.coverage,
             "status": selectors.coverage_status(measures.coverage),
             "counters": counters or None,
-            "peak_hour": peak and {"start": peak.start, "end": peak.start + timedelta(hours=1),
-                                   "volume": peak.volume,
-                                   "busiest_quarter": peak.busiest_quarter, "phf": peak.phf},
-            "tmc": [{"start": quarter, "coverage": measures.quarter_coverage.get(quarter),
-                     "status": selectors.coverage_status(measures.quarter_coverage.get(quarter)),
-                     "movements": measures.tmc.get(quarter, {})} for quarter, _ in quarters],
+            "peak_hour": peak
+            and {
+                "start": peak.start,
+                "end": peak.start + timedelta(hours=1),
+                "volume": peak.volume,
+                "busiest_quarter": peak.busiest_quarter,
+                "phf": peak.phf,
+            },
+            "tmc": [
+                {
+                    "start": quarter,
+                    "coverage": measures.quarter_coverage.get(quarter),
+                    "status": selectors.coverage_status(measures.quarter_coverage.get(quarter)),
+                    "movements": measures.tmc.get(quarter, {}),
+                }
+                for quarter, _ in quarters
+            ],
             "v85": [{"hour": hour, "v85_kmh": v85} for hour, v85 in measures.v85.items()],
         }
         return Response(self.get_serializer(answer).data)
@@ -128,7 +166,8 @@ class RegionAnomalyListView(AnomalyView, generics.ListAPIView):
             return Anomaly.objects.none()
         # Appending the id makes the order total, so pages never repeat or skip a row.
         return selectors.anomaly_list(region=self.region().code).order_by(
-            "-start", "site_id", "counter", "-pk")
+            "-start", "site_id", "counter", "-pk"
+        )
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
@@ -164,8 +203,9 @@ class AnomalyTransitionView(AnomalyView):
     def post(self, request: Request, code: str, pk: int) -> Response:
         region = self.region()
         try:
-            anomaly = self.transition(region=region.code, anomaly_id=pk,
-                                      user=request.user.get_username())
+            anomaly = self.transition(
+                region=region.code, anomaly_id=pk, user=request.user.get_username()
+            )
         except Anomaly.DoesNotExist:
             raise NotFound(f"region {region.code!r} has no anomaly {pk}") from None
         except ValidationError as exc:

@@ -22,7 +22,8 @@ class ApiDocsView(SpectacularSwaggerSplitView):
 
 # Redoc also runs its search in a worker it builds from its own bundle (a blob: URL). One
 # update for both: a second csp_update on the same view would replace the first.
-@method_decorator(csp_update({"style-src": ["'unsafe-inline'"],
-                              "worker-src": ["'self'", "blob:"]}), name="get")
+@method_decorator(
+    csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]}), name="get"
+)
 class ApiRedocView(SpectacularRedocView):
     pass

@@ -19,8 +19,9 @@ class SiteFilter(django_filters.FilterSet):
 class DeviceFilter(django_filters.FilterSet):
     site = django_filters.CharFilter(field_name="site__slug")
     region = django_filters.CharFilter(field_name="site__region__code")
-    revoked = django_filters.BooleanFilter(field_name="revoked_at", lookup_expr="isnull",
-                                           exclude=True)
+    revoked = django_filters.BooleanFilter(
+        field_name="revoked_at", lookup_expr="isnull", exclude=True
+    )
 
     class Meta:
         model = Device

@@ -57,8 +57,13 @@ CONTEXT = [
     "context.jsonld",
     "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
 ]
-VEHICLE_TYPES = {"car": "car", "bus": "bus", "truck": "lorry", "motorcycle": "motorcycle",
-                 "bicycle": "bicycle"}
+VEHICLE_TYPES = {
+    "car": "car",
+    "bus": "bus",
+    "truck": "lorry",
+    "motorcycle": "motorcycle",
+    "bicycle": "bicycle",
+}
 LANE_DIRECTIONS = {"in": "forward", "out": "backward"}
 WINDOWS = {"hour": local_hours_touching, "day": days_touching}
 
@@ -73,36 +78,60 @@ class JsonLdRenderer(JSONRenderer):
 class FiwareQuerySerializer(CountQuerySerializer):
     """The counts query, in whole windows of the site's clock; classes the model can name."""
 
-    road_user = serializers.ChoiceField(choices=list(VEHICLE_TYPES), required=False,
-                                        help_text="one vehicle class (people are not exported)")
+    road_user = serializers.ChoiceField(
+        choices=list(VEHICLE_TYPES),
+        required=False,
+        help_text="one vehicle class (people are not exported)",
+    )
     interval = serializers.ChoiceField(
-        choices=list(WINDOWS), default="hour",
-        help_text="the observation window: the site's local hours or local days")
+        choices=list(WINDOWS),
+        default="hour",
+        help_text="the observation window: the site's local hours or local days",
+    )
 
 
 _DATE_TIME = {"type": "string", "format": "date-time"}
 ENTITY_SCHEMA = {
     "type": "object",
     "description": "A FIWARE Smart Data Models TrafficFlowObserved entity (NGSI-LD "
-                   "key-values). See the module junction.api.fiware for how counts map to it.",
-    "required": ["id", "type", "dateObserved", "dateObservedFrom", "dateObservedTo",
-                 "intensity", "vehicleType", "@context"],
+    "key-values). See the module junction.api.fiware for how counts map to it.",
+    "required": [
+        "id",
+        "type",
+        "dateObserved",
+        "dateObservedFrom",
+        "dateObservedTo",
+        "intensity",
+        "vehicleType",
+        "@context",
+    ],
     "properties": {
-        "id": {"type": "string", "format": "uri",
-               "example": "urn:ngsi-ld:TrafficFlowObserved:main-and-5th:north-stopline:in:car:"
-                          "20261127T060000Z"},
+        "id": {
+            "type": "string",
+            "format": "uri",
+            "example": "urn:ngsi-ld:TrafficFlowObserved:main-and-5th:north-stopline:in:car:"
+            "20261127T060000Z",
+        },
         "type": {"type": "string", "enum": [ENTITY_TYPE]},
         "name": {"type": "string", "description": "site name: counter"},
         "dateObserved": {"type": "string", "description": "ISO 8601 interval from/to"},
         "dateObservedFrom": _DATE_TIME,
         "dateObservedTo": _DATE_TIME,
-        "intensity": {"type": "integer", "minimum": 0,
-                      "description": "vehicles counted in the window"},
+        "intensity": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "vehicles counted in the window",
+        },
         "vehicleType": {"type": "string", "enum": sorted(set(VEHICLE_TYPES.values()))},
-        "laneDirection": {"type": "string", "enum": ["forward", "backward"],
-                          "description": "in: forward, out: backward; absent for movements"},
-        "location": {"type": "object", "description": "GeoJSON Point of the site, when it "
-                                                      "has coordinates"},
+        "laneDirection": {
+            "type": "string",
+            "enum": ["forward", "backward"],
+            "description": "in: forward, out: backward; absent for movements",
+        },
+        "location": {
+            "type": "object",
+            "description": "GeoJSON Point of the site, when it has coordinates",
+        },
         "@context": {"type": "array", "items": {"type": "string", "format": "uri"}},
     },
 }
@@ -116,56 +145,99 @@ class SiteFiwareView(SiteQueryView):
 
     query_serializer_class = FiwareQuerySerializer
     # The API's own renderers (JSON first, so errors stay JSON), then JSON-LD on request.
-    renderer_classes = [*cast(list[type[BaseRenderer]], api_settings.DEFAULT_RENDERER_CLASSES),
-                        JsonLdRenderer]
+    renderer_classes = [
+        *cast(list[type[BaseRenderer]], api_settings.DEFAULT_RENDERER_CLASSES),
+        JsonLdRenderer,
+    ]
 
-    @extend_schema(parameters=[FiwareQuerySerializer],
-                   responses=OpenApiResponse({"type": "array", "items": ENTITY_SCHEMA},
-                                             "The entities, oldest window first."))
+    @extend_schema(
+        parameters=[FiwareQuerySerializer],
+        responses=OpenApiResponse(
+            {"type": "array", "items": ENTITY_SCHEMA}, "The entities, oldest window first."
+        ),
+    )
     def get(self, request: Request, slug: str) -> Response:
         site, params = self.site_and_query(request)
         start, end, interval = params["start"], params["end"], params["interval"]
-        rows = count_totals(site=site, start=start, end=end, counter=params.get("counter"),
-                            road_user=params.get("road_user"), interval=interval)
+        rows = count_totals(
+            site=site,
+            start=start,
+            end=end,
+            counter=params.get("counter"),
+            road_user=params.get("road_user"),
+            interval=interval,
+        )
         zone = ZoneInfo(site.timezone)
         grid = WINDOWS[interval](start, end, zone)
-        coverage = delivered_coverage(region=site.region.code, site_id=site.pk, windows=grid,
-                                      start=start, end=end, interval=interval, tz=zone)
-        windows = {w_start: w_end for w_start, w_end in grid
-                   if coverage_status(coverage.get(w_start)) == "complete"}
-        entities = [traffic_flow_observed(site, row, max(row["period"], start),
-                                          min(windows[row["period"]], end))
-                    for row in rows
-                    if row["road_user"] in VEHICLE_TYPES and row["period"] in windows]
-        audit_record(region=site.region.code, actor=request.user.get_username(),
-                     action="export", detail={
-                         "kind": "fiware", "site": site.slug, "start": _instant(start),
-                         "end": _instant(end), "interval": interval,
-                         "entities": len(entities),
-                         "windows_left_out": len(grid) - len(windows)})
+        coverage = delivered_coverage(
+            region=site.region.code,
+            site_id=site.pk,
+            windows=grid,
+            start=start,
+            end=end,
+            interval=interval,
+            tz=zone,
+        )
+        windows = {
+            w_start: w_end
+            for w_start, w_end in grid
+            if coverage_status(coverage.get(w_start)) == "complete"
+        }
+        entities = [
+            traffic_flow_observed(
+                site, row, max(row["period"], start), min(windows[row["period"]], end)
+            )
+            for row in rows
+            if row["road_user"] in VEHICLE_TYPES and row["period"] in windows
+        ]
+        audit_record(
+            region=site.region.code,
+            actor=request.user.get_username(),
+            action="export",
+            detail={
+                "kind": "fiware",
+                "site": site.slug,
+                "start": _instant(start),
+                "end": _instant(end),
+                "interval": interval,
+                "entities": len(entities),
+                "windows_left_out": len(grid) - len(windows),
+            },
+        )
         return Response(entities)
 
-    def finalize_response(self, request: Request, response: Response, *args: Any,
-                          **kwargs: Any) -> Response:
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         # An error is no entity: it stays JSON (NGSI-LD brokers answer errors as JSON too),
         # so a client asking for JSON-LD gets the error body every operation documents.
         response = super().finalize_response(request, response, *args, **kwargs)
         if response.status_code >= 400 and isinstance(
-                getattr(response, "accepted_renderer", None), JsonLdRenderer):
+            getattr(response, "accepted_renderer", None), JsonLdRenderer
+        ):
             response.accepted_renderer = JSONRenderer()
             response.accepted_media_type = JSONRenderer.media_type
         return response
 
 
-def traffic_flow_observed(site: Site, row: dict[str, Any], start: datetime,
-                          end: datetime) -> dict[str, Any]:
+def traffic_flow_observed(
+    site: Site, row: dict[str, Any], start: datetime, end: datetime
+) -> dict[str, Any]:
     """One count total (`count_totals` row) observed over [start, end) as an entity."""
     direction = row["direction"]
     observed_from, observed_to = _instant(start), _instant(end)
     entity: dict[str, Any] = {
-        "id": ":".join(["urn:ngsi-ld", ENTITY_TYPE, quote(site.slug, safe=""),
-                        quote(row["counter"], safe=""), quote(direction or "movement", safe=""),
-                        row["road_user"], start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")]),
+        "id": ":".join(
+            [
+                "urn:ngsi-ld",
+                ENTITY_TYPE,
+                quote(site.slug, safe=""),
+                quote(row["counter"], safe=""),
+                quote(direction or "movement", safe=""),
+                row["road_user"],
+                start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"),
+            ]
+        ),
         "type": ENTITY_TYPE,
         "name": f"{site.name}: {row['counter']}",
         "dateObserved": f"{observed_from}/{observed_to}",

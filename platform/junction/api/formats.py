@@ -25,8 +25,13 @@ class TableRenderer(CSVRenderer):
     format = "csv"
     media_type = "text/csv"
 
-    def render(self, data: Any, media_type: str | None = None,
-               renderer_context: dict | None = None, writer_opts: Any = None) -> bytes:
+    def render(
+        self,
+        data: Any,
+        media_type: str | None = None,
+        renderer_context: dict | None = None,
+        writer_opts: Any = None,
+    ) -> bytes:
         context = dict(renderer_context or {})
         response = context.get("response")
         if response is not None and response.status_code >= 400:
@@ -54,17 +59,20 @@ def table_rows(data: Any) -> list[dict]:
     if not isinstance(results, list):
         return [data]  # one object (a site, a device, an anomaly)
     series = series_fields(data)
-    return [{**series, **row} if isinstance(row, dict) else {**series, "value": row}
-            for row in results]
+    return [
+        {**series, **row} if isinstance(row, dict) else {**series, "value": row} for row in results
+    ]
 
 
 def series_fields(data: Any) -> dict:
     """A series' own plain fields (site, region, interval ...), repeated on each of its rows."""
     if not isinstance(data, dict):
         return {}
-    return {name: value for name, value in data.items()
-            if name not in _PAGE_FIELDS and name != "results"
-            and not isinstance(value, list | dict)}
+    return {
+        name: value
+        for name, value in data.items()
+        if name not in _PAGE_FIELDS and name != "results" and not isinstance(value, list | dict)
+    }
 
 
 def empty_columns(data: Any, view: Any) -> list[str]:
@@ -99,6 +107,11 @@ class FormatNegotiation(DefaultContentNegotiation):
         chosen = [renderer for renderer in renderers if renderer.format == format]
         if not chosen:
             known = sorted({renderer.format for renderer in renderers} - {"api"})
-            raise ValidationError({self.settings.URL_FORMAT_OVERRIDE: [
-                f"unknown format {format!r}; use one of {', '.join(known)}"]})
+            raise ValidationError(
+                {
+                    self.settings.URL_FORMAT_OVERRIDE: [
+                        f"unknown format {format!r}; use one of {', '.join(known)}"
+                    ]
+                }
+            )
         return chosen

@@ -21,8 +21,7 @@ API_PREFIX = "/api/v1/"
 JSON = "application/json"
 CSV = "text/csv"
 # ?format=csv answers an error as a table too (junction.api.formats).
-CSV_ERRORS = {"type": "string", "description": "A header `field,message`, then one row per "
-                                               "reason."}
+CSV_ERRORS = {"type": "string", "description": "A header `field,message`, then one row per reason."}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -32,15 +31,17 @@ class ErrorSerializer(serializers.Serializer):
 class MisdirectedSerializer(ErrorSerializer):
     error = serializers.CharField(help_text='"misdirected_region"')
     region = serializers.CharField(help_text="The region the data lives in.")
-    endpoint = serializers.CharField(help_text="That region's node; ask it instead.",
-                                     allow_blank=True)
+    endpoint = serializers.CharField(
+        help_text="That region's node; ask it instead.", allow_blank=True
+    )
 
 
 class UnavailableSerializer(ErrorSerializer):
     error = serializers.CharField(help_text='"region_unavailable"')
     region = serializers.CharField(help_text="The first region out of reach.")
-    regions = serializers.ListField(child=serializers.CharField(),
-                                    help_text="Every region out of reach in this request.")
+    regions = serializers.ListField(
+        child=serializers.CharField(), help_text="Every region out of reach in this request."
+    )
 
 
 # DRF's validation answer: each query parameter or body field it could not use, with reasons.
@@ -51,25 +52,42 @@ FIELD_ERRORS = {
 }
 
 ANSWERS = {
-    400: OpenApiResponse(FIELD_ERRORS, "A query parameter or body field it cannot use, named "
-                                       "with the reason."),
-    401: OpenApiResponse(ErrorSerializer, "No credentials, or credentials it does not accept "
-                                          "(see WWW-Authenticate)."),
-    403: OpenApiResponse(ErrorSerializer, "Signed in, but without the role this needs in the "
-                                          "region, and no transfer rule that allows it."),
+    400: OpenApiResponse(
+        FIELD_ERRORS, "A query parameter or body field it cannot use, named with the reason."
+    ),
+    401: OpenApiResponse(
+        ErrorSerializer, "No credentials, or credentials it does not accept (see WWW-Authenticate)."
+    ),
+    403: OpenApiResponse(
+        ErrorSerializer,
+        "Signed in, but without the role this needs in the "
+        "region, and no transfer rule that allows it.",
+    ),
     404: OpenApiResponse(ErrorSerializer, "Nothing by that name or id."),
     409: OpenApiResponse(ErrorSerializer, "The object's state does not allow this step."),
     421: OpenApiResponse(MisdirectedSerializer, "The region's data lives on another node."),
     429: OpenApiResponse(ErrorSerializer, "Too many requests; retry after Retry-After seconds."),
-    503: OpenApiResponse(UnavailableSerializer, "A region database is out of reach; nothing is "
-                                                "lost, retry after Retry-After seconds."),
+    503: OpenApiResponse(
+        UnavailableSerializer,
+        "A region database is out of reach; nothing is lost, retry after Retry-After seconds.",
+    ),
 }
 
 _HEADERS = [
-    OpenApiParameter("WWW-Authenticate", OpenApiTypes.STR, OpenApiParameter.HEADER,
-                     response=[401], description="The schemes this API accepts."),
-    OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER,
-                     response=[429, 503], description="Seconds to wait before retrying."),
+    OpenApiParameter(
+        "WWW-Authenticate",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[401],
+        description="The schemes this API accepts.",
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[429, 503],
+        description="Seconds to wait before retrying.",
+    ),
 ]
 
 # Path parameters that name a region, or an object that lives in one.
@@ -90,8 +108,9 @@ class ApiSchema(AutoSchema):
             return bodies
         for status in self.error_statuses():
             if str(status) not in bodies:
-                bodies[str(status)] = self._get_response_for_code(ANSWERS[status], str(status),
-                                                                  [JSON], direction)
+                bodies[str(status)] = self._get_response_for_code(
+                    ANSWERS[status], str(status), [JSON], direction
+                )
         for code, body in bodies.items():
             if code >= "400":
                 body["content"][CSV] = {"schema": CSV_ERRORS}

@@ -28,11 +28,14 @@ class OpenDataQuerySerializer(serializers.Serializer):
     start = QueryDateField(help_text="first local day of the sites")
     end = QueryDateField(help_text="the day after the last")
     period = serializers.ChoiceField(
-        choices=list(PERIODS), default="day",
+        choices=list(PERIODS),
+        default="day",
         help_text=f"day: the site's local days (at most {MAX_DAYS['day']} days); hour: "
-                  f"hours (at most {MAX_DAYS['hour']} days)")
-    site = serializers.SlugField(required=False, help_text="one site; default: every site "
-                                                           "of the region")
+        f"hours (at most {MAX_DAYS['hour']} days)",
+    )
+    site = serializers.SlugField(
+        required=False, help_text="one site; default: every site of the region"
+    )
 
     def validate_site(self, value: str) -> Site:
         region: Region = self.context["region"]
@@ -46,8 +49,11 @@ class OpenDataQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError({"start": "must be before end"})
         if (attrs["end"] - attrs["start"]).days > MAX_DAYS[attrs["period"]]:
             raise serializers.ValidationError(
-                {"end": f"a range of at most {MAX_DAYS[attrs['period']]} days for period "
-                        f"{attrs['period']!r}"})
+                {
+                    "end": f"a range of at most {MAX_DAYS[attrs['period']]} days for period "
+                    f"{attrs['period']!r}"
+                }
+            )
         return attrs
 
 
@@ -59,28 +65,33 @@ class CategorySerializer(serializers.Serializer):
 
 class CellSerializer(CategorySerializer):
     count = serializers.IntegerField(
-        allow_null=True, help_text="null when withheld, or when the window has no data; "
-                                   "never 0 for a withheld cell")
-    withheld = serializers.BooleanField(help_text="below k, or withheld so that a small cell "
-                                                  "cannot be worked out from totals")
+        allow_null=True,
+        help_text="null when withheld, or when the window has no data; never 0 for a withheld cell",
+    )
+    withheld = serializers.BooleanField(
+        help_text="below k, or withheld so that a small cell cannot be worked out from totals"
+    )
 
 
 class WindowSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=STATUS_CHOICES)
-    coverage = serializers.FloatField(allow_null=True,
-                                      help_text="share of the window that was analysed")
+    coverage = serializers.FloatField(
+        allow_null=True, help_text="share of the window that was analysed"
+    )
     pending = serializers.BooleanField(help_text="awaits a recompute; the total may grow")
-    total = serializers.IntegerField(allow_null=True,
-                                     help_text="sum of the published cells; null: no data")
+    total = serializers.IntegerField(
+        allow_null=True, help_text="sum of the published cells; null: no data"
+    )
     complete = serializers.BooleanField(help_text="false: the total leaves out withheld cells")
     cells = CellSerializer(many=True)
 
 
 class CategoryTotalSerializer(CategorySerializer):
-    total = serializers.IntegerField(help_text="sum of its published cells over the complete "
-                                               "windows")
+    total = serializers.IntegerField(
+        help_text="sum of its published cells over the complete windows"
+    )
     complete = serializers.BooleanField(help_text="false: leaves out withheld cells")
     windows = serializers.IntegerField(help_text="complete windows summed")
     partial_windows = serializers.IntegerField(help_text="partly measured windows, not summed")
@@ -107,8 +118,9 @@ class OpenDataSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     k = serializers.IntegerField(help_text="the region's publication threshold")
-    noise = NoiseSerializer(allow_null=True,
-                            help_text="differential-privacy noise added; null: none")
+    noise = NoiseSerializer(
+        allow_null=True, help_text="differential-privacy noise added; null: none"
+    )
     totals = serializers.CharField(help_text=TOTALS_RULE)
     sites = SiteTableSerializer(many=True)
 
@@ -126,7 +138,12 @@ class RegionOpenDataView(ScopedView):
         query = OpenDataQuerySerializer(data=request.query_params, context={"region": region})
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        publication = opendata_export(region=region, actor=request.user.get_username(),
-                                      start=params["start"], end=params["end"],
-                                      period=params["period"], site=params.get("site"))
+        publication = opendata_export(
+            region=region,
+            actor=request.user.get_username(),
+            start=params["start"],
+            end=params["end"],
+            period=params["period"],
+            site=params.get("site"),
+        )
         return Response(self.get_serializer(as_document(publication)).data)

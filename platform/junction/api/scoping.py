@@ -45,10 +45,15 @@ class ScopedView(generics.GenericAPIView):
 
     def get_object(self) -> Any:
         lookup = self.lookup_url_kwarg or self.lookup_field
-        return scoped_get(self.filter_queryset(self.get_queryset()), self.request.user,
-                          self.scope_action, **{self.lookup_field: self.kwargs[lookup]})
+        return scoped_get(
+            self.filter_queryset(self.get_queryset()),
+            self.request.user,
+            self.scope_action,
+            **{self.lookup_field: self.kwargs[lookup]},
+        )
 
     def region(self) -> Region:
         """The region named in the path, judged before any of its data is read."""
-        return scoped_get(Region.objects.all(), self.request.user, self.scope_action,
-                          code=self.kwargs["code"])
+        return scoped_get(
+            Region.objects.all(), self.request.user, self.scope_action, code=self.kwargs["code"]
+        )

@@ -22,9 +22,19 @@ from junction.traffic.selectors import INTERVALS
 class RegionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Region
-        fields = ["code", "name", "endpoint", "min_bucket_seconds", "raw_retention_days",
-                  "rollup_retention_days", "k_threshold", "classes", "timezone", "country",
-                  "subdivision"]
+        fields = [
+            "code",
+            "name",
+            "endpoint",
+            "min_bucket_seconds",
+            "raw_retention_days",
+            "rollup_retention_days",
+            "k_threshold",
+            "classes",
+            "timezone",
+            "country",
+            "subdivision",
+        ]
 
 
 class CounterSerializer(serializers.ModelSerializer):
@@ -35,41 +45,62 @@ class CounterSerializer(serializers.ModelSerializer):
 
 class SiteSerializer(serializers.ModelSerializer):
     region: serializers.SlugRelatedField[Region] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True)
+        slug_field="code", read_only=True
+    )
     counters = CounterSerializer(many=True, read_only=True)
 
     class Meta:
         model = Site
-        fields = ["slug", "name", "region", "timezone", "latitude", "longitude", "counters",
-                  "created_at"]
+        fields = [
+            "slug",
+            "name",
+            "region",
+            "timezone",
+            "latitude",
+            "longitude",
+            "counters",
+            "created_at",
+        ]
 
 
 class DeviceSerializer(serializers.ModelSerializer):
     """Health metadata only: the sealed secrets and their fingerprint are not fields here."""
 
     site: serializers.SlugRelatedField[Site] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True)
+        slug_field="slug", read_only=True
+    )
     region = serializers.CharField(source="site.region.code", read_only=True)
     revoked = serializers.BooleanField(source="is_revoked", read_only=True)
     rotation_in_progress = serializers.SerializerMethodField()
 
     class Meta:
         model = Device
-        fields = ["device_id", "site", "region", "created_at", "revoked", "revoked_at",
-                  "rotation_in_progress", "last_batch_at", "batches_received",
-                  "last_model_name", "last_model_sha256"]
+        fields = [
+            "device_id",
+            "site",
+            "region",
+            "created_at",
+            "revoked",
+            "revoked_at",
+            "rotation_in_progress",
+            "last_batch_at",
+            "batches_received",
+            "last_model_name",
+            "last_model_sha256",
+        ]
 
     def get_rotation_in_progress(self, device: Device) -> bool:
         return bool(device.previous_secret_sealed)
 
 
-STATUS_CHOICES = [("complete", "analysed for at least 95% of the window"),
-                  ("partial", "analysed for part of the window: the count is that part's"),
-                  ("no_data", "not analysed at all: unknown traffic, not zero")]
+STATUS_CHOICES = [
+    ("complete", "analysed for at least 95% of the window"),
+    ("partial", "analysed for part of the window: the count is that part's"),
+    ("no_data", "not analysed at all: unknown traffic, not zero"),
+]
 
 # Longest range per interval, so one answer stays a sensible size.
-MAX_RANGE = {"bucket": timedelta(days=7), "hour": timedelta(days=93),
-             "day": timedelta(days=3660)}
+MAX_RANGE = {"bucket": timedelta(days=7), "hour": timedelta(days=93), "day": timedelta(days=3660)}
 
 
 def _validate_site_counter(site: Site, value: str) -> str:
@@ -99,13 +130,13 @@ def _validate_range(attrs: dict, grain: str, longest_by_grain: dict, hint: str) 
 class CountQuerySerializer(serializers.Serializer):
     """Query of /sites/{slug}/counts; `context["site"]` is the site asked about."""
 
-    start = QueryDateTimeField(required=False,
-                                      help_text="inclusive; default: 24 h before `end`")
+    start = QueryDateTimeField(required=False, help_text="inclusive; default: 24 h before `end`")
     end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
     road_user = serializers.ChoiceField(choices=ROAD_USER_CLASSES, required=False)
     interval = serializers.ChoiceField(
-        choices=INTERVALS, default="bucket",
+        choices=INTERVALS,
+        default="bucket",
         help_text="bucket: as delivered; hour/day: summed in the site's time zone",
     )
 
@@ -128,8 +159,9 @@ class CoverageWindowSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=STATUS_CHOICES)
-    coverage = serializers.FloatField(help_text="share of the window (within the range) the "
-                                                "site's active devices were analysed")
+    coverage = serializers.FloatField(
+        help_text="share of the window (within the range) the site's active devices were analysed"
+    )
 
 
 class SiteCountsSerializer(serializers.Serializer):
@@ -141,17 +173,21 @@ class SiteCountsSerializer(serializers.Serializer):
     interval = serializers.CharField()
     results = CountTotalSerializer(many=True)
     coverage = CoverageWindowSerializer(
-        many=True, help_text="every hour of the range (every local day for interval=day), "
-                             "so an hour without data reads as such and not as zero traffic")
+        many=True,
+        help_text="every hour of the range (every local day for interval=day), "
+        "so an hour without data reads as such and not as zero traffic",
+    )
 
 
 class SiteTotalsQuerySerializer(serializers.Serializer):
     """Whole local days only: a transfer at daily level must not be cut finer by the range."""
 
-    start = QueryDateField(required=False, help_text="first local day; default: 30 "
-                                                            "days before `end`")
-    end = QueryDateField(required=False, help_text="day after the last; default: "
-                                                          "tomorrow in the site's zone")
+    start = QueryDateField(
+        required=False, help_text="first local day; default: 30 days before `end`"
+    )
+    end = QueryDateField(
+        required=False, help_text="day after the last; default: tomorrow in the site's zone"
+    )
 
     def validate(self, attrs: dict) -> dict:
         site: Site = self.context["site"]
@@ -167,8 +203,9 @@ class SiteTotalsQuerySerializer(serializers.Serializer):
 
 class SiteTotalSerializer(serializers.Serializer):
     date = serializers.DateField()
-    count = serializers.IntegerField(allow_null=True,
-                                     help_text="null when withheld (below the rule's k)")
+    count = serializers.IntegerField(
+        allow_null=True, help_text="null when withheld (below the rule's k)"
+    )
     withheld = serializers.BooleanField()
 
 
@@ -185,26 +222,33 @@ class SiteTotalsSerializer(serializers.Serializer):
     timezone = serializers.CharField()
     start = serializers.DateField()
     end = serializers.DateField()
-    transfer = TransferSerializer(allow_null=True,
-                                  help_text="the transfer rule this answer crossed under")
+    transfer = TransferSerializer(
+        allow_null=True, help_text="the transfer rule this answer crossed under"
+    )
     results = SiteTotalSerializer(many=True)
 
 
 # --- analytics: rollups with coverage, a day's measures, anomalies -------------------------
 
 # Longest range per rollup period; answers are paginated by window, this bounds the scan.
-ROLLUP_MAX_RANGE = {Period.QUARTER_HOUR: timedelta(days=31), Period.HOUR: timedelta(days=93),
-                    Period.DAY: timedelta(days=3660)}
+ROLLUP_MAX_RANGE = {
+    Period.QUARTER_HOUR: timedelta(days=31),
+    Period.HOUR: timedelta(days=93),
+    Period.DAY: timedelta(days=3660),
+}
 
 
 class RollupQuerySerializer(serializers.Serializer):
     """Query of /sites/{slug}/rollups; `context["site"]` is the site asked about."""
 
-    period = serializers.ChoiceField(choices=Period.values, default=Period.HOUR.value,
-                                     help_text="15m, 1h, or 1d (the site's local days)")
-    start = QueryDateTimeField(required=False,
-                                      help_text="default: 24 h before `end`; widened to the "
-                                                "start of its window")
+    period = serializers.ChoiceField(
+        choices=Period.values,
+        default=Period.HOUR.value,
+        help_text="15m, 1h, or 1d (the site's local days)",
+    )
+    start = QueryDateTimeField(
+        required=False, help_text="default: 24 h before `end`; widened to the start of its window"
+    )
     end = QueryDateTimeField(required=False, help_text="exclusive; default: now")
     counter = serializers.CharField(required=False, help_text="one of the site's counters")
     road_user = serializers.ChoiceField(choices=ROAD_USER_CLASSES, required=False)
@@ -228,12 +272,16 @@ class RollupWindowSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=STATUS_CHOICES)
     coverage = serializers.FloatField(
-        allow_null=True, help_text="share of the window the site's cameras were analysed; "
-                                   "null when nothing was delivered for it")
+        allow_null=True,
+        help_text="share of the window the site's cameras were analysed; "
+        "null when nothing was delivered for it",
+    )
     pending = serializers.BooleanField(
-        help_text="late buckets arrived and the window awaits its recompute")
-    count = serializers.IntegerField(allow_null=True,
-                                     help_text="total of the rows; null when there is no data")
+        help_text="late buckets arrived and the window awaits its recompute"
+    )
+    count = serializers.IntegerField(
+        allow_null=True, help_text="total of the rows; null when there is no data"
+    )
     rows = RollupRowSerializer(many=True)
 
 
@@ -251,13 +299,14 @@ class SiteRollupsSerializer(serializers.Serializer):
 
 
 class MeasuresQuerySerializer(serializers.Serializer):
-    date = QueryDateField(required=False,
-                                 help_text="the site's local day; default: today there")
+    date = QueryDateField(required=False, help_text="the site's local day; default: today there")
     counter = serializers.ListField(
-        child=serializers.CharField(), required=False,
+        child=serializers.CharField(),
+        required=False,
         help_text="counters the peak hour is taken over (repeat the parameter); default: "
-                  "all, which counts a road user twice where a stop line and a movement "
-                  "both see it")
+        "all, which counts a road user twice where a stop line and a movement "
+        "both see it",
+    )
 
     def validate_counter(self, value: list[str]) -> list[str]:
         return [_validate_site_counter(self.context["site"], name) for name in value]
@@ -282,7 +331,8 @@ class TmcQuarterSerializer(serializers.Serializer):
     coverage = serializers.FloatField(allow_null=True)
     movements = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField()),
-        help_text='{"movement or counter:direction": {"road user": count}}')
+        help_text='{"movement or counter:direction": {"road user": count}}',
+    )
 
 
 class HourSpeedSerializer(serializers.Serializer):
@@ -299,11 +349,16 @@ class SiteMeasuresSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     coverage = serializers.FloatField(allow_null=True, help_text="of the whole local day")
     status = serializers.ChoiceField(choices=STATUS_CHOICES)
-    counters = serializers.ListField(child=serializers.CharField(), allow_null=True,
-                                     help_text="the peak hour's counters; null: all")
+    counters = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="the peak hour's counters; null: all",
+    )
     peak_hour = PeakHourSerializer(
-        allow_null=True, help_text="over fully measured quarter hours only; null when the "
-                                   "day has no four consecutive ones")
+        allow_null=True,
+        help_text="over fully measured quarter hours only; null when the "
+        "day has no four consecutive ones",
+    )
     tmc = TmcQuarterSerializer(many=True, help_text="every quarter hour of the day")
     v85 = HourSpeedSerializer(many=True, help_text="hours with speed histograms")
 
@@ -328,28 +383,49 @@ class AnomalySerializer(serializers.ModelSerializer):
     site = serializers.SerializerMethodField(help_text="the site's slug")
     counter = BlankAsNullField(
         help_text="the counter's name; null for a finding that is not about one counter, "
-                  "such as a camera's outage (earlier versions answered an empty string)")
+        "such as a camera's outage (earlier versions answered an empty string)"
+    )
     device = BlankAsNullField(
         source="device_id",
         help_text="for an outage, the camera (device id) that went dark; the site's other "
-                  "cameras kept counting. Null for traffic findings")
+        "cameras kept counting. Null for traffic findings",
+    )
     acknowledged_by = BlankAsNullField(help_text="null until acknowledged")
     resolved_by = BlankAsNullField(help_text="null until resolved")
 
     class Meta:
         model = Anomaly
-        fields = ["id", "region", "site", "counter", "device", "kind", "start", "end",
-                  "severity",
-                  "expected", "observed", "state", "detected_at", "acknowledged_by",
-                  "acknowledged_at", "resolved_by", "resolved_at"]
+        fields = [
+            "id",
+            "region",
+            "site",
+            "counter",
+            "device",
+            "kind",
+            "start",
+            "end",
+            "severity",
+            "expected",
+            "observed",
+            "state",
+            "detected_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_by",
+            "resolved_at",
+        ]
 
     def get_site(self, anomaly: Anomaly) -> str | None:
         return self.context["site_slugs"].get(anomaly.site_id)
 
 
-def anomalies_represent(anomalies: Sequence[Anomaly],
-                        context: Mapping[str, Any] | None = None) -> list[dict]:
+def anomalies_represent(
+    anomalies: Sequence[Anomaly], context: Mapping[str, Any] | None = None
+) -> list[dict]:
     """Anomalies as the API shows them, with their sites' slugs read in one query."""
     slugs = analytics_selectors.site_slugs({anomaly.site_id for anomaly in anomalies})
-    return list(AnomalySerializer(anomalies, many=True,
-                                  context={**(context or {}), "site_slugs": slugs}).data)
+    return list(
+        AnomalySerializer(
+            anomalies, many=True, context={**(context or {}), "site_slugs": slugs}
+        ).data
+    )

@@ -60,19 +60,30 @@ class SiteCountsView(SiteQueryView):
     serializer_class = serializers.SiteCountsSerializer
     query_serializer_class = serializers.CountQuerySerializer
 
-    @extend_schema(parameters=[serializers.CountQuerySerializer],
-                   responses=serializers.SiteCountsSerializer)
+    @extend_schema(
+        parameters=[serializers.CountQuerySerializer], responses=serializers.SiteCountsSerializer
+    )
     def get(self, request: Request, slug: str) -> Response:
         site, params = self.site_and_query(request)
         start, end = params["start"], params["end"]
-        results = count_totals(site=site, start=start, end=end,
-                               counter=params.get("counter"),
-                               road_user=params.get("road_user"),
-                               interval=params["interval"])
-        answer = {"site": site.slug, "region": site.region.code, "timezone": site.timezone,
-                  "start": start, "end": end, "interval": params["interval"],
-                  "results": results, "coverage": _coverage(site, start, end,
-                                                            params["interval"])}
+        results = count_totals(
+            site=site,
+            start=start,
+            end=end,
+            counter=params.get("counter"),
+            road_user=params.get("road_user"),
+            interval=params["interval"],
+        )
+        answer = {
+            "site": site.slug,
+            "region": site.region.code,
+            "timezone": site.timezone,
+            "start": start,
+            "end": end,
+            "interval": params["interval"],
+            "results": results,
+            "coverage": _coverage(site, start, end, params["interval"]),
+        }
         return Response(self.get_serializer(answer).data)
 
 
@@ -82,14 +93,29 @@ def _coverage(site: Site, start: datetime, end: datetime, interval: str) -> list
     zone = ZoneInfo(site.timezone)
     by_day = interval == "day"
     # The site's own hours, as its counts are cut (a half-hour zone's hour starts at :30 UTC).
-    grid = (days_touching(start, end, zone) if by_day
-            else local_hours_touching(start, end, zone)) if start < end else []
-    shares = delivered_coverage(region=site.region.code, site_id=site.pk, windows=grid,
-                                start=start, end=end, interval="day" if by_day else "hour",
-                                tz=zone)
-    return [{"start": max(w_start, start), "end": min(w_end, end),
-             "coverage": shares.get(w_start, 0.0), "status": coverage_status(shares.get(w_start))}
-            for w_start, w_end in grid]
+    grid = (
+        (days_touching(start, end, zone) if by_day else local_hours_touching(start, end, zone))
+        if start < end
+        else []
+    )
+    shares = delivered_coverage(
+        region=site.region.code,
+        site_id=site.pk,
+        windows=grid,
+        start=start,
+        end=end,
+        interval="day" if by_day else "hour",
+        tz=zone,
+    )
+    return [
+        {
+            "start": max(w_start, start),
+            "end": min(w_end, end),
+            "coverage": shares.get(w_start, 0.0),
+            "status": coverage_status(shares.get(w_start)),
+        }
+        for w_start, w_end in grid
+    ]
 
 
 class SiteTotalsView(SiteQueryView):
@@ -101,27 +127,46 @@ class SiteTotalsView(SiteQueryView):
     query_serializer_class = serializers.SiteTotalsQuerySerializer
     transfer_level = TransferLevel.DAILY_SITE_TOTALS
 
-    @extend_schema(parameters=[serializers.SiteTotalsQuerySerializer],
-                   responses=serializers.SiteTotalsSerializer)
+    @extend_schema(
+        parameters=[serializers.SiteTotalsQuerySerializer],
+        responses=serializers.SiteTotalsSerializer,
+    )
     def get(self, request: Request, slug: str) -> Response:
         site = record_or_404(self.get_queryset(), slug=slug)
         try:
             # Membership of the site's region (None), or a transfer rule to one of the user's
             # regions; either way across regions, the grant or refusal is audited.
-            rule = transfer_grant(user=request.user, source=site.region.code,
-                                  level=self.transfer_level)
+            rule = transfer_grant(
+                user=request.user, source=site.region.code, level=self.transfer_level
+            )
         except TransferRefused as exc:
             raise PermissionDenied(str(exc)) from None
         params = self.query(request, site)
         start, end = params["start"], params["end"]
         zone = ZoneInfo(site.timezone)
-        days = count_totals(site=site, by=(), interval="day",
-                            start=datetime.combine(start, time(), tzinfo=zone),
-                            end=datetime.combine(end, time(), tzinfo=zone))
+        days = count_totals(
+            site=site,
+            by=(),
+            interval="day",
+            start=datetime.combine(start, time(), tzinfo=zone),
+            end=datetime.combine(end, time(), tzinfo=zone),
+        )
         k = rule.min_count if rule else 0
-        results = [{"date": day["period"].astimezone(zone).date(),
-                    "count": day["count"] if day["count"] >= k else None,
-                    "withheld": day["count"] < k} for day in days]
-        answer = {"site": site.slug, "region": site.region.code, "timezone": site.timezone,
-                  "start": start, "end": end, "transfer": rule, "results": results}
+        results = [
+            {
+                "date": day["period"].astimezone(zone).date(),
+                "count": day["count"] if day["count"] >= k else None,
+                "withheld": day["count"] < k,
+            }
+            for day in days
+        ]
+        answer = {
+            "site": site.slug,
+            "region": site.region.code,
+            "timezone": site.timezone,
+            "start": start,
+            "end": end,
+            "transfer": rule,
+            "results": results,
+        }
         return Response(self.get_serializer(answer).data)

@@ -26,20 +26,27 @@ from junction.residency.models import Region
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="who or what will use it, e.g. "
-                                                     "“signal vendor nightly export”")
+    name = forms.CharField(
+        max_length=100, help_text="who or what will use it, e.g. “signal vendor nightly export”"
+    )
     region = forms.ChoiceField(required=False, help_text="narrow it to one of your regions")
-    read_only = forms.BooleanField(required=False, label="Read-only",
-                                   help_text="no writes, whatever your role")
-    expires_days = forms.IntegerField(label="Expires after (days)", min_value=1,
-                                      max_value=services.API_TOKEN_DAYS_MAX,
-                                      initial=services.API_TOKEN_DAYS_DEFAULT)
+    read_only = forms.BooleanField(
+        required=False, label="Read-only", help_text="no writes, whatever your role"
+    )
+    expires_days = forms.IntegerField(
+        label="Expires after (days)",
+        min_value=1,
+        max_value=services.API_TOKEN_DAYS_MAX,
+        initial=services.API_TOKEN_DAYS_DEFAULT,
+    )
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        codes = (Region.objects.values_list("code", flat=True) if user.is_superuser else
-                 RegionMembership.objects.filter(user=user).values_list("region__code",
-                                                                        flat=True))
+        codes = (
+            Region.objects.values_list("code", flat=True)
+            if user.is_superuser
+            else RegionMembership.objects.filter(user=user).values_list("region__code", flat=True)
+        )
         region = cast(forms.ChoiceField, self.fields["region"])
         region.choices = [("", "all of my regions"), *((code, code) for code in sorted(codes))]
 
@@ -54,8 +61,12 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 issued = services.api_token_create(
-                    user=user, name=data["name"], region=data["region"] or None,
-                    read_only=data["read_only"], expires_days=data["expires_days"])
+                    user=user,
+                    name=data["name"],
+                    region=data["region"] or None,
+                    read_only=data["read_only"],
+                    expires_days=data["expires_days"],
+                )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -64,12 +75,19 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     else:
         form = ApiTokenForm(user=user)
     now = timezone.now()
-    response = render(request, "dashboard/api_tokens.html", {
-        "form": form,
-        "issued": issued,
-        "tokens": [(row, row.state(now)) for row in
-                   ApiToken.objects.filter(user=user).select_related("region")],
-    }, status=422 if form.errors else 200)
+    response = render(
+        request,
+        "dashboard/api_tokens.html",
+        {
+            "form": form,
+            "issued": issued,
+            "tokens": [
+                (row, row.state(now))
+                for row in ApiToken.objects.filter(user=user).select_related("region")
+            ],
+        },
+        status=422 if form.errors else 200,
+    )
     add_never_cache_headers(response)
     return response
 

@@ -42,7 +42,10 @@ def device_health(device: Device, now: datetime) -> DeviceHealth:
 
 
 GRANULARITY_WORDS: dict[str, str] = {
-    Period.QUARTER_HOUR: "per 15 minutes", Period.HOUR: "per hour", Period.DAY: "per day"}
+    Period.QUARTER_HOUR: "per 15 minutes",
+    Period.HOUR: "per hour",
+    Period.DAY: "per day",
+}
 
 
 def flow_chart(study: Study, anomaly_url: Callable[[Anomaly], str]) -> dict:
@@ -64,9 +67,15 @@ def flow_chart(study: Study, anomaly_url: Callable[[Anomaly], str]) -> dict:
         "median": [p.normal.median if p.normal else None for p in points],
         "high": [p.normal.high if p.normal else None for p in points],
         "compared": ([p.compared for p in points] if study.span.compare else None),
-        "anomalies": [{"start": a.start.timestamp(), "end": a.end.timestamp(),
-                       "kind": a.get_kind_display(), "url": anomaly_url(a)}
-                      for a in study.anomalies],
+        "anomalies": [
+            {
+                "start": a.start.timestamp(),
+                "end": a.end.timestamp(),
+                "kind": a.get_kind_display(),
+                "url": anomaly_url(a),
+            }
+            for a in study.anomalies
+        ],
     }
 
 
@@ -102,8 +111,13 @@ def sparkline(days: list[DayTotal]) -> Sparkline:
         lines[-1].append(point(i, day.count))
         previous = True
     normals = [(i, d.normal) for i, d in enumerate(days) if d.normal]
-    band = " ".join([point(i, n.high) for i, n in normals]
-                    + [point(i, n.low) for i, n in reversed(normals)]) if normals else ""
+    band = (
+        " ".join(
+            [point(i, n.high) for i, n in normals] + [point(i, n.low) for i, n in reversed(normals)]
+        )
+        if normals
+        else ""
+    )
     words = []
     for day in days:
         said = "no data" if day.count is None else f"{day.count}"
@@ -112,9 +126,13 @@ def sparkline(days: list[DayTotal]) -> Sparkline:
         if day.normal:
             said += f", normal {day.normal.median:.0f}"
         words.append(f"{day.day:%a %d}: {said}")
-    return Sparkline(lines=[" ".join(line) for line in lines], band=band,
-                     gaps=[i * slot for i, d in enumerate(days) if d.count is None], slot=slot,
-                     label="Last 7 days: " + "; ".join(words))
+    return Sparkline(
+        lines=[" ".join(line) for line in lines],
+        band=band,
+        gaps=[i * slot for i, d in enumerate(days) if d.count is None],
+        slot=slot,
+        label="Last 7 days: " + "; ".join(words),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,5 +145,7 @@ class HistogramBar:
 def speed_bars(edges_kmh: list[float], counts: list[int]) -> list[HistogramBar]:
     """The speed histogram as bars of a plain table (its own text alternative)."""
     top = max(counts, default=0) or 1
-    return [HistogramBar(label=f"{edges_kmh[i]:g}–{edges_kmh[i + 1]:g}", count=count, top=top)
-            for i, count in enumerate(counts)]
+    return [
+        HistogramBar(label=f"{edges_kmh[i]:g}–{edges_kmh[i + 1]:g}", count=count, top=top)
+        for i, count in enumerate(counts)
+    ]

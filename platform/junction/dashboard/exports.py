@@ -18,14 +18,30 @@ def number(value: float | None, digits: int = 3) -> str:
 
 def flow_rows(study: Study) -> Iterable[list]:
     compare = study.span.compare is not None
-    yield ["start", "end", "count", "coverage", "status", "pending", "normal_low",
-           "normal_median", "normal_high", *(["compared"] if compare else [])]
+    yield [
+        "start",
+        "end",
+        "count",
+        "coverage",
+        "status",
+        "pending",
+        "normal_low",
+        "normal_median",
+        "normal_high",
+        *(["compared"] if compare else []),
+    ]
     for p in study.points:
         band = (p.normal.low, p.normal.median, p.normal.high) if p.normal else (None,) * 3
-        yield [p.start.isoformat(), p.end.isoformat(), "" if p.count is None else p.count,
-               number(p.coverage), p.status, "yes" if p.pending else "",
-               *(number(value, 1) for value in band),
-               *([("" if p.compared is None else p.compared)] if compare else [])]
+        yield [
+            p.start.isoformat(),
+            p.end.isoformat(),
+            "" if p.count is None else p.count,
+            number(p.coverage),
+            p.status,
+            "yes" if p.pending else "",
+            *(number(value, 1) for value in band),
+            *([("" if p.compared is None else p.compared)] if compare else []),
+        ]
 
 
 def share_rows(label: str, table: str) -> Callable[[Study], Iterable[list]]:
@@ -33,18 +49,21 @@ def share_rows(label: str, table: str) -> Callable[[Study], Iterable[list]]:
         yield [label, "count", "share"]
         for share in getattr(study, table):
             yield [share.label, share.count, number(share.share)]
+
     return rows
 
 
 def peak_rows(study: Study) -> Iterable[list]:
     zone = study.span.zone
-    yield ["date", "am_peak_start", "am_volume", "am_phf", "pm_peak_start", "pm_volume",
-           "pm_phf"]
+    yield ["date", "am_peak_start", "am_volume", "am_phf", "pm_peak_start", "pm_volume", "pm_phf"]
     for day in study.peaks:
         cells: list = [day.day.isoformat()]
         for peak in (day.am, day.pm):
-            cells += (["", "", ""] if peak is None else
-                      [peak.start.astimezone(zone).isoformat(), peak.volume, number(peak.phf)])
+            cells += (
+                ["", "", ""]
+                if peak is None
+                else [peak.start.astimezone(zone).isoformat(), peak.volume, number(peak.phf)]
+            )
         yield cells
 
 
@@ -62,14 +81,18 @@ def tmc_rows(study: Study) -> Iterable[list]:
 
 def speed_rows(study: Study) -> Iterable[list]:
     yield ["hour_start", "v85_kmh"]
-    for hour, v85 in (study.speed.v85.items() if study.speed else ()):
+    for hour, v85 in study.speed.v85.items() if study.speed else ():
         yield [hour.astimezone(study.span.zone).isoformat(), number(v85, 1)]
 
 
 WRITERS: dict[str, Callable[[Study], Iterable[list]]] = {
-    "flow": flow_rows, "modes": share_rows("road_user", "modes"),
+    "flow": flow_rows,
+    "modes": share_rows("road_user", "modes"),
     "directions": share_rows("direction", "directions"),
-    "peaks": peak_rows, "heatmap": heatmap_rows, "tmc": tmc_rows, "speed": speed_rows,
+    "peaks": peak_rows,
+    "heatmap": heatmap_rows,
+    "tmc": tmc_rows,
+    "speed": speed_rows,
 }
 
 

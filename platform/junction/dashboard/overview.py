@@ -48,21 +48,33 @@ def region_overview(region: str, sites: list[Site], now: datetime) -> list[SiteC
     # Wide enough for every site's zone: local days start up to 14 hours either side of UTC.
     start = now - timedelta(days=SPARK_DAYS + 7 * NORMAL_WEEKS + 1)
     end = now + timedelta(days=1)
-    volumes = analytics.volumes_by_site(region=region, site_ids=ids, period=Period.DAY,
-                                        start=start, end=end)
-    coverage = analytics.coverage_by_site(region=region, site_ids=ids, period=Period.DAY,
-                                          start=start, end=end)
-    anomalies = dict(analytics.anomaly_list(region=region).filter(
-        site_id__in=ids, state__in=UNRESOLVED).values("site_id").annotate(
-        n=Count("pk")).order_by().values_list("site_id", "n"))
-    return [SiteCard(site=site, days=site_days(site, now, volumes.get(site.pk, {}),
-                                               coverage.get(site.pk, {})),
-                     open_anomalies=anomalies.get(site.pk, 0))
-            for site in sites]
+    volumes = analytics.volumes_by_site(
+        region=region, site_ids=ids, period=Period.DAY, start=start, end=end
+    )
+    coverage = analytics.coverage_by_site(
+        region=region, site_ids=ids, period=Period.DAY, start=start, end=end
+    )
+    anomalies = dict(
+        analytics.anomaly_list(region=region)
+        .filter(site_id__in=ids, state__in=UNRESOLVED)
+        .values("site_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("site_id", "n")
+    )
+    return [
+        SiteCard(
+            site=site,
+            days=site_days(site, now, volumes.get(site.pk, {}), coverage.get(site.pk, {})),
+            open_anomalies=anomalies.get(site.pk, 0),
+        )
+        for site in sites
+    ]
 
 
-def site_days(site: Site, now: datetime, volumes: dict[datetime, int],
-              coverage: dict[datetime, float]) -> list[DayTotal]:
+def site_days(
+    site: Site, now: datetime, volumes: dict[datetime, int], coverage: dict[datetime, float]
+) -> list[DayTotal]:
     zone = ZoneInfo(site.timezone)
     today = now.astimezone(zone).date()
 
@@ -78,6 +90,13 @@ def site_days(site: Site, now: datetime, volumes: dict[datetime, int],
         count, share = total(day)
         history = [total(day - timedelta(weeks=k)) for k in range(1, NORMAL_WEEKS + 1)]
         complete = [c or 0 for c, s in history if s and s >= analytics.COMPLETE_COVERAGE]
-        days.append(DayTotal(day=day, count=count, coverage=share,
-                             status=analytics.coverage_status(share), normal=normal_of(complete)))
+        days.append(
+            DayTotal(
+                day=day,
+                count=count,
+                coverage=share,
+                status=analytics.coverage_status(share),
+                normal=normal_of(complete),
+            )
+        )
     return days

@@ -13,8 +13,13 @@ from django.http import QueryDict
 from junction.analytics.models import Period
 from junction.analytics.windows import local_day
 
-PRESETS = (("today", "Today"), ("yesterday", "Yesterday"), ("7d", "Last 7 days"),
-           ("28d", "Last 4 weeks"), ("month", "This month"))
+PRESETS = (
+    ("today", "Today"),
+    ("yesterday", "Yesterday"),
+    ("7d", "Last 7 days"),
+    ("28d", "Last 4 weeks"),
+    ("month", "This month"),
+)
 DEFAULT_PRESET = "today"
 # Bounded so a page's queries grow with what it shows, never with what is stored.
 LONGEST = timedelta(days=92)
@@ -54,8 +59,13 @@ class Span:
 
     def shifted(self, first: date) -> Span:
         """The same number of days from `first` (the compared period)."""
-        return Span(first=first, last=first + timedelta(days=self.days - 1), preset="",
-                    granularity=self.granularity, zone=self.zone)
+        return Span(
+            first=first,
+            last=first + timedelta(days=self.days - 1),
+            preset="",
+            granularity=self.granularity,
+            zone=self.zone,
+        )
 
     def query(self, **changes: str) -> str:
         """This span as a query string, with `changes` (the period links and CSV link)."""
@@ -132,7 +142,14 @@ def span_from(query: QueryDict, zone: ZoneInfo, now: datetime) -> Span:
     if granularity not in MOST_WINDOWS:
         raise BadParameter("granularity", f"must be one of {', '.join(MOST_WINDOWS)}")
     if days > MOST_WINDOWS[granularity]:
-        raise BadParameter("granularity", f"{granularity} is for periods up to "
-                                          f"{MOST_WINDOWS[granularity]} days")
-    return Span(first=first, last=last, preset=preset, granularity=granularity, zone=zone,
-                compare=parse_day(query, "compare"))
+        raise BadParameter(
+            "granularity", f"{granularity} is for periods up to {MOST_WINDOWS[granularity]} days"
+        )
+    return Span(
+        first=first,
+        last=last,
+        preset=preset,
+        granularity=granularity,
+        zone=zone,
+        compare=parse_day(query, "compare"),
+    )

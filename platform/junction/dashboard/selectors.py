@@ -24,9 +24,13 @@ def regions_for(user: AnyUser) -> QuerySet[Region]:
 
 
 def sites_for(user: AnyUser) -> QuerySet[Site]:
-    return Site.objects.select_related("region").restrict(user).annotate(
-        counter_count=Count("counters", distinct=True),
-        device_count=Count("devices", distinct=True),
+    return (
+        Site.objects.select_related("region")
+        .restrict(user)
+        .annotate(
+            counter_count=Count("counters", distinct=True),
+            device_count=Count("devices", distinct=True),
+        )
     )
 
 
@@ -68,8 +72,9 @@ def region_site(region: Region, slug: str) -> Site | None:
     return site
 
 
-def region_anomalies(region: str, states: tuple[str, ...],
-                     site: Site | None = None) -> QuerySet[Anomaly]:
+def region_anomalies(
+    region: str, states: tuple[str, ...], site: Site | None = None
+) -> QuerySet[Anomaly]:
     anomalies = analytics.anomaly_list(region=region, site_id=site.pk if site else None)
     return anomalies.filter(state__in=states).order_by("-start", "site_id", "counter", "-pk")
 

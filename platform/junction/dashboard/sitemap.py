@@ -57,8 +57,9 @@ class SiteMap:
 
     @property
     def label(self) -> str:
-        placed = "; ".join(f"{s.site.name} at {s.site.latitude:.4f}, {s.site.longitude:.4f}"
-                           for s in self.sites)
+        placed = "; ".join(
+            f"{s.site.name} at {s.site.latitude:.4f}, {s.site.longitude:.4f}" for s in self.sites
+        )
         return f"Map of {len(self.sites)} site(s): {placed}"
 
 
@@ -92,13 +93,16 @@ def site_map(sites: Iterable[Site], tile_url: str = "") -> SiteMap | None:
         return left + (x - x0) * scale, top + (y - y0) * scale
 
     step = _grid_step(max(north - south, east - west))
-    meridians = [GridLine(v, _degrees(v, "E", "W"), project(north, v)[0])
-                 for v in _ticks(west, east, step)]
-    parallels = [GridLine(v, _degrees(v, "N", "S"), project(v, west)[1])
-                 for v in _ticks(south, north, step)]
+    meridians = [
+        GridLine(v, _degrees(v, "E", "W"), project(north, v)[0]) for v in _ticks(west, east, step)
+    ]
+    parallels = [
+        GridLine(v, _degrees(v, "N", "S"), project(v, west)[1]) for v in _ticks(south, north, step)
+    ]
     return SiteMap(
         sites=[MapSite(site, *project(*at)) for site, at in placed],
-        meridians=meridians, parallels=parallels,
+        meridians=meridians,
+        parallels=parallels,
         unplaced=[site for site in sites if _position(site) is None],
         tiles=_tiles(tile_url, scale, x0 - left / scale, y0 - top / scale) if tile_url else [],
     )
@@ -116,10 +120,16 @@ def _tiles(url: str, scale: float, west: float, north: float) -> list[Tile]:
     first_x, first_y = math.floor(west * n), math.floor(north * n)
     last_x = math.floor((west + WIDTH / scale) * n)
     last_y = math.floor((north + HEIGHT / scale) * n)
-    return [Tile(href=url.format(z=zoom, x=tx % n, y=ty),
-                 x=(tx / n - west) * scale, y=(ty / n - north) * scale, size=size)
-            for ty in range(max(first_y, 0), min(last_y, n - 1) + 1)
-            for tx in range(first_x, last_x + 1)]
+    return [
+        Tile(
+            href=url.format(z=zoom, x=tx % n, y=ty),
+            x=(tx / n - west) * scale,
+            y=(ty / n - north) * scale,
+            size=size,
+        )
+        for ty in range(max(first_y, 0), min(last_y, n - 1) + 1)
+        for tx in range(first_x, last_x + 1)
+    ]
 
 
 def tile_origin(url: str) -> str:

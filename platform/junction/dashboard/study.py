@@ -105,50 +105,68 @@ class Study:
     def coverage(self) -> float:
         """The share of the period that was analysed (window-length weighted)."""
         seconds = sum((p.end - p.start).total_seconds() for p in self.points)
-        analysed = sum((p.end - p.start).total_seconds() * (p.coverage or 0)
-                       for p in self.points)
+        analysed = sum((p.end - p.start).total_seconds() * (p.coverage or 0) for p in self.points)
         return analysed / seconds if seconds else 0.0
 
 
 def site_study(site: Site, span: Span) -> Study:
     region, zone = site.region.code, span.zone
-    grid = analytics.window_grid(period=span.granularity, start=span.start, end=span.end,
-                                 tz=zone)
-    windows = analytics.rollup_windows(region=region, site_id=site.pk,
-                                       period=span.granularity, windows=grid)
+    grid = analytics.window_grid(period=span.granularity, start=span.start, end=span.end, tz=zone)
+    windows = analytics.rollup_windows(
+        region=region, site_id=site.pk, period=span.granularity, windows=grid
+    )
     normals = site_normals(site, span, grid)
     compared = compared_counts(site, span)
     points = []
     for window in windows:
         local = window.start.astimezone(zone)
-        points.append(FlowPoint(
-            start=local, end=window.end.astimezone(zone), count=window.count,
-            coverage=window.coverage, status=window.status, pending=window.pending,
-            normal=normals.get(wall(local)),
-            compared=compared.get(wall(local) - wall_day(span.first))))
+        points.append(
+            FlowPoint(
+                start=local,
+                end=window.end.astimezone(zone),
+                count=window.count,
+                coverage=window.coverage,
+                status=window.status,
+                pending=window.pending,
+                normal=normals.get(wall(local)),
+                compared=compared.get(wall(local) - wall_day(span.first)),
+            )
+        )
     modes: dict[str, int] = defaultdict(int)
     directions: dict[str, int] = defaultdict(int)
     for window in windows:
         for row in window.rows:
             modes[row["road_user"]] += row["count"]
-            directions[f"{row['counter']} {row['direction']}" if row["direction"]
-                       else row["counter"]] += row["count"]
+            directions[
+                f"{row['counter']} {row['direction']}" if row["direction"] else row["counter"]
+            ] += row["count"]
     # Movements (N>E) are the rows without a direction; TMC tables are per 15 minutes.
     movements = []
     if span.granularity == Period.QUARTER_HOUR:
-        movements = sorted({row["counter"] for w in windows for row in w.rows
-                            if row["direction"] is None})
-    anomalies = list(analytics.anomaly_list(region=region, site_id=site.pk).filter(
-        start__lt=span.end, end__gt=span.start).order_by("start", "pk"))
-    return Study(site=site, span=span, points=points,
-                 modes=shares({c: modes[c] for c in ROAD_USER_CLASSES if modes.get(c)}),
-                 directions=shares(dict(sorted(directions.items()))),
-                 peaks=day_peaks(site, span), anomalies=anomalies,
-                 heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [],
-                 movements=movements, tmc=movement_rows(points, windows, movements),
-                 speed=analytics.speed_summary(region=region, site_id=site.pk,
-                                               start=span.start, end=span.end),
-                 daily=daily_traffic(points) if span.days >= DAILY_AVERAGE_DAYS else {})
+        movements = sorted(
+            {row["counter"] for w in windows for row in w.rows if row["direction"] is None}
+        )
+    anomalies = list(
+        analytics.anomaly_list(region=region, site_id=site.pk)
+        .filter(start__lt=span.end, end__gt=span.start)
+        .order_by("start", "pk")
+    )
+    return Study(
+        site=site,
+        span=span,
+        points=points,
+        modes=shares({c: modes[c] for c in ROAD_USER_CLASSES if modes.get(c)}),
+        directions=shares(dict(sorted(directions.items()))),
+        peaks=day_peaks(site, span),
+        anomalies=anomalies,
+        heatmap=week_heatmap(site, span) if span.days >= HEATMAP_DAYS else [],
+        movements=movements,
+        tmc=movement_rows(points, windows, movements),
+        speed=analytics.speed_summary(
+            region=region, site_id=site.pk, start=span.start, end=span.end
+        ),
+        daily=daily_traffic(points) if span.days >= DAILY_AVERAGE_DAYS else {},
+    )
 
 
 def daily_traffic(points: list[FlowPoint]) -> dict[str, measures.DailyAverage]:
@@ -160,7 +178,8 @@ def daily_traffic(points: list[FlowPoint]) -> dict[str, measures.DailyAverage]:
         days[point.start.date()].append(point)
     return measures.daily_averages(
         (day, sum(p.count or 0 for p in ps), sum(p.coverage or 0.0 for p in ps) / len(ps))
-        for day, ps in days.items())
+        for day, ps in days.items()
+    )
 
 
 def wall(moment: datetime) -> datetime:
@@ -174,8 +193,10 @@ def wall_day(day: date) -> datetime:
 
 def shares(counts: dict[str, int]) -> list[Share]:
     total = sum(counts.values())
-    return [Share(label=label, count=count, share=count / total if total else 0.0)
-            for label, count in counts.items()]
+    return [
+        Share(label=label, count=count, share=count / total if total else 0.0)
+        for label, count in counts.items()
+    ]
 
 
 def site_normals(site: Site, span: Span, grid: list[analytics.Window]) -> dict[datetime, Normal]:
@@ -185,17 +206,24 @@ def site_normals(site: Site, span: Span, grid: list[analytics.Window]) -> dict[d
     region = site.region.code
     start = span.start - timedelta(weeks=NORMAL_WEEKS)
     end = span.end - timedelta(weeks=1)
-    volumes = analytics.window_volumes(region=region, site_id=site.pk, period=span.granularity,
-                                       start=start, end=end)
-    coverage = analytics.coverage_by_window(region=region, site_id=site.pk,
-                                            period=span.granularity, start=start, end=end)
-    history = {wall(moment.astimezone(span.zone)): volumes.get(moment, 0)
-               for moment, cover in coverage.items()
-               if cover >= analytics.COMPLETE_COVERAGE}
+    volumes = analytics.window_volumes(
+        region=region, site_id=site.pk, period=span.granularity, start=start, end=end
+    )
+    coverage = analytics.coverage_by_window(
+        region=region, site_id=site.pk, period=span.granularity, start=start, end=end
+    )
+    history = {
+        wall(moment.astimezone(span.zone)): volumes.get(moment, 0)
+        for moment, cover in coverage.items()
+        if cover >= analytics.COMPLETE_COVERAGE
+    }
     normals = {}
     for moment in (wall(w.astimezone(span.zone)) for w, _ in grid):
-        values = [history[moment - timedelta(weeks=k)] for k in range(1, NORMAL_WEEKS + 1)
-                  if moment - timedelta(weeks=k) in history]
+        values = [
+            history[moment - timedelta(weeks=k)]
+            for k in range(1, NORMAL_WEEKS + 1)
+            if moment - timedelta(weeks=k) in history
+        ]
         normal = normal_of(values)
         if normal is not None:
             normals[moment] = normal
@@ -216,10 +244,12 @@ def compared_counts(site: Site, span: Span) -> dict[timedelta, int | None]:
     if span.compare is None:
         return {}
     other = span.shifted(span.compare)
-    grid = analytics.window_grid(period=span.granularity, start=other.start, end=other.end,
-                                 tz=span.zone)
-    windows = analytics.rollup_windows(region=site.region.code, site_id=site.pk,
-                                       period=span.granularity, windows=grid)
+    grid = analytics.window_grid(
+        period=span.granularity, start=other.start, end=other.end, tz=span.zone
+    )
+    windows = analytics.rollup_windows(
+        region=site.region.code, site_id=site.pk, period=span.granularity, windows=grid
+    )
     origin = wall_day(other.first)
     return {wall(w.start.astimezone(span.zone)) - origin: w.count for w in windows}
 
@@ -227,26 +257,34 @@ def compared_counts(site: Site, span: Span) -> dict[timedelta, int | None]:
 def day_peaks(site: Site, span: Span) -> list[DayPeaks]:
     """AM and PM peak hour with PHF of each local day, over quarters measured in full: a
     morning and an afternoon peak are what a signal timing study asks for. Two queries."""
-    quarters = analytics.measured_quarters(region=site.region.code, site_id=site.pk,
-                                           start=span.start, end=span.end)
+    quarters = analytics.measured_quarters(
+        region=site.region.code, site_id=site.pk, start=span.start, end=span.end
+    )
     halves: dict[tuple[date, bool], dict[datetime, int]] = defaultdict(dict)
     for quarter, volume in quarters.items():
         local = quarter.astimezone(span.zone)
         halves[(local.date(), local.hour < NOON)][quarter] = volume
     days = [span.first + timedelta(days=i) for i in range(span.days)]
-    return [DayPeaks(day=day, am=measures.peak_hour(halves.get((day, True), {})),
-                     pm=measures.peak_hour(halves.get((day, False), {})))
-            for day in days]
+    return [
+        DayPeaks(
+            day=day,
+            am=measures.peak_hour(halves.get((day, True), {})),
+            pm=measures.peak_hour(halves.get((day, False), {})),
+        )
+        for day in days
+    ]
 
 
 def week_heatmap(site: Site, span: Span) -> list[HeatRow]:
     """Mean volume per local weekday and hour over the period's hours measured in full (a
     half-watched hour would read as a quiet one). Two queries."""
     region = site.region.code
-    volumes = analytics.window_volumes(region=region, site_id=site.pk, period=Period.HOUR,
-                                       start=span.start, end=span.end)
-    coverage = analytics.coverage_by_window(region=region, site_id=site.pk, period=Period.HOUR,
-                                            start=span.start, end=span.end)
+    volumes = analytics.window_volumes(
+        region=region, site_id=site.pk, period=Period.HOUR, start=span.start, end=span.end
+    )
+    coverage = analytics.coverage_by_window(
+        region=region, site_id=site.pk, period=Period.HOUR, start=span.start, end=span.end
+    )
     sums: dict[tuple[int, int], list[int]] = defaultdict(list)
     for hour, cover in coverage.items():
         if cover >= analytics.COMPLETE_COVERAGE:
@@ -257,14 +295,23 @@ def week_heatmap(site: Site, span: Span) -> list[HeatRow]:
     rows = []
     for weekday in range(7):
         values = [means.get((weekday, hour)) for hour in range(24)]
-        rows.append(HeatRow(weekday=WEEKDAYS[weekday], cells=[
-            HeatCell(value=v, shade=-1 if v is None else min(SHADES - 1, int(v / top * SHADES)))
-            for v in values]))
+        rows.append(
+            HeatRow(
+                weekday=WEEKDAYS[weekday],
+                cells=[
+                    HeatCell(
+                        value=v, shade=-1 if v is None else min(SHADES - 1, int(v / top * SHADES))
+                    )
+                    for v in values
+                ],
+            )
+        )
     return rows
 
 
-def movement_rows(points: list[FlowPoint], windows: list[analytics.RollupWindow],
-                  movements: list[str]) -> list[MovementRow]:
+def movement_rows(
+    points: list[FlowPoint], windows: list[analytics.RollupWindow], movements: list[str]
+) -> list[MovementRow]:
     if not movements:
         return []
     rows = []
@@ -273,6 +320,11 @@ def movement_rows(points: list[FlowPoint], windows: list[analytics.RollupWindow]
         for row in window.rows:
             if row["direction"] is None:
                 counted[row["counter"]] += row["count"]
-        rows.append(MovementRow(start=point.start, status=point.status, counts=[
-            None if point.count is None else counted.get(m, 0) for m in movements]))
+        rows.append(
+            MovementRow(
+                start=point.start,
+                status=point.status,
+                counts=[None if point.count is None else counted.get(m, 0) for m in movements],
+            )
+        )
     return rows

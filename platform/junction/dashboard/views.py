@@ -48,19 +48,27 @@ def home(request: HttpRequest) -> HttpResponse:
     regions = list(selectors.regions_for(request.user))
     sites = list(selectors.sites_for(request.user))
     # The overviews of the regions this node serves (another region's data is on its node).
-    overviews = [(region, *_overview_or_unavailable(
-        region, [s for s in sites if s.region_id == region.pk], now))
-        for region in regions if region.code in served_regions()]
-    return render(request, "dashboard/home.html", {
-        "regions": [(region, roles.get(region.code, fallback)) for region in regions],
-        "overviews": overviews,
-        "sites": sites,
-        "devices": [chart.device_health(d, now) for d in devices],
-    })
+    overviews = [
+        (
+            region,
+            *_overview_or_unavailable(region, [s for s in sites if s.region_id == region.pk], now),
+        )
+        for region in regions
+        if region.code in served_regions()
+    ]
+    return render(
+        request,
+        "dashboard/home.html",
+        {
+            "regions": [(region, roles.get(region.code, fallback)) for region in regions],
+            "overviews": overviews,
+            "sites": sites,
+            "devices": [chart.device_health(d, now) for d in devices],
+        },
+    )
 
 
-def _overview_or_unavailable(region: Region, sites: list[Site],
-                              now: datetime) -> tuple[list, bool]:
+def _overview_or_unavailable(region: Region, sites: list[Site], now: datetime) -> tuple[list, bool]:
     """A region's cards, or (no cards, unavailable) when its database is out of reach: the
     home page lists every region and must not fail with one of them (its own pages say 503)."""
     try:
@@ -93,22 +101,31 @@ def site(request: HttpRequest, slug: str) -> HttpResponse:
         return exports.study_csv(study, table)
     now = timezone.now()
     devices = [chart.device_health(d, now) for d in selectors.devices_for(request.user, site)]
-    return render(request, "dashboard/site.html", {
-        "site": site,
-        "study": study,
-        "chart": chart.flow_chart(study, anomaly_url),
-        "presets": [(value, label, span.query(period=value, start="", end=""))
-                    for value, label in periods.PRESETS],
-        "granularities": [(value, label, span.query(granularity=value))
-                          for value, label in periods.GRANULARITIES
-                          if span.days <= periods.MOST_WINDOWS[value]],
-        "csv": {table: span.query(format="csv", table=table) for table in exports.WRITERS},
-        "week_before": span.query(compare=(span.first - timedelta(weeks=1)).isoformat()),
-        "no_compare": span.query(compare=""),
-        "speed_bars": (chart.speed_bars(study.speed.edges_kmh, study.speed.counts)
-                       if study.speed else []),
-        "devices": devices,
-    })
+    return render(
+        request,
+        "dashboard/site.html",
+        {
+            "site": site,
+            "study": study,
+            "chart": chart.flow_chart(study, anomaly_url),
+            "presets": [
+                (value, label, span.query(period=value, start="", end=""))
+                for value, label in periods.PRESETS
+            ],
+            "granularities": [
+                (value, label, span.query(granularity=value))
+                for value, label in periods.GRANULARITIES
+                if span.days <= periods.MOST_WINDOWS[value]
+            ],
+            "csv": {table: span.query(format="csv", table=table) for table in exports.WRITERS},
+            "week_before": span.query(compare=(span.first - timedelta(weeks=1)).isoformat()),
+            "no_compare": span.query(compare=""),
+            "speed_bars": (
+                chart.speed_bars(study.speed.edges_kmh, study.speed.counts) if study.speed else []
+            ),
+            "devices": devices,
+        },
+    )
 
 
 def anomaly_url(anomaly: Anomaly) -> str:
@@ -124,12 +141,16 @@ def region(request: HttpRequest, code: str) -> HttpResponse:
     sites = list(Site.objects.filter(region=region).order_by("name"))
     cards = region_overview(region.code, sites, timezone.now())
     tile_url = settings.MAP_TILE_URL
-    response = render(request, "dashboard/region.html", {
-        "region": region,
-        "cards": [(card, chart.sparkline(card.days)) for card in cards],
-        "map": site_map(sites, tile_url),
-        "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
-    })
+    response = render(
+        request,
+        "dashboard/region.html",
+        {
+            "region": region,
+            "cards": [(card, chart.sparkline(card.days)) for card in cards],
+            "map": site_map(sites, tile_url),
+            "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
+    )
     if tile_url:
         # This page alone may load images from the operator's tile server.
         response._csp_update = {"img-src": [tile_origin(tile_url)]}  # type: ignore[attr-defined]
@@ -147,25 +168,30 @@ def region_anomalies(request: HttpRequest, code: str) -> HttpResponse:
     if tab not in tabs:
         tab = ""
     site = selectors.region_site(region, request.GET.get("site", ""))
-    page = Paginator(selectors.region_anomalies(region.code, tabs[tab], site),
-                     ANOMALIES_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(
+        selectors.region_anomalies(region.code, tabs[tab], site), ANOMALIES_PER_PAGE
+    ).get_page(request.GET.get("page"))
     anomalies = list(page.object_list)
     slugs = selectors.site_slugs(anomalies)
-    return render(request, "dashboard/anomalies.html", {
-        "region": region,
-        "tab": tab,
-        "site": site,
-        "tabs": [(value, label) for value, label, _ in selectors.ANOMALY_TABS],
-        "page": page,
-        "anomalies": [(anomaly, slugs.get(anomaly.site_id)) for anomaly in anomalies],
-        "can_triage": selectors.can_triage(request.user, region.code),
-        "here": request.get_full_path(),
-    })
+    return render(
+        request,
+        "dashboard/anomalies.html",
+        {
+            "region": region,
+            "tab": tab,
+            "site": site,
+            "tabs": [(value, label) for value, label, _ in selectors.ANOMALY_TABS],
+            "page": page,
+            "anomalies": [(anomaly, slugs.get(anomaly.site_id)) for anomaly in anomalies],
+            "can_triage": selectors.can_triage(request.user, region.code),
+            "here": request.get_full_path(),
+        },
+    )
 
 
 KIND_WORDS = {
     "outage": "No counts arrived while traffic was expected: the camera or its link was down, "
-              "so the traffic of the gap is unknown (not zero).",
+    "so the traffic of the gap is unknown (not zero).",
     "drop": "Far less traffic was counted than is normal for this weekday and time.",
     "spike": "Far more traffic was counted than is normal for this weekday and time.",
     "flatline": "The count stayed the same for longer than real traffic does: a stuck counter.",
@@ -193,24 +219,45 @@ def anomaly(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     zone = ZoneInfo(site.timezone if site else region.timezone)
     first, last = found.start.astimezone(zone).date(), found.end.astimezone(zone).date()
     # The anomaly's local days, drawn as the site page draws them: flow, normal band, the band.
-    study = site_study(site, periods.Span(
-        first=first, last=last, preset="", zone=zone,
-        granularity=periods.default_granularity((last - first).days + 1),
-    )) if site is not None and last - first < periods.LONGEST else None
-    return render(request, "dashboard/anomaly.html", {
-        "region": region, "anomaly": found, "site": site, "zone": zone,
-        "start": found.start.astimezone(zone), "end": found.end.astimezone(zone),
-        "explained": KIND_WORDS.get(found.kind, found.get_kind_display()),
-        "severity_unit": SEVERITY_UNITS.get(found.kind, SCORE_UNIT),
-        "site_query": f"start={first}&end={last}",
-        "study": study, "chart": chart.flow_chart(study, anomaly_url) if study else None,
-        "can_triage": selectors.can_triage(request.user, region.code),
-        "here": request.get_full_path(),
-    })
+    study = (
+        site_study(
+            site,
+            periods.Span(
+                first=first,
+                last=last,
+                preset="",
+                zone=zone,
+                granularity=periods.default_granularity((last - first).days + 1),
+            ),
+        )
+        if site is not None and last - first < periods.LONGEST
+        else None
+    )
+    return render(
+        request,
+        "dashboard/anomaly.html",
+        {
+            "region": region,
+            "anomaly": found,
+            "site": site,
+            "zone": zone,
+            "start": found.start.astimezone(zone),
+            "end": found.end.astimezone(zone),
+            "explained": KIND_WORDS.get(found.kind, found.get_kind_display()),
+            "severity_unit": SEVERITY_UNITS.get(found.kind, SCORE_UNIT),
+            "site_query": f"start={first}&end={last}",
+            "study": study,
+            "chart": chart.flow_chart(study, anomaly_url) if study else None,
+            "can_triage": selectors.can_triage(request.user, region.code),
+            "here": request.get_full_path(),
+        },
+    )
 
 
-TRIAGE_STEPS = {"acknowledge": (anomaly_acknowledge, "acknowledged"),
-                "resolve": (anomaly_resolve, "resolved")}
+TRIAGE_STEPS = {
+    "acknowledge": (anomaly_acknowledge, "acknowledged"),
+    "resolve": (anomaly_resolve, "resolved"),
+}
 
 
 @login_required
@@ -232,12 +279,17 @@ def anomaly_triage(request: HttpRequest, code: str, pk: int, step: str) -> HttpR
         log.info("anomaly %s of %s %s by %s", pk, region.code, done, request.user.get_username())
         messages.success(request, f"Anomaly {pk} {done}.")
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         back = reverse("dashboard:region-anomalies", args=[region.code])
     return redirect(back)
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "dashboard/forbidden.html",
-                  {"reason": str(exception) if exception else ""}, status=403)
+    return render(
+        request,
+        "dashboard/forbidden.html",
+        {"reason": str(exception) if exception else ""},
+        status=403,
+    )

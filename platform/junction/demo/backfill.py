@@ -55,8 +55,11 @@ def history_send(*, site: DemoSite, secret: str, now: datetime) -> BackfillRepor
     stored = set(buckets.filter(start__gte=start).values_list("start", flat=True))
     # Other buckets of the device (`ingest_sample` sends a minute) hold their quarter hours:
     # a demo bucket over them would be refused as overlapping, and its whole day with it.
-    for other, seconds in (device_buckets.filter(start__gte=start)
-                           .exclude(seconds=BUCKET_SECONDS).values_list("start", "seconds")):
+    for other, seconds in (
+        device_buckets.filter(start__gte=start)
+        .exclude(seconds=BUCKET_SECONDS)
+        .values_list("start", "seconds")
+    ):
         stored.update(quarters_touched(other, seconds))
     story = episodes(site, anchor_of(start))
     report = BackfillReport(site=site.slug, start=start, end=end)
@@ -78,21 +81,28 @@ def history_send(*, site: DemoSite, secret: str, now: datetime) -> BackfillRepor
             # Say, a sample batch sent meanwhile already holds a minute of this block: the
             # rest of the history is still worth sending.
             report.refused.append(f"{block:%Y-%m-%d %H:%M}Z: HTTP {status} {answer}")
-            log.warning("demo history block %s of %s refused: %s %s", block, site.slug,
-                        status, answer)
+            log.warning(
+                "demo history block %s of %s refused: %s %s", block, site.slug, status, answer
+            )
     return report
 
 
-def _post(client: Client, url: str, device_id: str, secret: str,
-          body_json: dict) -> tuple[int, dict]:
+def _post(
+    client: Client, url: str, device_id: str, secret: str, body_json: dict
+) -> tuple[int, dict]:
     body = json.dumps(body_json, separators=(",", ":")).encode()
     stamp = int(time.time())
-    response = client.post(url, data=body, content_type="application/json", headers={
-        "X-Junction-Device": device_id,
-        "X-Junction-Timestamp": str(stamp),
-        "X-Junction-Signature": signature_of(secret, stamp, body),
-        "Idempotency-Key": body_json["batch_id"],
-    })
+    response = client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        headers={
+            "X-Junction-Device": device_id,
+            "X-Junction-Timestamp": str(stamp),
+            "X-Junction-Signature": signature_of(secret, stamp, body),
+            "Idempotency-Key": body_json["batch_id"],
+        },
+    )
     return response.status_code, response.json()
 
 

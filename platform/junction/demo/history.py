@@ -33,15 +33,21 @@ BUCKET_SECONDS = 900
 BLOCK = timedelta(days=1)
 BATCH_NAMESPACE = uuid.UUID("5b0e8f9c-3d0c-4a61-9a57-0c1d2e3f4a5b")
 # The detector the edge worker ships (its README pins this SHA-256).
-MODEL = {"name": "yolox_nano",
-         "sha256": "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"}
+MODEL = {
+    "name": "yolox_nano",
+    "sha256": "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a",
+}
 
 # Busiest quarter hour of a counter (both directions), per class.
-PEAK = {"car": 70.0, "person": 22.0, "bicycle": 12.0, "truck": 6.0, "bus": 4.0,
-        "motorcycle": 3.0}
+PEAK = {"car": 70.0, "person": 22.0, "bicycle": 12.0, "truck": 6.0, "bus": 4.0, "motorcycle": 3.0}
 # Mean and spread of speeds over a line in free flow, km/h; people's speeds are not measured.
-SPEED = {"car": (44.0, 7.0), "motorcycle": (47.0, 8.0), "bus": (33.0, 5.0),
-         "truck": (37.0, 6.0), "bicycle": (19.0, 4.0)}
+SPEED = {
+    "car": (44.0, 7.0),
+    "motorcycle": (47.0, 8.0),
+    "bus": (33.0, 5.0),
+    "truck": (37.0, 6.0),
+    "bicycle": (19.0, 4.0),
+}
 SPEED_EDGES = [0, 10, 20, 30, 40, 50, 60, 70, 80, 120]
 TURN_SHARE = 0.15  # of a line's vehicles, per turning movement
 
@@ -72,8 +78,11 @@ class Episode:
 
     def covers(self, local: datetime, counter: str | None = None) -> bool:
         hour = local.hour + local.minute / 60
-        return (local.date() == self.day and self.hours[0] <= hour < self.hours[1]
-                and (not self.counters or counter is None or counter in self.counters))
+        return (
+            local.date() == self.day
+            and self.hours[0] <= hour < self.hours[1]
+            and (not self.counters or counter is None or counter in self.counters)
+        )
 
 
 def episodes(site: DemoSite, anchor: datetime) -> list[Episode]:
@@ -84,8 +93,10 @@ def episodes(site: DemoSite, anchor: datetime) -> list[Episode]:
     closed = site.lines[:1]
     return [
         Episode("outage", before + timedelta(days=2), (10.0, 15.0)),
-        *(Episode("closure", last + timedelta(days=d), (7.0, 19.0), closed, 0.45)
-          for d in range(3)),
+        *(
+            Episode("closure", last + timedelta(days=d), (7.0, 19.0), closed, 0.45)
+            for d in range(3)
+        ),
         Episode("event", last + timedelta(days=4), (18.5, 22.5), factor=2.4),
         Episode("empty", last + timedelta(days=6), (1.0, 5.0), factor=0.0),
     ]
@@ -134,8 +145,14 @@ def batch(site: DemoSite, starts: list[datetime], story: list[Episode]) -> dict:
     """The buckets starting at `starts`, with a batch id derived from the batch's content."""
     tz = ZoneInfo(site.timezone)
     buckets = [_bucket(site, start, tz, story) for start in starts]
-    body = {"schema": BATCH_SCHEMA, "device_id": site.device_id, "site": site.slug,
-            "region": site.region, "model": dict(MODEL), "buckets": buckets}
+    body = {
+        "schema": BATCH_SCHEMA,
+        "device_id": site.device_id,
+        "site": site.slug,
+        "region": site.region,
+        "model": dict(MODEL),
+        "buckets": buckets,
+    }
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return {"batch_id": str(uuid.uuid5(BATCH_NAMESPACE, digest)), **body}
 
@@ -144,8 +161,14 @@ def _bucket(site: DemoSite, start: datetime, tz: ZoneInfo, story: list[Episode])
     rng = np.random.default_rng([SEED, zlib.crc32(site.slug.encode()), int(start.timestamp())])
     local = (start + timedelta(seconds=BUCKET_SECONDS / 2)).astimezone(tz)
     uptime = _uptime(local, story)
-    bucket: dict = {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "seconds": BUCKET_SECONDS,
-                    "uptime": uptime, "counts": [], "speeds": [], "occupancy": []}
+    bucket: dict = {
+        "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seconds": BUCKET_SECONDS,
+        "uptime": uptime,
+        "counts": [],
+        "speeds": [],
+        "occupancy": [],
+    }
     if uptime == 0:
         return bucket  # the camera was dark: "no data", not zero traffic
     hour = local.hour + local.minute / 60
@@ -156,18 +179,26 @@ def _bucket(site: DemoSite, start: datetime, tz: ZoneInfo, story: list[Episode])
         factor = _factor(local, counter, story)
         for road_user in site.classes:
             rate = _rate(road_user, hour, weekday) * level * factor
-            drawn = {d: int(rng.poisson(rate * share))
-                     for d, share in (("in", inbound), ("out", 1 - inbound))}
-            bucket["counts"] += [{"counter": counter, "direction": d, "class": road_user,
-                                  "count": n} for d, n in drawn.items() if n]
+            drawn = {
+                d: int(rng.poisson(rate * share))
+                for d, share in (("in", inbound), ("out", 1 - inbound))
+            }
+            bucket["counts"] += [
+                {"counter": counter, "direction": d, "class": road_user, "count": n}
+                for d, n in drawn.items()
+                if n
+            ]
             total = sum(drawn.values())
             if road_user in SPEED and total:
-                congestion = 1.0 - 0.25 * _commute(hour, weekday) - (
-                    0.3 if factor < 1 else 0.0)
-                bucket["speeds"].append({"counter": counter, "class": road_user,
-                                         "edges_kmh": SPEED_EDGES,
-                                         "counts": _speed_histogram(road_user, total,
-                                                                    congestion, rng)})
+                congestion = 1.0 - 0.25 * _commute(hour, weekday) - (0.3 if factor < 1 else 0.0)
+                bucket["speeds"].append(
+                    {
+                        "counter": counter,
+                        "class": road_user,
+                        "edges_kmh": SPEED_EDGES,
+                        "counts": _speed_histogram(road_user, total, congestion, rng),
+                    }
+                )
     for counter in site.movements:
         factor = _factor(local, counter, story)
         for road_user in site.classes:
@@ -176,15 +207,15 @@ def _bucket(site: DemoSite, start: datetime, tz: ZoneInfo, story: list[Episode])
             rate = _rate(road_user, hour, weekday) * level * factor * TURN_SHARE
             n = int(rng.poisson(rate))
             if n:
-                bucket["counts"].append({"counter": counter, "direction": None,
-                                         "class": road_user, "count": n})
+                bucket["counts"].append(
+                    {"counter": counter, "direction": None, "class": road_user, "count": n}
+                )
     if "person" in site.classes:
         for zone in site.zones:
             mean = _rate("person", hour, weekday) * level * _factor(local, zone, story)
             mean = round(mean * 0.06, 2)  # people waiting on the crossing at any moment
             peak = math.ceil(mean) + int(rng.poisson(1.0)) if mean else 0
-            bucket["occupancy"].append({"zone": zone, "class": "person", "mean": mean,
-                                        "max": peak})
+            bucket["occupancy"].append({"zone": zone, "class": "person", "mean": mean, "max": peak})
     return bucket
 
 
@@ -230,21 +261,35 @@ def _rate(road_user: str, hour: float, weekday: int) -> float:
     """Mean count of a class over one counter in a quarter hour, weekday or weekend shape."""
     weekend = weekday >= 5
     if road_user == "person":
-        shape = (0.7 * _bump(hour, 14.0, 3.5) if weekend else
-                 0.15 + 0.5 * _bump(hour, 8.3, 0.8) + 0.8 * _bump(hour, 12.8, 1.5)
-                 + 0.7 * _bump(hour, 17.5, 1.5))
+        shape = (
+            0.7 * _bump(hour, 14.0, 3.5)
+            if weekend
+            else 0.15
+            + 0.5 * _bump(hour, 8.3, 0.8)
+            + 0.8 * _bump(hour, 12.8, 1.5)
+            + 0.7 * _bump(hour, 17.5, 1.5)
+        )
     elif road_user == "bicycle":
-        shape = (0.45 * _bump(hour, 11.0, 3.0) if weekend else
-                 0.05 + 1.0 * _bump(hour, 8.0, 0.8) + 0.8 * _bump(hour, 17.3, 1.0))
+        shape = (
+            0.45 * _bump(hour, 11.0, 3.0)
+            if weekend
+            else 0.05 + 1.0 * _bump(hour, 8.0, 0.8) + 0.8 * _bump(hour, 17.3, 1.0)
+        )
     elif road_user == "bus":
         shape = 0.5 if weekend else 0.6 + 0.4 * _commute(hour, weekday)
     elif road_user == "truck":
-        shape = 0.15 + 0.1 * _bump(hour, 12.0, 3.0) if weekend else 0.2 + 0.8 * _bump(
-            hour, 11.0, 3.5)
+        shape = (
+            0.15 + 0.1 * _bump(hour, 12.0, 3.0) if weekend else 0.2 + 0.8 * _bump(hour, 11.0, 3.5)
+        )
     else:  # car, motorcycle
-        shape = (0.7 * (0.15 + 0.85 * _bump(hour, 13.5, 4.0)) if weekend else
-                 0.15 + 0.9 * _bump(hour, 8.0, 1.2) + 0.95 * _bump(hour, 17.5, 1.6)
-                 + 0.5 * _bump(hour, 12.5, 3.0))
+        shape = (
+            0.7 * (0.15 + 0.85 * _bump(hour, 13.5, 4.0))
+            if weekend
+            else 0.15
+            + 0.9 * _bump(hour, 8.0, 1.2)
+            + 0.95 * _bump(hour, 17.5, 1.6)
+            + 0.5 * _bump(hour, 12.5, 3.0)
+        )
     sunday = 0.85 if weekday == 6 else 1.0
     return PEAK[road_user] * shape * sunday * _night(hour)
 
@@ -263,8 +308,9 @@ def _day_level(site: DemoSite, day: date) -> float:
     return float(np.exp(rng.normal(0.0, 0.05)))
 
 
-def _speed_histogram(road_user: str, total: int, congestion: float,
-                     rng: np.random.Generator) -> list[int]:
+def _speed_histogram(
+    road_user: str, total: int, congestion: float, rng: np.random.Generator
+) -> list[int]:
     mean, spread = SPEED[road_user]
     mean *= congestion
     cdf = [0.5 * (1 + math.erf((edge - mean) / (spread * math.sqrt(2)))) for edge in SPEED_EDGES]
@@ -277,4 +323,3 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
     seconds = int(step.total_seconds())
     stamp = int(moment.timestamp())
     return datetime.fromtimestamp(stamp - stamp % seconds, UTC)
-

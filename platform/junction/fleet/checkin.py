@@ -25,8 +25,9 @@ class CheckinIn(BaseModel):
     device_id: str = Field(min_length=1, max_length=100)
     # The release the device runs now ("" before its first fleet release).
     installed: str = Name
-    state: Literal["current", "downloading", "verifying", "activating", "active",
-                   "rolled_back", "refused"]
+    state: Literal[
+        "current", "downloading", "verifying", "activating", "active", "rolled_back", "refused"
+    ]
     # The release the state is about (the one being installed, or rolled back).
     release: str = Name
     reason: str = Field(default="", max_length=2000)
@@ -53,30 +54,39 @@ def checkin_record(*, region: str, report: CheckinIn, now: datetime) -> dict:
     """Store the report, re-judge the device's rollout, and answer with its desired release."""
     alias = served_alias(region)
     with transaction.atomic(using=alias):
-        update = (DeviceUpdate.objects.in_region(region).select_for_update()
-                  .filter(device_id=report.device_id).first()
-                  or DeviceUpdate(region=region, device_id=report.device_id))
+        update = DeviceUpdate.objects.in_region(region).select_for_update().filter(
+            device_id=report.device_id
+        ).first() or DeviceUpdate(region=region, device_id=report.device_id)
         update.installed_release = report.installed
         update.last_checkin_at = now
-        if report.state == "current" and update.desired_release \
-                and update.desired_release != report.installed:
+        if (
+            report.state == "current"
+            and update.desired_release
+            and update.desired_release != report.installed
+        ):
             update.state = UpdateState.PENDING  # still to start on what it was offered
         else:
             update.state = report.state
         update.reason = report.reason
-        if report.state in ("rolled_back", "refused") \
-                and report.release == update.desired_release:
+        if report.state in ("rolled_back", "refused") and report.release == update.desired_release:
             # It will not run that release: stop offering it, keep it on what it had.
             update.desired_release = update.previous_release
         update.save(using=alias)
         if update.rollout_id is not None:
-            rollout = (Rollout.objects.in_region(region).select_for_update()
-                       .filter(pk=update.rollout_id).first())
+            rollout = (
+                Rollout.objects.in_region(region)
+                .select_for_update()
+                .filter(pk=update.rollout_id)
+                .first()
+            )
             if rollout is not None:
                 rollout_judge(rollout)
         update.refresh_from_db(using=alias)
-        return {"device_id": update.device_id, "state": update.state,
-                "desired": desired_of(region, update.desired_release)}
+        return {
+            "device_id": update.device_id,
+            "state": update.state,
+            "desired": desired_of(region, update.desired_release),
+        }
 
 
 def desired_of(region: str, name: str) -> dict | None:
@@ -86,6 +96,9 @@ def desired_of(region: str, name: str) -> dict | None:
     release = Release.objects.in_region(region).filter(name=name).first()
     if release is None:
         return None
-    targets = {kind: path for kind, path in (("model", release.model_target),
-                                              ("config", release.config_target)) if path}
+    targets = {
+        kind: path
+        for kind, path in (("model", release.model_target), ("config", release.config_target))
+        if path
+    }
     return {"release": release.name, "targets": targets}

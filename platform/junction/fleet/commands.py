@@ -14,10 +14,17 @@ from junction.residency.errors import MisdirectedRegion
 
 
 def rollout_json(rollout: Rollout) -> dict[str, Any]:
-    return {"id": rollout.pk, "release": rollout.release, "region": rollout.region,
-            "state": rollout.state, "devices": rollout.devices, "canaries": rollout.canaries,
-            "canary_passed": rollout.canary_passed, "halt_share": rollout.halt_share,
-            "reason": rollout.reason or None}
+    return {
+        "id": rollout.pk,
+        "release": rollout.release,
+        "region": rollout.region,
+        "state": rollout.state,
+        "devices": rollout.devices,
+        "canaries": rollout.canaries,
+        "canary_passed": rollout.canary_passed,
+        "halt_share": rollout.halt_share,
+        "reason": rollout.reason or None,
+    }
 
 
 class FleetCommand(JunctionCommand):
@@ -41,7 +48,15 @@ class RolloutCommand(FleetCommand):
 
     def handle(self, *args, **options) -> None:
         extra = {"reason": options["reason"]} if self.takes_reason else {}
-        rollout = self.run(type(self).service, region=options["region"],
-                           rollout_id=options["id"], actor=cli_actor(), **extra)
-        self.emit(options, rollout_json(rollout),
-                  f"rollout {rollout.pk} of {rollout.release} is {rollout.state}")
+        rollout = self.run(
+            type(self).service,
+            region=options["region"],
+            rollout_id=options["id"],
+            actor=cli_actor(),
+            **extra,
+        )
+        self.emit(
+            options,
+            rollout_json(rollout),
+            f"rollout {rollout.pk} of {rollout.release} is {rollout.state}",
+        )

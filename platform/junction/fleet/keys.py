@@ -22,8 +22,11 @@ OFFLINE_ROLES = (Role.ROOT, Role.TARGETS)
 
 
 def key_folder(region: str, role: str) -> Path:
-    base = (settings.JUNCTION_FLEET_OFFLINE_KEYS if role in OFFLINE_ROLES
-            else settings.JUNCTION_FLEET_ONLINE_KEYS)
+    base = (
+        settings.JUNCTION_FLEET_OFFLINE_KEYS
+        if role in OFFLINE_ROLES
+        else settings.JUNCTION_FLEET_ONLINE_KEYS
+    )
     return Path(base) / region
 
 
@@ -35,16 +38,17 @@ def signers_load(region: str, role: str) -> list[CryptoSigner]:
             f"no {role} key of region {region!r} in {key_folder(region, role)}: sign on the "
             "machine that holds it, or run fleet_init there first"
         )
-    return [CryptoSigner(load_pem_private_key(path.read_bytes(), password=None))
-            for path in files]
+    return [CryptoSigner(load_pem_private_key(path.read_bytes(), password=None)) for path in files]
 
 
 def signers_create(region: str, role: str, count: int) -> list[CryptoSigner]:
     """New ed25519 keys written as owner-only files; an existing key file is never replaced."""
     folder = key_folder(region, role)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    used = [int(p.stem.rpartition("-")[2]) for p in (*folder.glob(f"{role}-*.pem"),
-                                                      *folder.glob(f"retired/{role}-*.pem"))]
+    used = [
+        int(p.stem.rpartition("-")[2])
+        for p in (*folder.glob(f"{role}-*.pem"), *folder.glob(f"retired/{role}-*.pem"))
+    ]
     first = max(used, default=0) + 1
     signers = []
     for number in range(first, first + count):

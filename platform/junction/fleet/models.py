@@ -77,8 +77,9 @@ class Rollout(RegionModel):
     """A release offered to a set of devices, canaries first."""
 
     release = models.CharField(max_length=100)
-    state = models.CharField(max_length=16, choices=RolloutState.choices,
-                             default=RolloutState.RUNNING)
+    state = models.CharField(
+        max_length=16, choices=RolloutState.choices, default=RolloutState.RUNNING
+    )
     devices = models.JSONField(default=list)
     canaries = models.JSONField(default=list)
     canary_passed = models.BooleanField(default=False)
@@ -113,8 +114,9 @@ class DeviceUpdate(RegionModel):
     # What to fall back to when the rollout that set `desired_release` is aborted.
     previous_release = models.CharField(max_length=100, blank=True)
     rollout_id = models.BigIntegerField(null=True, blank=True)
-    state = models.CharField(max_length=16, choices=UpdateState.choices,
-                             default=UpdateState.CURRENT)
+    state = models.CharField(
+        max_length=16, choices=UpdateState.choices, default=UpdateState.CURRENT
+    )
     reason = models.TextField(blank=True)
     last_checkin_at = models.DateTimeField(null=True, blank=True)
 

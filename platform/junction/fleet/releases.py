@@ -59,8 +59,11 @@ def model_check(path: Path) -> CheckedModel:
         raise ValidationError(
             {"model": f"{path} does not load in ONNX Runtime as a Junction detector: {exc}"}
         ) from exc
-    return CheckedModel(content=content, input_size=(detector.input_height, detector.input_width),
-                        layout=detector.layout)
+    return CheckedModel(
+        content=content,
+        input_size=(detector.input_height, detector.input_width),
+        layout=detector.layout,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,33 +79,60 @@ class CountingCheck:
 def counting_check_run(model: Path, check: CountingCheck) -> dict[str, Any]:
     """Count the clip with the model through the edge worker's count command (DESIGN.md
     section 5), in its own process as a worker would run it."""
-    command = [sys.executable, "-m", "edge_worker", "count", str(check.clip), "--model",
-               str(model), "--stride", str(check.stride), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "edge_worker",
+        "count",
+        str(check.clip),
+        "--model",
+        str(model),
+        "--stride",
+        str(check.stride),
+        "--json",
+    ]
     for line in check.lines:
         command += ["--line", line]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise ValidationError({"check_clip": f"counting {check.clip} with {model} failed: "
-                                             f"{done.stderr.strip() or done.returncode}"})
+        raise ValidationError(
+            {
+                "check_clip": f"counting {check.clip} with {model} failed: "
+                f"{done.stderr.strip() or done.returncode}"
+            }
+        )
     result = json.loads(done.stdout)
     with check.clip.open("rb") as clip:
         digest = hashlib.file_digest(clip, "sha256").hexdigest()
-    return {"clip": check.clip.name, "clip_sha256": digest, "lines": check.lines,
-            "stride": check.stride, "totals": result["totals"]}
+    return {
+        "clip": check.clip.name,
+        "clip_sha256": digest,
+        "lines": check.lines,
+        "stride": check.stride,
+        "totals": result["totals"],
+    }
 
 
 def config_check(path: Path) -> bytes:
     try:
         patch = patch_load(path)
     except ConfigError as exc:
-        raise ValidationError({"config": f"{path} fails the edge worker's validation: {exc}"}) \
-            from exc
+        raise ValidationError(
+            {"config": f"{path} fails the edge worker's validation: {exc}"}
+        ) from exc
     return yaml.safe_dump(patch, sort_keys=True).encode()
 
 
-def release_publish(*, name: str, regions: list[str], actor: str, model: Path | None = None,
-                    config: Path | None = None, counting_check: CountingCheck | None = None,
-                    min_worker_version: str = edge_worker.__version__) -> list[Release]:
+def release_publish(
+    *,
+    name: str,
+    regions: list[str],
+    actor: str,
+    model: Path | None = None,
+    config: Path | None = None,
+    counting_check: CountingCheck | None = None,
+    min_worker_version: str = edge_worker.__version__,
+) -> list[Release]:
     """Check, then publish `name` into each region's repository; nothing is published if the
     model or the patch is refused."""
     if model is None and config is None:
@@ -115,35 +145,55 @@ def release_publish(*, name: str, regions: list[str], actor: str, model: Path | 
     targets: list[NewTarget] = []
     custom: dict[str, Any] = {**base}
     if checked is not None:
-        model_custom = {**base, "kind": "model", "input_size": list(checked.input_size),
-                        "layout": checked.layout, "classes": list(ROAD_USER_CLASSES),
-                        "counting_check": counting_check_run(model, counting_check)
-                        if model is not None and counting_check is not None else None}
+        model_custom = {
+            **base,
+            "kind": "model",
+            "input_size": list(checked.input_size),
+            "layout": checked.layout,
+            "classes": list(ROAD_USER_CLASSES),
+            "counting_check": counting_check_run(model, counting_check)
+            if model is not None and counting_check is not None
+            else None,
+        }
         targets.append(NewTarget(f"{name}/{MODEL_TARGET}", checked.content, model_custom))
         custom["model"] = model_custom
     if patch is not None:
         config_custom = {**base, "kind": "config"}
         targets.append(NewTarget(f"{name}/{CONFIG_TARGET}", patch, config_custom))
         custom["config"] = config_custom
-    return [_publish_in(region, name=name, targets=targets, custom=custom, actor=actor)
-            for region in regions]
+    return [
+        _publish_in(region, name=name, targets=targets, custom=custom, actor=actor)
+        for region in regions
+    ]
 
 
-def _publish_in(region: str, *, name: str, targets: list[NewTarget], custom: dict[str, Any],
-                actor: str) -> Release:
+def _publish_in(
+    region: str, *, name: str, targets: list[NewTarget], custom: dict[str, Any], actor: str
+) -> Release:
     alias = served_alias(region)
     with transaction.atomic(using=alias):
         if Release.objects.in_region(region).filter(name=name).exists():
             raise ValidationError({"name": f"release {name!r} already exists in {region}"})
         version = targets_add(region=region, targets=targets)
         release = Release(
-            region=region, name=name, custom=custom, published_by=actor,
+            region=region,
+            name=name,
+            custom=custom,
+            published_by=actor,
             model_target=f"{name}/{MODEL_TARGET}" if "model" in custom else "",
-            config_target=f"{name}/{CONFIG_TARGET}" if "config" in custom else "")
+            config_target=f"{name}/{CONFIG_TARGET}" if "config" in custom else "",
+        )
         release.full_clean(exclude=["region"], validate_unique=False)
         release.save(using=alias)
-        audit_record(region=region, actor=actor, action="release_published",
-                     detail={"release": name, "targets_version": version,
-                             "targets": [t.path for t in targets]})
+        audit_record(
+            region=region,
+            actor=actor,
+            action="release_published",
+            detail={
+                "release": name,
+                "targets_version": version,
+                "targets": [t.path for t in targets],
+            },
+        )
     log.info("fleet: release %s published in %s (targets v%s)", name, region, version)
     return release

@@ -55,8 +55,13 @@ def _expiry(role: str, now: datetime) -> datetime:
 
 
 def metadata_latest(region: str, role: str) -> Metadata:
-    row = (RepoMetadata.objects.in_region(region).filter(role=role)
-           .order_by("-version").only("data").first())
+    row = (
+        RepoMetadata.objects.in_region(region)
+        .filter(role=role)
+        .order_by("-version")
+        .only("data")
+        .first()
+    )
     if row is None:
         raise ValidationError(f"region {region!r} has no fleet repository yet: run fleet_init")
     return Metadata.from_bytes(bytes(row.data))
@@ -65,17 +70,23 @@ def metadata_latest(region: str, role: str) -> Metadata:
 def _store(region: str, role: str, metadata: Metadata, signers: Iterable[Signer]) -> int:
     for signer in signers:
         metadata.sign(signer, append=True)
-    RepoMetadata(region=region, role=role, version=metadata.signed.version,
-                 expires=metadata.signed.expires, data=metadata.to_bytes()).save(
-        using=served_alias(region))
+    RepoMetadata(
+        region=region,
+        role=role,
+        version=metadata.signed.version,
+        expires=metadata.signed.expires,
+        data=metadata.to_bytes(),
+    ).save(using=served_alias(region))
     return metadata.signed.version
 
 
 def repository_init(*, region: str, root_keys: int = 1, root_threshold: int = 1) -> dict:
     """Keys for the four roles (unless already on this machine) and version 1 of each role."""
     if not 1 <= root_threshold <= root_keys:
-        raise ValidationError(f"the root threshold {root_threshold} must be between 1 and "
-                              f"the number of root keys {root_keys}")
+        raise ValidationError(
+            f"the root threshold {root_threshold} must be between 1 and "
+            f"the number of root keys {root_keys}"
+        )
     alias = served_alias(region)
     if RepoMetadata.objects.in_region(region).exists():
         raise ValidationError(f"region {region!r} already has a fleet repository")
@@ -90,11 +101,18 @@ def repository_init(*, region: str, root_keys: int = 1, root_threshold: int = 1)
     root.roles[Role.ROOT].threshold = root_threshold
     with transaction.atomic(using=alias):
         _store(region, Role.ROOT, Metadata(root), signers[Role.ROOT])
-        _store(region, Role.TARGETS, Metadata(Targets(expires=_expiry(Role.TARGETS, now))),
-               signers[Role.TARGETS])
+        _store(
+            region,
+            Role.TARGETS,
+            Metadata(Targets(expires=_expiry(Role.TARGETS, now))),
+            signers[Role.TARGETS],
+        )
         _online_sign(region, now, snapshot=True)
-    return {"region": region, "root_version": 1,
-            "keys": {role: [s.public_key.keyid for s in found] for role, found in signers.items()}}
+    return {
+        "region": region,
+        "root_version": 1,
+        "keys": {role: [s.public_key.keyid for s in found] for role, found in signers.items()},
+    }
 
 
 def targets_add(*, region: str, targets: list[NewTarget]) -> int:
@@ -112,8 +130,13 @@ def targets_add(*, region: str, targets: list[NewTarget]) -> int:
             info = TargetFile.from_data(target.path, target.content, ["sha256"])
             info.unrecognized_fields["custom"] = target.custom
             signed.targets[target.path] = info
-            TargetBlob(region=region, path=target.path, sha256=info.hashes["sha256"],
-                       length=info.length, content=target.content).save(using=alias)
+            TargetBlob(
+                region=region,
+                path=target.path,
+                sha256=info.hashes["sha256"],
+                length=info.length,
+                content=target.content,
+            ).save(using=alias)
         return _targets_resign(region, metadata, signers, now)
 
 
@@ -141,16 +164,25 @@ def key_rotate(*, region: str, role: str) -> dict:
         version = _store(region, Role.ROOT, metadata, signers)
         signers_retire(region, role, old_keyids)
         if role == Role.TARGETS:
-            _targets_resign(region, metadata_latest(region, Role.TARGETS),
-                            signers_load(region, Role.TARGETS), now)
+            _targets_resign(
+                region,
+                metadata_latest(region, Role.TARGETS),
+                signers_load(region, Role.TARGETS),
+                now,
+            )
         elif role in (Role.SNAPSHOT, Role.TIMESTAMP):
             _online_sign(region, now, snapshot=True)
-    return {"region": region, "role": role.value, "root_version": version,
-            "keys": [signer.public_key.keyid for signer in new_signers]}
+    return {
+        "region": region,
+        "role": role.value,
+        "root_version": version,
+        "keys": [signer.public_key.keyid for signer in new_signers],
+    }
 
 
-def _targets_resign(region: str, metadata: Metadata, signers: list[CryptoSigner],
-                    now: datetime) -> int:
+def _targets_resign(
+    region: str, metadata: Metadata, signers: list[CryptoSigner], now: datetime
+) -> int:
     """The next targets version (after any change to `metadata`), then snapshot and timestamp."""
     metadata.signed.version += 1
     metadata.signed.expires = _expiry(Role.TARGETS, now)
@@ -184,16 +216,26 @@ def _online_sign(region: str, now: datetime, *, snapshot: bool) -> None:
             previous = metadata_latest(region, Role.SNAPSHOT).signed.version
         except ValidationError:
             previous = 0
-        new_snapshot = Snapshot(version=previous + 1, expires=_expiry(Role.SNAPSHOT, now),
-                                meta={"targets.json": MetaFile(version=targets_version)})
-        _store(region, Role.SNAPSHOT, Metadata(new_snapshot),
-               signers_load(region, Role.SNAPSHOT))
+        new_snapshot = Snapshot(
+            version=previous + 1,
+            expires=_expiry(Role.SNAPSHOT, now),
+            meta={"targets.json": MetaFile(version=targets_version)},
+        )
+        _store(region, Role.SNAPSHOT, Metadata(new_snapshot), signers_load(region, Role.SNAPSHOT))
     snapshot_version = metadata_latest(region, Role.SNAPSHOT).signed.version
     try:
         previous = metadata_latest(region, Role.TIMESTAMP).signed.version
     except ValidationError:
         previous = 0
-    _store(region, Role.TIMESTAMP,
-           Metadata(Timestamp(version=previous + 1, expires=_expiry(Role.TIMESTAMP, now),
-                              snapshot_meta=MetaFile(version=snapshot_version))),
-           signers_load(region, Role.TIMESTAMP))
+    _store(
+        region,
+        Role.TIMESTAMP,
+        Metadata(
+            Timestamp(
+                version=previous + 1,
+                expires=_expiry(Role.TIMESTAMP, now),
+                snapshot_meta=MetaFile(version=snapshot_version),
+            )
+        ),
+        signers_load(region, Role.TIMESTAMP),
+    )

@@ -37,8 +37,9 @@ def metadata_file_get(region: str, name: str) -> RepoFile | None:
     if row is None:
         return None
     content = bytes(row.data)
-    return RepoFile(content=content, sha256=hashlib.sha256(content).hexdigest(),
-                    immutable=immutable)
+    return RepoFile(
+        content=content, sha256=hashlib.sha256(content).hexdigest(), immutable=immutable
+    )
 
 
 def target_file_get(region: str, name: str) -> RepoFile | None:
@@ -48,8 +49,12 @@ def target_file_get(region: str, name: str) -> RepoFile | None:
     if match is None:
         return None
     path = f"{folder}/{match[2]}" if folder else match[2]
-    row = (TargetBlob.objects.in_region(region).filter(path=path, sha256=match[1])
-           .only("content", "sha256").first())
+    row = (
+        TargetBlob.objects.in_region(region)
+        .filter(path=path, sha256=match[1])
+        .only("content", "sha256")
+        .first()
+    )
     if row is None:
         return None
     return RepoFile(content=bytes(row.content), sha256=row.sha256, immutable=True)
@@ -67,30 +72,41 @@ class FleetDevice:
     rollout: int | None
 
     def as_json(self) -> dict:
-        return {"device_id": self.device_id, "site": self.site,
-                "installed_release": self.installed_release or None,
-                "desired_release": self.desired_release or None, "state": self.state,
-                "last_checkin_at": self.last_checkin_at.isoformat()
-                if self.last_checkin_at else None,
-                "reason": self.reason or None, "rollout": self.rollout}
+        return {
+            "device_id": self.device_id,
+            "site": self.site,
+            "installed_release": self.installed_release or None,
+            "desired_release": self.desired_release or None,
+            "state": self.state,
+            "last_checkin_at": self.last_checkin_at.isoformat() if self.last_checkin_at else None,
+            "reason": self.reason or None,
+            "rollout": self.rollout,
+        }
 
 
 def fleet_list(region: str) -> list[FleetDevice]:
     """Every device of the region (control plane) with its update state (region database)."""
-    devices = Device.objects.filter(site__region__code=region).order_by("device_id") \
+    devices = (
+        Device.objects.filter(site__region__code=region)
+        .order_by("device_id")
         .values_list("device_id", "site__slug")
+    )
     updates = {u.device_id: u for u in DeviceUpdate.objects.in_region(region)}
     rows = []
     for device_id, site in devices:
         update = updates.get(device_id)
-        rows.append(FleetDevice(
-            device_id=device_id, site=site,
-            installed_release=update.installed_release if update else "",
-            desired_release=update.desired_release if update else "",
-            state=update.state if update else "current",
-            last_checkin_at=update.last_checkin_at if update else None,
-            reason=update.reason if update else "",
-            rollout=update.rollout_id if update else None))
+        rows.append(
+            FleetDevice(
+                device_id=device_id,
+                site=site,
+                installed_release=update.installed_release if update else "",
+                desired_release=update.desired_release if update else "",
+                state=update.state if update else "current",
+                last_checkin_at=update.last_checkin_at if update else None,
+                reason=update.reason if update else "",
+                rollout=update.rollout_id if update else None,
+            )
+        )
     return rows
 
 

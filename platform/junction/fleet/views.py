@@ -58,41 +58,60 @@ class _DeviceView(View):
             return refusal.response()
         except DatabaseError:
             log.exception("fleet: database error")
-            return Unavailable("database_unavailable", "body",
-                               "the database cannot answer just now; retry").response()
+            return Unavailable(
+                "database_unavailable", "body", "the database cannot answer just now; retry"
+            ).response()
         except RedisError:
             log.exception("fleet: Redis error")
-            return Unavailable("claims_unavailable", "body",
-                               "the replay store is unreachable; retry").response()
+            return Unavailable(
+                "claims_unavailable", "body", "the replay store is unreachable; retry"
+            ).response()
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
         allowed = [m.upper() for m in self.http_method_names if m != "options"]
-        response = JsonResponse({"error": "method_not_allowed", "field": "method",
-                                 "detail": f"only {', '.join(allowed)} is accepted"}, status=405)
+        response = JsonResponse(
+            {
+                "error": "method_not_allowed",
+                "field": "method",
+                "detail": f"only {', '.join(allowed)} is accepted",
+            },
+            status=405,
+        )
         response["Allow"] = ", ".join(allowed)
         return response
 
-    def device_of(self, request: HttpRequest, region: str, *, body: bytes,
-                  replay_guard: bool) -> DeviceContext:
+    def device_of(
+        self, request: HttpRequest, region: str, *, body: bytes, replay_guard: bool
+    ) -> DeviceContext:
         try:
             served_alias(region)
         except MisdirectedRegion as exc:
-            raise Misdirected("misdirected_region", "region", str(exc), region=exc.region,
-                              endpoint=exc.endpoint) from exc
-        device = device_request_verify(request, body=body, now=time.time(),
-                                       replay_guard=replay_guard)
+            raise Misdirected(
+                "misdirected_region", "region", str(exc), region=exc.region, endpoint=exc.endpoint
+            ) from exc
+        device = device_request_verify(
+            request, body=body, now=time.time(), replay_guard=replay_guard
+        )
         if device.region != region:
-            raise Forbidden("wrong_region", "region",
-                            f"device {device.device_id!r} belongs to region {device.region!r}, "
-                            f"not {region!r}: use its own region's endpoint")
+            raise Forbidden(
+                "wrong_region",
+                "region",
+                f"device {device.device_id!r} belongs to region {device.region!r}, "
+                f"not {region!r}: use its own region's endpoint",
+            )
         return device
 
 
 def _file_response(found: RepoFile | None, name: str, content_type: str) -> HttpResponse:
     if found is None:
-        return JsonResponse({"error": "not_found", "field": "path",
-                             "detail": f"{name!r} is not in this region's repository"},
-                            status=404)
+        return JsonResponse(
+            {
+                "error": "not_found",
+                "field": "path",
+                "detail": f"{name!r} is not in this region's repository",
+            },
+            status=404,
+        )
     response = HttpResponse(found.content, content_type=content_type)
     # ConditionalGetMiddleware answers 304 when the device's If-None-Match still matches.
     response["ETag"] = f'"{found.sha256}"'
@@ -123,16 +142,21 @@ class CheckinView(_DeviceView):
     def post(self, request: HttpRequest, region: str) -> JsonResponse:
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if not declared.isdigit() or int(declared) > CHECKIN_MAX_BYTES:
-            raise TooLarge("body_too_large", "body",
-                           f"a check-in is at most {CHECKIN_MAX_BYTES} bytes",
-                           max_bytes=CHECKIN_MAX_BYTES)
+            raise TooLarge(
+                "body_too_large",
+                "body",
+                f"a check-in is at most {CHECKIN_MAX_BYTES} bytes",
+                max_bytes=CHECKIN_MAX_BYTES,
+            )
         body = request.read(CHECKIN_MAX_BYTES + 1)
         device = self.device_of(request, region, body=body, replay_guard=True)
         report = checkin_parse(body)
         if report.device_id != device.device_id:
-            raise Invalid("device_mismatch", "device_id",
-                          f"{report.device_id!r} differs from the signing device "
-                          f"{device.device_id!r}")
+            raise Invalid(
+                "device_mismatch",
+                "device_id",
+                f"{report.device_id!r} differs from the signing device {device.device_id!r}",
+            )
         answer = checkin_record(region=region, report=report, now=datetime.now(UTC))
         answer["poll_seconds"] = settings.JUNCTION_FLEET_POLL_SECONDS
         return JsonResponse(answer)

@@ -37,17 +37,16 @@ def request_signed_bytes(request: HttpRequest) -> bytes:
     return f"{request.method} {request.path}".encode()
 
 
-def device_request_verify(request: HttpRequest, *, body: bytes, now: float,
-                          replay_guard: bool = True) -> DeviceContext:
+def device_request_verify(
+    request: HttpRequest, *, body: bytes, now: float, replay_guard: bool = True
+) -> DeviceContext:
     """The device that signed this request, or an IngestRefused saying why not.
 
     `replay_guard` remembers the signature and refuses it a second time; a write needs it. A
     read may go without: replaying a captured GET only returns what the capture already held.
     """
     max_skew = settings.JUNCTION_INGEST_MAX_SKEW_SECONDS
-    stamp = timestamp_check(
-        request.headers.get("X-Junction-Timestamp"), now=now, max_skew=max_skew
-    )
+    stamp = timestamp_check(request.headers.get("X-Junction-Timestamp"), now=now, max_skew=max_skew)
     signature = signature_parse(request.headers.get("X-Junction-Signature"))
     device_id = request.headers.get("X-Junction-Device")
     idents = _failure_limits_check(request, device_id)
@@ -70,24 +69,32 @@ def device_request_verify(request: HttpRequest, *, body: bytes, now: float,
     return device
 
 
-def _failure_limits_check(request: HttpRequest,
-                          device_id: str | None) -> list[tuple[FailureThrottle, str]]:
+def _failure_limits_check(
+    request: HttpRequest, device_id: str | None
+) -> list[tuple[FailureThrottle, str]]:
     """Refuse (429) a device id or address that failed its signature too often lately, before
     its secrets are even looked up; the limits to count a new failure against otherwise."""
-    idents = [(FailureThrottle("ingest-device", settings.JUNCTION_INGEST_BAD_SIGNATURES_DEVICE),
-               device_id or ""),
-              (FailureThrottle("ingest-address",
-                               settings.JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS),
-               # DRF's client address (its NUM_PROXIES), read from the plain request's META.
-               BaseThrottle().get_ident(request))]  # type: ignore[arg-type]
+    idents = [
+        (
+            FailureThrottle("ingest-device", settings.JUNCTION_INGEST_BAD_SIGNATURES_DEVICE),
+            device_id or "",
+        ),
+        (
+            FailureThrottle("ingest-address", settings.JUNCTION_INGEST_BAD_SIGNATURES_ADDRESS),
+            # DRF's client address (its NUM_PROXIES), read from the plain request's META.
+            BaseThrottle().get_ident(request),  # type: ignore[arg-type]
+        ),
+    ]
     for limit, ident in idents:
         seconds = limit.refused_for(ident)
         if seconds is not None:
             subject = "device" if limit.scope == "ingest-device" else "address"
             raise TooManyFailures(
-                "too_many_bad_signatures", "X-Junction-Signature",
+                "too_many_bad_signatures",
+                "X-Junction-Signature",
                 f"too many failed signatures from this {subject} lately; retry in {seconds} s",
-                retry_after=seconds)
+                retry_after=seconds,
+            )
     return idents
 
 

@@ -149,10 +149,7 @@ def batch_operation() -> dict:
     }
     for refusal in _refusals():
         doc = " ".join((refusal.__doc__ or refusal.__name__).split())
-        headers = {
-            name: {"schema": {"type": "string"}}
-            for name in refusal("", "", "").headers()
-        }
+        headers = {name: {"schema": {"type": "string"}} for name in refusal("", "", "").headers()}
         responses[str(refusal.status)] = _response(doc, ERROR, headers)
     return {
         "operationId": "ingest_batches_create",
@@ -164,22 +161,20 @@ def batch_operation() -> dict:
         # Devices authenticate by the HMAC headers, not by session or token.
         "security": [],
         "parameters": [
-            {"name": name, "in": "header", "required": True, "description": doc,
-             "schema": schema}
+            {"name": name, "in": "header", "required": True, "description": doc, "schema": schema}
             for name, doc, schema in HEADERS
         ],
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{BODY}"}}
-            },
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{BODY}"}}},
         },
         "responses": dict(sorted(responses.items())),
     }
 
 
-def ingest_schema_add(result: dict, generator: Any, request: Any, public: bool,
-                      **kwargs: Any) -> dict:
+def ingest_schema_add(
+    result: dict, generator: Any, request: Any, public: bool, **kwargs: Any
+) -> dict:
     """drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"])."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(batch_schema_components())

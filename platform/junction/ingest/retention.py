@@ -21,11 +21,14 @@ from junction.residency.bulk import region_rows_delete_before
 IDEMPOTENCY_MARGIN = timedelta(days=30)
 
 
-def on_buckets_expired(sender: Any, *, region: str, before: datetime, batch: int,
-                       **kwargs: Any) -> dict:
+def on_buckets_expired(
+    sender: Any, *, region: str, before: datetime, batch: int, **kwargs: Any
+) -> dict:
     cutoff = before - IDEMPOTENCY_MARGIN
     deleted = region_rows_delete_before(
         IngestBatch, region=region, before=cutoff, field="received_at", batch=batch
     )
-    return {"deleted": {"ingest_batches": deleted},
-            "detail": {"ingest_batches_before": cutoff.isoformat()}}
+    return {
+        "deleted": {"ingest_batches": deleted},
+        "detail": {"ingest_batches_before": cutoff.isoformat()},
+    }

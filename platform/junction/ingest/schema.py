@@ -44,8 +44,10 @@ def _printable(text: str) -> str:
     # The other control characters are no part of a name and would corrupt CSV and logs.
     found = _CONTROL.search(text)
     if found:
-        raise ValueError(f"must not contain a control character (U+{ord(found[0]):04X} at "
-                         f"position {found.start()})")
+        raise ValueError(
+            f"must not contain a control character (U+{ord(found[0]):04X} at "
+            f"position {found.start()})"
+        )
     return text
 
 
@@ -144,8 +146,10 @@ class BucketIn(_Body):
         except OverflowError:
             raise ValueError("lies outside the years 1 to 9999 in UTC") from None
         if start >= STARTS_BEFORE:
-            raise ValueError(f"must be before {STARTS_BEFORE:%Y-%m-%dT%H:%M:%SZ}, so that "
-                             "the bucket ends inside the calendar")
+            raise ValueError(
+                f"must be before {STARTS_BEFORE:%Y-%m-%dT%H:%M:%SZ}, so that "
+                "the bucket ends inside the calendar"
+            )
         return start
 
 
@@ -159,8 +163,9 @@ class BatchIn(_Body):
     batch_id: UUID
     device_id: Name
     site: Name
-    region: Annotated[str, StringConstraints(min_length=1, max_length=32),
-                      AfterValidator(_printable)]
+    region: Annotated[
+        str, StringConstraints(min_length=1, max_length=32), AfterValidator(_printable)
+    ]
     model: ModelIn
     buckets: Annotated[list[BucketIn], Field(min_length=1, max_length=MAX_BUCKETS)]
 
@@ -231,15 +236,19 @@ def _duplicate_keys_check(body: bytes) -> None:
     except ValueError as exc:  # pydantic took it, so this is not expected; still a 422
         raise Invalid("invalid_json", "body", str(exc)) from None
     stack: list[tuple[tuple[str | int, ...], object]] = [
-        ((), json.loads(body, object_pairs_hook=_Pairs))]
+        ((), json.loads(body, object_pairs_hook=_Pairs))
+    ]
     while stack:
         path, node = stack.pop()
         if isinstance(node, _Pairs):
             seen: set[str] = set()
             for key, value in node:
                 if key in seen:
-                    raise Invalid("duplicate_key", field_path((*path, key)),
-                                  f"the key {key!r} is given more than once in this object")
+                    raise Invalid(
+                        "duplicate_key",
+                        field_path((*path, key)),
+                        f"the key {key!r} is given more than once in this object",
+                    )
                 seen.add(key)
                 stack.append(((*path, key), value))
         elif isinstance(node, list):

@@ -51,8 +51,11 @@ def device_context_get(device_id: str) -> DeviceContext:
     """
     # PostgreSQL cannot compare a string holding NUL (SQLite can): no device has such an id,
     # and asking would be a 503 the device retries for ever instead of this 401.
-    row = None if "\x00" in device_id else (
-        Device.objects.filter(device_id=device_id).values_list(*_CONTEXT_FIELDS).first())
+    row = (
+        None
+        if "\x00" in device_id
+        else (Device.objects.filter(device_id=device_id).values_list(*_CONTEXT_FIELDS).first())
+    )
     if row is None:
         raise Unauthenticated(
             "unknown_device", "X-Junction-Device", f"no device {device_id!r} is registered"

@@ -104,12 +104,23 @@ class Publication:
     def noise(self) -> dict | None:
         if self.epsilon is None:
             return None
-        return {"mechanism": "laplace", "epsilon": self.epsilon,
-                "scale": laplace_scale(self.epsilon)}
+        return {
+            "mechanism": "laplace",
+            "epsilon": self.epsilon,
+            "scale": laplace_scale(self.epsilon),
+        }
 
 
-def site_table(*, site: Site, period: str, start: date, end: date, k: int,
-               epsilon: float | None, rng: np.random.Generator | None = None) -> SiteTable:
+def site_table(
+    *,
+    site: Site,
+    period: str,
+    start: date,
+    end: date,
+    k: int,
+    epsilon: float | None,
+    rng: np.random.Generator | None = None,
+) -> SiteTable:
     """The publication table of one site over its local days [start, end).
 
     Noise (when `epsilon` is set) comes from each cell's keyed generator (see
@@ -123,13 +134,19 @@ def site_table(*, site: Site, period: str, start: date, end: date, k: int,
     zone = ZoneInfo(site.timezone)
     first, last = _midnight(start, zone), _midnight(end, zone)
     block_start, block_end = _block_span(period, start, end)
-    grid = selectors.window_grid(period=PERIODS[period], start=_midnight(block_start, zone),
-                                 end=_midnight(block_end, zone), tz=zone)
-    windows = selectors.rollup_windows(region=site.region.code, site_id=site.pk,
-                                       period=PERIODS[period], windows=grid)
-    categories = sorted({Category(r["counter"], r["direction"], r["road_user"])
-                         for w in windows for r in w.rows},
-                        key=lambda c: (c.counter, c.direction or "", c.road_user))
+    grid = selectors.window_grid(
+        period=PERIODS[period],
+        start=_midnight(block_start, zone),
+        end=_midnight(block_end, zone),
+        tz=zone,
+    )
+    windows = selectors.rollup_windows(
+        region=site.region.code, site_id=site.pk, period=PERIODS[period], windows=grid
+    )
+    categories = sorted(
+        {Category(r["counter"], r["direction"], r["road_user"]) for w in windows for r in w.rows},
+        key=lambda c: (c.counter, c.direction or "", c.road_user),
+    )
     column = {category: j for j, category in enumerate(categories)}
     # Windows never measured have no cells at all (unknown, not zero): left out of the table.
     measured = [w for w in windows if w.count is not None]
@@ -144,14 +161,27 @@ def site_table(*, site: Site, period: str, start: date, end: date, k: int,
         # Suppression is judged on the true counts; only what is published is noised.
         for i, j in zip(*np.nonzero(~hidden & wanted[:, None]), strict=True):
             count = int(table[i, j])
-            draw = rng if rng is not None else cell_rng(site.region.code, site.pk, period,
-                                   measured[i].start.isoformat(), categories[j], count)
+            draw = (
+                rng
+                if rng is not None
+                else cell_rng(
+                    site.region.code,
+                    site.pk,
+                    period,
+                    measured[i].start.isoformat(),
+                    categories[j],
+                    count,
+                )
+            )
             published[i, j] = noisy_count(count, epsilon=epsilon, rng=draw)
     # Categories with nothing in the range (no count, nothing withheld) are left out.
-    shown = [j for j in range(len(categories))
-             if (table[wanted, j] > 0).any() or hidden[wanted, j].any()]
-    rows = {id(w): (published[i, shown].tolist(), hidden[i, shown].tolist())
-            for i, w in enumerate(measured)}
+    shown = [
+        j for j in range(len(categories)) if (table[wanted, j] > 0).any() or hidden[wanted, j].any()
+    ]
+    rows = {
+        id(w): (published[i, shown].tolist(), hidden[i, shown].tolist())
+        for i, w in enumerate(measured)
+    }
     lines = []
     for window in windows:
         if not (window.end > first and window.start < last):
@@ -162,13 +192,25 @@ def site_table(*, site: Site, period: str, start: date, end: date, k: int,
         else:
             counts, withheld = rows[id(window)]
             cells = [None if w else c for c, w in zip(counts, withheld, strict=True)]
-        lines.append(WindowLine(start=window.start, end=window.end, coverage=window.coverage,
-                                status=window.status, pending=window.pending, cells=cells,
-                                withheld=withheld))
+        lines.append(
+            WindowLine(
+                start=window.start,
+                end=window.end,
+                coverage=window.coverage,
+                status=window.status,
+                pending=window.pending,
+                cells=cells,
+                withheld=withheld,
+            )
+        )
     published_categories = [categories[j] for j in shown]
-    return SiteTable(site=site.slug, timezone=site.timezone, categories=published_categories,
-                     windows=lines,
-                     category_totals=_category_totals(published_categories, lines))
+    return SiteTable(
+        site=site.slug,
+        timezone=site.timezone,
+        categories=published_categories,
+        windows=lines,
+        category_totals=_category_totals(published_categories, lines),
+    )
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -204,9 +246,12 @@ def _category_totals(categories: list[Category], lines: list[WindowLine]) -> lis
     complete = [w for w in lines if w.status == "complete"]
     partial = sum(1 for w in lines if w.status == "partial")
     return [
-        CategoryTotal(category=category,
-                      total=sum(w.cells[j] or 0 for w in complete),
-                      complete=not any(w.withheld[j] for w in complete),
-                      windows=len(complete), partial_windows=partial)
+        CategoryTotal(
+            category=category,
+            total=sum(w.cells[j] or 0 for w in complete),
+            complete=not any(w.withheld[j] for w in complete),
+            windows=len(complete),
+            partial_windows=partial,
+        )
         for j, category in enumerate(categories)
     ]

@@ -152,8 +152,7 @@ def _cycle_closer(table: Table, hidden: Mask, bridge: Cell) -> Cell | None:
     other = _component(graph, n_rows + col) - side
     rows_b = [n for n in other if n < n_rows]
     cols_b = [n - n_rows for n in other if n >= n_rows]
-    candidates = [(r, c) for r in rows_b for c in cols_a] + [(r, c) for r in rows_a
-                                                            for c in cols_b]
+    candidates = [(r, c) for r in rows_b for c in cols_a] + [(r, c) for r in rows_a for c in cols_b]
     candidates = [cell for cell in candidates if not hidden[cell]]
     if not candidates:
         return None

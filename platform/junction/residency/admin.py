@@ -42,8 +42,11 @@ class RegionScopedAdmin(admin.ModelAdmin):
 
 
 class RegionForm(forms.ModelForm):
-    endpoint = forms.URLField(required=False, assume_scheme="https",
-                              help_text=Region._meta.get_field("endpoint").help_text)
+    endpoint = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text=Region._meta.get_field("endpoint").help_text,
+    )
 
     class Meta:
         model = Region
@@ -61,17 +64,36 @@ class RegionForm(forms.ModelForm):
 @admin.register(Region)
 class RegionAdmin(RegionScopedAdmin):
     form = RegionForm
-    list_display = ["code", "name", "endpoint", "timezone", "country", "subdivision",
-                    "min_bucket_seconds", "raw_retention_days", "rollup_retention_days",
-                    "k_threshold"]
+    list_display = [
+        "code",
+        "name",
+        "endpoint",
+        "timezone",
+        "country",
+        "subdivision",
+        "min_bucket_seconds",
+        "raw_retention_days",
+        "rollup_retention_days",
+        "k_threshold",
+    ]
     search_fields = ["code", "name"]
     fieldsets = [
         (None, {"fields": ["code", "name", "endpoint"]}),
         # Validated by the model (junction.residency.locality), as region_add is.
         ("Local time and public holidays", {"fields": ["timezone", "country", "subdivision"]}),
-        ("Policy", {"fields": ["min_bucket_seconds", "raw_retention_days",
-                               "rollup_retention_days", "k_threshold", "dp_epsilon",
-                               "classes"]}),
+        (
+            "Policy",
+            {
+                "fields": [
+                    "min_bucket_seconds",
+                    "raw_retention_days",
+                    "rollup_retention_days",
+                    "k_threshold",
+                    "dp_epsilon",
+                    "classes",
+                ]
+            },
+        ),
     ]
 
     def get_readonly_fields(self, request, obj=None):

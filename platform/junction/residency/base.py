@@ -93,7 +93,6 @@ class RegionQuerySet(models.QuerySet):
         return super().delete()
 
 
-
 class ControlModel(models.Model):
     residency_plane: ClassVar[Plane] = Plane.CONTROL
     # How a record reaches its region's code (e.g. "site__region__code"); models that belong
@@ -128,8 +127,9 @@ class RegionModel(models.Model):
 
 
 @receiver(pre_save, dispatch_uid="junction.residency.region_write_guard")
-def region_save_guard(sender: type[models.Model], instance: models.Model, using: str,
-                      **kwargs: Any) -> None:
+def region_save_guard(
+    sender: type[models.Model], instance: models.Model, using: str, **kwargs: Any
+) -> None:
     """Django sends pre_save from every single-row write, with the database it is about to
     write to: save(), create(), and a fixture's raw load, which skips save() and save_base
     overrides. So this one receiver guards them all, before anything is written."""

@@ -22,9 +22,11 @@ def _time_zones() -> frozenset[str]:
 @cache
 def holiday_calendars() -> dict[str, list[str]]:
     """Country code -> its subdivision codes, for every country `holidays` has a calendar of."""
-    return {code: subdivisions for code, subdivisions
-            in holidays.list_supported_countries(include_aliases=False).items()
-            if len(code) == 2}
+    return {
+        code: subdivisions
+        for code, subdivisions in holidays.list_supported_countries(include_aliases=False).items()
+        if len(code) == 2
+    }
 
 
 def time_zone_check(name: str) -> None:
@@ -32,7 +34,9 @@ def time_zone_check(name: str) -> None:
     if name not in _time_zones():
         raise ValidationError(
             f"{name!r} is not an IANA time zone name (for example Europe/Paris, "
-            "America/New_York or UTC)", code="time_zone")
+            "America/New_York or UTC)",
+            code="time_zone",
+        )
 
 
 def holiday_area_check(*, country: str, subdivision: str) -> None:
@@ -41,15 +45,28 @@ def holiday_area_check(*, country: str, subdivision: str) -> None:
     if not country:
         if subdivision:
             raise ValidationError(
-                {"subdivision": f"subdivision {subdivision!r} needs a country"}, code="country")
+                {"subdivision": f"subdivision {subdivision!r} needs a country"}, code="country"
+            )
         return
     calendars = holiday_calendars()
     if country not in calendars:
-        raise ValidationError({"country": (
-            f"{country!r} is not an ISO 3166-1 alpha-2 country code with a holiday calendar "
-            "(for example FR, IE or US, in capitals)")}, code="country")
+        raise ValidationError(
+            {
+                "country": (
+                    f"{country!r} is not an ISO 3166-1 alpha-2 country code with a holiday "
+                    "calendar (for example FR, IE or US, in capitals)"
+                )
+            },
+            code="country",
+        )
     if subdivision and subdivision not in calendars[country]:
         valid = ", ".join(calendars[country]) or f"none: {country} has one national calendar"
-        raise ValidationError({"subdivision": (
-            f"{subdivision!r} is not a subdivision of {country}; valid subdivisions: {valid}")},
-            code="subdivision")
+        raise ValidationError(
+            {
+                "subdivision": (
+                    f"{subdivision!r} is not a subdivision of {country}; "
+                    f"valid subdivisions: {valid}"
+                )
+            },
+            code="subdivision",
+        )

@@ -32,21 +32,30 @@ class ResidencyMiddleware:
             return misdirected_response(exception)
         if isinstance(exception, ResidencyViolation):
             log.error("residency violation on %s: %s", request.path, exception)
-            return JsonResponse({"error": "residency_violation", "detail": str(exception)},
-                                status=500)
+            return JsonResponse(
+                {"error": "residency_violation", "detail": str(exception)}, status=500
+            )
         if isinstance(exception, OperationalError | InterfaceError):
             regions = failed_regions()
             if regions:
-                log.error("region database of %s unreachable on %s: %s", ", ".join(regions),
-                          request.path, exception)
+                log.error(
+                    "region database of %s unreachable on %s: %s",
+                    ", ".join(regions),
+                    request.path,
+                    exception,
+                )
                 return unavailable_response(request, regions)
         return None
 
 
 def misdirected_response(exc: MisdirectedRegion) -> JsonResponse:
     response = JsonResponse(
-        {"error": "misdirected_region", "region": exc.region, "endpoint": exc.endpoint,
-         "detail": str(exc)},
+        {
+            "error": "misdirected_region",
+            "region": exc.region,
+            "endpoint": exc.endpoint,
+            "detail": str(exc),
+        },
         status=421,
     )
     return response
@@ -59,8 +68,7 @@ def failed_regions() -> list[str]:
     InterfaceError (`errors_occurred`, set by its error wrapper, cleared by a new connect),
     which is how an error is traced to its region rather than to the control plane.
     """
-    return [code for code in served_regions()
-            if connections[region_alias(code)].errors_occurred]
+    return [code for code in served_regions() if connections[region_alias(code)].errors_occurred]
 
 
 def _forget_failed_connects() -> None:
@@ -76,14 +84,27 @@ def _forget_failed_connects() -> None:
 def unavailable_response(request: HttpRequest, regions: list[str]) -> HttpResponse:
     """503 with Retry-After: the region's data is there, its database is out of reach."""
     named = ", ".join(regions)
-    detail = (f"the database of region {named} cannot be reached just now; nothing is lost, "
-              f"retry in {RETRY_AFTER_SECONDS} s")
+    detail = (
+        f"the database of region {named} cannot be reached just now; nothing is lost, "
+        f"retry in {RETRY_AFTER_SECONDS} s"
+    )
     response: HttpResponse
     if is_api(request):
-        response = JsonResponse({"error": "region_unavailable", "region": regions[0],
-                                 "regions": regions, "detail": detail}, status=503)
+        response = JsonResponse(
+            {
+                "error": "region_unavailable",
+                "region": regions[0],
+                "regions": regions,
+                "detail": detail,
+            },
+            status=503,
+        )
     else:
-        response = render(request, "dashboard/unavailable.html",
-                          {"regions": regions, "named": named, "detail": detail}, status=503)
+        response = render(
+            request,
+            "dashboard/unavailable.html",
+            {"regions": regions, "named": named, "detail": detail},
+            status=503,
+        )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

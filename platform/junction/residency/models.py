@@ -37,14 +37,21 @@ class Region(ControlModel):
     # Local time and public holidays: sites default to the region's zone, and anomaly
     # detection judges a public holiday of the region's calendar as one.
     timezone = models.CharField(
-        max_length=64, default="UTC", validators=[time_zone_check],
-        help_text="IANA time zone (e.g. Europe/Paris); the default of the region's sites.")
+        max_length=64,
+        default="UTC",
+        validators=[time_zone_check],
+        help_text="IANA time zone (e.g. Europe/Paris); the default of the region's sites.",
+    )
     country = models.CharField(
-        max_length=2, blank=True,
-        help_text="ISO 3166-1 alpha-2 code of the public-holiday calendar (blank: none).")
+        max_length=2,
+        blank=True,
+        help_text="ISO 3166-1 alpha-2 code of the public-holiday calendar (blank: none).",
+    )
     subdivision = models.CharField(
-        max_length=32, blank=True,
-        help_text="Subdivision of the country whose holidays also apply (e.g. NY for the US).")
+        max_length=32,
+        blank=True,
+        help_text="Subdivision of the country whose holidays also apply (e.g. NY for the US).",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -76,10 +83,12 @@ class TransferRule(ControlModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source", "destination", "level"],
-                                    name="one_rule_per_transfer"),
-            models.CheckConstraint(condition=~models.Q(source=models.F("destination")),
-                                   name="transfer_crosses_regions"),
+            models.UniqueConstraint(
+                fields=["source", "destination", "level"], name="one_rule_per_transfer"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("destination")), name="transfer_crosses_regions"
+            ),
         ]
 
 
@@ -101,6 +110,9 @@ class AuditEvent(RegionModel):
     class Meta(RegionModel.Meta):
         ordering = ["-at"]
         constraints = [
-            models.UniqueConstraint(fields=["repeat_key"], condition=~models.Q(repeat_key=""),
-                                    name="one_audit_row_per_repeat_window"),
+            models.UniqueConstraint(
+                fields=["repeat_key"],
+                condition=~models.Q(repeat_key=""),
+                name="one_audit_row_per_repeat_window",
+            ),
         ]

@@ -26,11 +26,11 @@ def region_queue(code: str) -> str:
 
 
 def region_of_queue(queue: str) -> str | None:
-    return queue[len(QUEUE_PREFIX):] if queue.startswith(QUEUE_PREFIX) else None
+    return queue[len(QUEUE_PREFIX) :] if queue.startswith(QUEUE_PREFIX) else None
 
 
 def region_of_alias(alias: str) -> str | None:
-    return alias[len(REGION_ALIAS_PREFIX):] if alias.startswith(REGION_ALIAS_PREFIX) else None
+    return alias[len(REGION_ALIAS_PREFIX) :] if alias.startswith(REGION_ALIAS_PREFIX) else None
 
 
 def plane_of(model: type) -> Plane:
@@ -74,6 +74,8 @@ def region_code_check(code: str) -> None:
 
     if code not in settings.JUNCTION_ALL_REGIONS:
         raise ValidationError(
-            {"code": f"region {code!r} has no database in JUNCTION_REGIONS "
-                     f"(configured: {', '.join(settings.JUNCTION_ALL_REGIONS)})"}
+            {
+                "code": f"region {code!r} has no database in JUNCTION_REGIONS "
+                f"(configured: {', '.join(settings.JUNCTION_ALL_REGIONS)})"
+            }
         )

@@ -41,8 +41,9 @@ class ResidencyRouter:
             return False
         return obj1._state.db == obj2._state.db
 
-    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None,
-                      **hints: Any) -> bool | None:
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
         model = self._model(app_label, model_name, hints)
         if model is None:
             return None

@@ -51,8 +51,9 @@ def scope_rule_register(rule: ScopeRule) -> None:
 def scope_rule() -> ScopeRule:
     if _rule is None:
         # Failing closed: without a rule nobody could be told what they may see.
-        raise ImproperlyConfigured("no region scope rule registered (junction.accounts does it "
-                                   "in its AppConfig.ready)")
+        raise ImproperlyConfigured(
+            "no region scope rule registered (junction.accounts does it in its AppConfig.ready)"
+        )
     return _rule
 
 
@@ -107,8 +108,9 @@ def record_or_404(queryset: models.QuerySet[M], **lookup: Any) -> M:
     return record
 
 
-def scoped_get(queryset: models.QuerySet[M], user: AnyUser, action: Action = Action.READ,
-               **lookup: Any) -> M:
+def scoped_get(
+    queryset: models.QuerySet[M], user: AnyUser, action: Action = Action.READ, **lookup: Any
+) -> M:
     """One record for `user`: 404 when it does not exist, 403 with the reason when it is of a
     region where `user` may not take `action`. Refused rather than hidden: a member of staff
     learns why and whom to ask, and a record's existence is no secret among staff."""

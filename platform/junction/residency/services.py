@@ -19,16 +19,33 @@ from junction.residency.planes import served_alias
 REPEAT_WINDOW = timedelta(hours=1)
 
 
-def audit_record(*, region: str, actor: str, action: str, destination_region: str = "",
-                 detail: dict[str, Any] | None = None) -> AuditEvent:
-    event = AuditEvent(region=region, actor=actor, action=action,
-                       destination_region=destination_region, detail=detail or {})
+def audit_record(
+    *,
+    region: str,
+    actor: str,
+    action: str,
+    destination_region: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        region=region,
+        actor=actor,
+        action=action,
+        destination_region=destination_region,
+        detail=detail or {},
+    )
     event.save(using=served_alias(region))
     return event
 
 
-def audit_repeated(*, region: str, actor: str, action: str, destination_region: str = "",
-                   detail: dict[str, Any] | None = None) -> None:
+def audit_repeated(
+    *,
+    region: str,
+    actor: str,
+    action: str,
+    destination_region: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Record an event that anyone can repeat at will, without letting repeats flood the log.
 
     A refusal releases nothing, and a script asking 10,000 times would otherwise bury the
@@ -42,10 +59,14 @@ def audit_repeated(*, region: str, actor: str, action: str, destination_region: 
     now = timezone.now()
     alias = served_alias(region)
     window = datetime.fromtimestamp(
-        now.timestamp() // REPEAT_WINDOW.total_seconds() * REPEAT_WINDOW.total_seconds(), UTC)
+        now.timestamp() // REPEAT_WINDOW.total_seconds() * REPEAT_WINDOW.total_seconds(), UTC
+    )
     detail = detail or {}
-    key = hashlib.sha256(json.dumps([action, actor, destination_region, detail,
-                                     window.isoformat()], sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(
+        json.dumps(
+            [action, actor, destination_region, detail, window.isoformat()], sort_keys=True
+        ).encode()
+    ).hexdigest()
     events = AuditEvent.objects.in_region(region).filter(repeat_key=key)
     with transaction.atomic(using=alias):
         if events.update(repeats=F("repeats") + 1, last_at=now):
@@ -53,9 +74,15 @@ def audit_repeated(*, region: str, actor: str, action: str, destination_region: 
         try:
             # The unique key makes two first refusals arriving together one row, not two.
             with transaction.atomic(using=alias):
-                AuditEvent(region=region, actor=actor, action=action, repeat_key=key,
-                           destination_region=destination_region, detail=detail,
-                           last_at=now).save(using=alias)
+                AuditEvent(
+                    region=region,
+                    actor=actor,
+                    action=action,
+                    repeat_key=key,
+                    destination_region=destination_region,
+                    detail=detail,
+                    last_at=now,
+                ).save(using=alias)
         except IntegrityError:
             events.update(repeats=F("repeats") + 1, last_at=now)
 
@@ -67,17 +94,27 @@ def transfer_authorise(*, source: str, destination: str, level: str, actor: str)
     """
     if source == destination:
         raise TransferRefused("source and destination are the same region; nothing crosses")
-    rule = TransferRule.objects.filter(source__code=source, destination__code=destination,
-                                       level=level, active=True).first()
+    rule = TransferRule.objects.filter(
+        source__code=source, destination__code=destination, level=level, active=True
+    ).first()
     if rule is None:
-        audit_repeated(region=source, actor=actor, action="refused",
-                       destination_region=destination,
-                       detail={"level": level, "reason": "no transfer rule"})
+        audit_repeated(
+            region=source,
+            actor=actor,
+            action="refused",
+            destination_region=destination,
+            detail={"level": level, "reason": "no transfer rule"},
+        )
         raise TransferRefused(
             f"no active transfer rule lets {level} data go from {source} to {destination}"
         )
-    audit_record(region=source, actor=actor, action="transfer", destination_region=destination,
-                 detail={"level": level, "rule": rule.pk, "min_count": rule.min_count})
+    audit_record(
+        region=source,
+        actor=actor,
+        action="transfer",
+        destination_region=destination,
+        detail={"level": level, "rule": rule.pk, "min_count": rule.min_count},
+    )
     return rule
 
 
@@ -92,9 +129,13 @@ def transfer_rule_save(rule: TransferRule, *, actor: str) -> TransferRule:
     with transaction.atomic(using="default"):
         rule.full_clean()
         rule.save()
-        audit_record(region=rule.source.code, actor=actor,
-                     action="rule_created" if created else "rule_changed",
-                     destination_region=rule.destination.code, detail=_rule_detail(rule))
+        audit_record(
+            region=rule.source.code,
+            actor=actor,
+            action="rule_created" if created else "rule_changed",
+            destination_region=rule.destination.code,
+            detail=_rule_detail(rule),
+        )
     return rule
 
 
@@ -103,10 +144,19 @@ def transfer_rule_delete(rule: TransferRule, *, actor: str) -> None:
     with transaction.atomic(using="default"):
         detail = _rule_detail(rule)
         rule.delete()
-        audit_record(region=rule.source.code, actor=actor, action="rule_deleted",
-                     destination_region=rule.destination.code, detail=detail)
+        audit_record(
+            region=rule.source.code,
+            actor=actor,
+            action="rule_deleted",
+            destination_region=rule.destination.code,
+            detail=detail,
+        )
 
 
 def _rule_detail(rule: TransferRule) -> dict[str, Any]:
-    return {"rule": rule.pk, "level": rule.level, "min_count": rule.min_count,
-            "active": rule.active}
+    return {
+        "rule": rule.pk,
+        "level": rule.level,
+        "min_count": rule.min_count,
+        "active": rule.active,
+    }

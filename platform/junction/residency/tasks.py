@@ -92,8 +92,13 @@ class RegionTask(Task):
         return None
 
 
-def region_task(*, idempotent: bool, transient: tuple[type[BaseException], ...] = (),
-                max_retries: int = 5, expires: int = 3600) -> Callable:
+def region_task(
+    *,
+    idempotent: bool,
+    transient: tuple[type[BaseException], ...] = (),
+    max_retries: int = 5,
+    expires: int = 3600,
+) -> Callable:
     """Declare a task that works on one region's data; call it with `region=` as a keyword.
 
     acks_late only for idempotent tasks (a crash mid-task re-runs it); retries with exponential

@@ -49,31 +49,53 @@ class DeviceAddForm(forms.ModelForm):
         fields = ["device_id", "site"]
 
 
-def secrets_page(modeladmin: admin.ModelAdmin, request, issued: list[services.IssuedSecret],
-                 title: str) -> TemplateResponse:
-    response = TemplateResponse(request, "admin/sites/device/issued_secrets.html", {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "issued": issued,
-        "warning": SECRET_WARNING,
-        "opts": modeladmin.model._meta,
-    })
+def secrets_page(
+    modeladmin: admin.ModelAdmin, request, issued: list[services.IssuedSecret], title: str
+) -> TemplateResponse:
+    response = TemplateResponse(
+        request,
+        "admin/sites/device/issued_secrets.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "issued": issued,
+            "warning": SECRET_WARNING,
+            "opts": modeladmin.model._meta,
+        },
+    )
     add_never_cache_headers(response)
     return response
 
 
 @admin.register(Device)
 class DeviceAdmin(RegionScopedAdmin):
-    list_display = ["device_id", "site", "region", "last_batch_age", "batches_received",
-                    "last_model_name", "rotating", "revoked_at"]
+    list_display = [
+        "device_id",
+        "site",
+        "region",
+        "last_batch_age",
+        "batches_received",
+        "last_model_name",
+        "rotating",
+        "revoked_at",
+    ]
     list_filter = ["site__region", "revoked_at"]
     search_fields = ["device_id", "site__slug"]
     actions = ["rotate_secret", "finish_rotation", "revoke"]
     # The sealed secrets are never part of any admin form or page.
     exclude = ["secret_sealed", "previous_secret_sealed"]
-    readonly_fields = ["device_id", "site", "fingerprint", "rotation_started_at", "revoked_at",
-                       "created_at", "last_batch_at", "batches_received", "last_model_name",
-                       "last_model_sha256"]
+    readonly_fields = [
+        "device_id",
+        "site",
+        "fingerprint",
+        "rotation_started_at",
+        "revoked_at",
+        "created_at",
+        "last_batch_at",
+        "batches_received",
+        "last_model_name",
+        "last_model_sha256",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("site__region")
@@ -94,14 +116,16 @@ class DeviceAdmin(RegionScopedAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if change:
             return  # every field is read-only; state changes are actions
-        issued = services.device_add(device_id=form.cleaned_data["device_id"],
-                                     site=form.cleaned_data["site"].slug)
+        issued = services.device_add(
+            device_id=form.cleaned_data["device_id"], site=form.cleaned_data["site"].slug
+        )
         obj.pk = issued.device.pk
         request._junction_issued = [issued]
 
     def response_add(self, request, obj, post_url_continue=None):
-        return secrets_page(self, request, request._junction_issued,
-                            f"Device {obj.device_id} registered")
+        return secrets_page(
+            self, request, request._junction_issued, f"Device {obj.device_id} registered"
+        )
 
     # --- columns ---------------------------------------------------------------------------
 

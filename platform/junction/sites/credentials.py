@@ -34,8 +34,9 @@ def _fernet() -> Fernet:
     configured = settings.JUNCTION_CREDENTIALS_KEY
     if configured:
         return Fernet(configured.encode())
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"junction device credentials").derive(settings.SECRET_KEY.encode())
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"junction device credentials"
+    ).derive(settings.SECRET_KEY.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 

@@ -16,14 +16,19 @@ class Site(ControlModel):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="sites")
-    timezone = models.CharField(max_length=64, default="UTC", validators=[time_zone_check],
-                                help_text="IANA time zone; site_add defaults it to the "
-                                          "region's.")
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[time_zone_check],
+        help_text="IANA time zone; site_add defaults it to the region's.",
+    )
     # WGS 84, for maps and open-standard exports (a FIWARE entity's `location`); optional.
-    latitude = models.FloatField(null=True, blank=True,
-                                 validators=[MinValueValidator(-90), MaxValueValidator(90)])
-    longitude = models.FloatField(null=True, blank=True,
-                                  validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

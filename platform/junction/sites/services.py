@@ -15,36 +15,70 @@ from junction.sites.models import Counter, CounterKind, Device, Site
 
 
 @transaction.atomic(using="default")
-def region_add(*, code: str, name: str, endpoint: str = "", min_bucket_seconds: int = 60,
-               raw_retention_days: int = 90, rollup_retention_days: int = 730,
-               k_threshold: int = 5, timezone: str = "UTC", country: str = "",
-               subdivision: str = "") -> Region:
+def region_add(
+    *,
+    code: str,
+    name: str,
+    endpoint: str = "",
+    min_bucket_seconds: int = 60,
+    raw_retention_days: int = 90,
+    rollup_retention_days: int = 730,
+    k_threshold: int = 5,
+    timezone: str = "UTC",
+    country: str = "",
+    subdivision: str = "",
+) -> Region:
     region_code_check(code)
-    region = Region(code=code, name=name, endpoint=endpoint,
-                    min_bucket_seconds=min_bucket_seconds, raw_retention_days=raw_retention_days,
-                    rollup_retention_days=rollup_retention_days, k_threshold=k_threshold,
-                    timezone=timezone, country=country, subdivision=subdivision)
+    region = Region(
+        code=code,
+        name=name,
+        endpoint=endpoint,
+        min_bucket_seconds=min_bucket_seconds,
+        raw_retention_days=raw_retention_days,
+        rollup_retention_days=rollup_retention_days,
+        k_threshold=k_threshold,
+        timezone=timezone,
+        country=country,
+        subdivision=subdivision,
+    )
     region.full_clean()
     region.save()
     return region
 
 
 @transaction.atomic(using="default")
-def site_add(*, slug: str, region: str, name: str, counters: dict[str, dict] | None = None,
-             timezone: str | None = None, latitude: float | None = None,
-             longitude: float | None = None) -> Site:
+def site_add(
+    *,
+    slug: str,
+    region: str,
+    name: str,
+    counters: dict[str, dict] | None = None,
+    timezone: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Site:
     """Register a site; its time zone is the region's unless given. A position (WGS 84) needs
     both coordinates: half of one would put the site on no map at all."""
     if (latitude is None) != (longitude is None):
-        raise ValidationError({"latitude" if latitude is None else "longitude":
-                               "give both latitude and longitude, or neither"})
+        raise ValidationError(
+            {
+                "latitude"
+                if latitude is None
+                else "longitude": "give both latitude and longitude, or neither"
+            }
+        )
     try:
         region_obj = Region.objects.get(code=region)
     except Region.DoesNotExist as exc:
         raise ValidationError({"region": f"unknown region {region!r}"}) from exc
-    site = Site(slug=slug, name=name, region=region_obj,
-                timezone=region_obj.timezone if timezone is None else timezone,
-                latitude=latitude, longitude=longitude)
+    site = Site(
+        slug=slug,
+        name=name,
+        region=region_obj,
+        timezone=region_obj.timezone if timezone is None else timezone,
+        latitude=latitude,
+        longitude=longitude,
+    )
     site.full_clean()
     site.save()
     for counter_name, geometry in (counters or {}).items():
@@ -52,8 +86,9 @@ def site_add(*, slug: str, region: str, name: str, counters: dict[str, dict] | N
     return site
 
 
-def counter_add(*, site: Site, name: str, kind: str = CounterKind.LINE,
-                geometry: dict | None = None) -> Counter:
+def counter_add(
+    *, site: Site, name: str, kind: str = CounterKind.LINE, geometry: dict | None = None
+) -> Counter:
     counter = Counter(site=site, name=name, kind=kind, geometry=geometry or {})
     counter.full_clean()
     counter.save()
@@ -75,8 +110,12 @@ def device_add(*, device_id: str, site: str) -> IssuedSecret:
     except Site.DoesNotExist as exc:
         raise ValidationError({"site": f"unknown site {site!r}"}) from exc
     secret = credentials.generate_secret()
-    device = Device(device_id=device_id, site=site_obj, secret_sealed=credentials.seal(secret),
-                    secret_fingerprint=credentials.fingerprint(secret))
+    device = Device(
+        device_id=device_id,
+        site=site_obj,
+        secret_sealed=credentials.seal(secret),
+        secret_fingerprint=credentials.fingerprint(secret),
+    )
     device.full_clean()
     device.save()
     return IssuedSecret(device=device, secret=secret)
@@ -98,9 +137,11 @@ def device_rotate(*, device_id: str) -> IssuedSecret:
     if device.previous_secret_sealed:
         # A second rotation would silently retire the secret the device may still be using.
         raise ValidationError(
-            {"device_id": f"device {device_id!r} is already rotating (since "
-                          f"{device.rotation_started_at:%Y-%m-%d %H:%M} UTC): finish that "
-                          "rotation first"}
+            {
+                "device_id": f"device {device_id!r} is already rotating (since "
+                f"{device.rotation_started_at:%Y-%m-%d %H:%M} UTC): finish that "
+                "rotation first"
+            }
         )
     secret = credentials.generate_secret()
     device.previous_secret_sealed = device.secret_sealed

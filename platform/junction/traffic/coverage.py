@@ -26,13 +26,23 @@ class Watch:
     feeds: Mapping[str, Collection[str]]  # counter -> the cameras that count it
 
     @classmethod
-    def of(cls, *, analysed: Mapping[str, float], window_seconds: float, cameras: set[str],
-           feeds: Mapping[str, Collection[str]] | None = None) -> Watch:
+    def of(
+        cls,
+        *,
+        analysed: Mapping[str, float],
+        window_seconds: float,
+        cameras: set[str],
+        feeds: Mapping[str, Collection[str]] | None = None,
+    ) -> Watch:
         """From each camera's analysed seconds. A camera that delivered in the window counts
         even if revoked since; a camera of the site that delivered nothing counts as 0."""
-        return cls(covered={device: min(1.0, analysed.get(device, 0.0) / window_seconds)
-                            for device in cameras | set(analysed)},
-                   feeds=feeds or {})
+        return cls(
+            covered={
+                device: min(1.0, analysed.get(device, 0.0) / window_seconds)
+                for device in cameras | set(analysed)
+            },
+            feeds=feeds or {},
+        )
 
     def site_coverage(self) -> float:
         covered = self.covered
@@ -45,16 +55,18 @@ class Watch:
         return sum(self.covered[d] for d in cameras) / len(cameras) if cameras else 0.0
 
 
-def counter_cameras(counter: str, *, feeds: Mapping[str, Collection[str]],
-                    present: Collection[str]) -> list[str]:
+def counter_cameras(
+    counter: str, *, feeds: Mapping[str, Collection[str]], present: Collection[str]
+) -> list[str]:
     """The cameras whose coverage is a counter's: of those present, the ones known to count
     it, or every one present when none of them is known to."""
     counting = [device for device in feeds.get(counter, ()) if device in present]
     return counting or list(present)
 
 
-def analysed_seconds(*, region: str, site_id: int, start: datetime, end: datetime,
-                     window: Expression) -> QuerySet:
+def analysed_seconds(
+    *, region: str, site_id: int, start: datetime, end: datetime, window: Expression
+) -> QuerySet:
     """{"window", "device_id", "analysed"} per window (`window`: an expression of "start" that
     cuts it) and camera, over the buckets of `site_id` starting in [start, end). A window or
     camera missing from the answer delivered no bucket; one at 0.0 was an announced outage."""

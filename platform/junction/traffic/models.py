@@ -24,8 +24,10 @@ class CountBucket(RegionModel):
 
     class Meta(RegionModel.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["site_id", "device_id", "start", "seconds"],
-                                    name="one_bucket_per_device_and_time"),
+            models.UniqueConstraint(
+                fields=["site_id", "device_id", "start", "seconds"],
+                name="one_bucket_per_device_and_time",
+            ),
         ]
         indexes = [models.Index(fields=["site_id", "start"])]
 
@@ -37,8 +39,9 @@ class CountBucket(RegionModel):
 class BucketPart(RegionModel):
     """One aggregate line of a bucket; repeats the bucket's site and start for one-table scans."""
 
-    bucket = models.ForeignKey(CountBucket, on_delete=models.CASCADE,
-                               related_name="%(class)s_parts")
+    bucket = models.ForeignKey(
+        CountBucket, on_delete=models.CASCADE, related_name="%(class)s_parts"
+    )
     site_id = models.BigIntegerField()
     start = models.DateTimeField()
     road_user = models.CharField(max_length=16)  # person | bicycle | car | motorcycle | bus | truck

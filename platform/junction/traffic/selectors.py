@@ -19,9 +19,16 @@ BREAKDOWN = ("counter", "direction", "road_user")
 _MAX_STRETCHES = 16
 
 
-def count_totals(*, site: Site, start: datetime, end: datetime, counter: str | None = None,
-                 road_user: str | None = None, interval: str | None = "bucket",
-                 by: Sequence[str] = BREAKDOWN) -> list[dict]:
+def count_totals(
+    *,
+    site: Site,
+    start: datetime,
+    end: datetime,
+    counter: str | None = None,
+    road_user: str | None = None,
+    interval: str | None = "bucket",
+    by: Sequence[str] = BREAKDOWN,
+) -> list[dict]:
     """Summed counts of `site` in [start, end), per period of `interval` (None: the whole
     range) and per `by` fields, ordered by period then `by`.
 
@@ -46,9 +53,7 @@ def count_totals(*, site: Site, start: datetime, end: datetime, counter: str | N
     if not (group or by):
         return [{"count": rows.aggregate(count=Sum("count"))["count"] or 0}]
     order = [*(["period"] if group else []), *by]
-    return list(
-        rows.values(*by, **group).annotate(count=Sum("count")).order_by(*order)
-    )
+    return list(rows.values(*by, **group).annotate(count=Sum("count")).order_by(*order))
 
 
 def device_buckets_near(

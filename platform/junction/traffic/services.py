@@ -142,7 +142,13 @@ def device_buckets_store(
             CountBucket,
             region=region,
             fields=(
-                "site_id", "device_id", "batch_id", "start", "seconds", "uptime", "received_at"
+                "site_id",
+                "device_id",
+                "batch_id",
+                "start",
+                "seconds",
+                "uptime",
+                "received_at",
             ),
             rows=[
                 (site_id, device_id, batch_id, b.start, b.seconds, b.uptime, received_at)

@@ -17,13 +17,13 @@ def ana(db):
 
 
 def attempt(client, username: str, password: str, address: str = "203.0.113.7"):
-    return client.post(LOGIN, {"username": username, "password": password},
-                       REMOTE_ADDR=address)
+    return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def test_it_locks_a_user_name_out_after_five_failures_from_any_addresses(client, ana):
-    answers = [attempt(client, "ana", "wrong", address=f"203.0.113.{i}").status_code
-               for i in range(5)]
+    answers = [
+        attempt(client, "ana", "wrong", address=f"203.0.113.{i}").status_code for i in range(5)
+    ]
     assert answers == [200, 200, 200, 200, 429]
     locked = attempt(client, "ana", "right horse battery", address="198.51.100.9")
     assert locked.status_code == 429
@@ -32,8 +32,10 @@ def test_it_locks_a_user_name_out_after_five_failures_from_any_addresses(client,
 
 
 def test_it_locks_an_address_out_after_five_failures_with_any_user_names(client, ana):
-    answers = [attempt(client, name, "guess").status_code
-               for name in ("bob", "carol", "dave", "erin", "frank")]
+    answers = [
+        attempt(client, name, "guess").status_code
+        for name in ("bob", "carol", "dave", "erin", "frank")
+    ]
     assert answers == [200, 200, 200, 200, 429]
     assert attempt(client, "ana", "right horse battery").status_code == 429
     assert attempt(client, "ana", "right horse battery", address="198.51.100.9").status_code == 302

@@ -37,14 +37,19 @@ def test_it_grants_and_changes_a_role(ana, eu_west):
 def test_it_withdraws_a_role(ana, eu_west):
     run("ana", "--region", "eu-west")
     assert run("ana", "--region", "eu-west", "--withdraw").strip() == (
-        "ana has no role in eu-west now")
+        "ana has no role in eu-west now"
+    )
     assert not RegionMembership.objects.exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["ghost", "--region", "eu-west"], "unknown user 'ghost'"),
-    (["ana", "--region", "ap-south"], "region: unknown region 'ap-south'"),
-], ids=["unknown user", "unknown region"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ghost", "--region", "eu-west"], "unknown user 'ghost'"),
+        (["ana", "--region", "ap-south"], "region: unknown region 'ap-south'"),
+    ],
+    ids=["unknown user", "unknown region"],
+)
 def test_it_refuses_unknown_names(ana, eu_west, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)

@@ -17,22 +17,33 @@ US_SECRET = "whsec-us-7b21de"
 def subscriptions(eu_west, us_east):
     return {
         "eu": AlertSubscription.objects.create(
-            region=eu_west, name="EU operations", webhook_url="https://hooks.eu.example/j",
-            webhook_secret=EU_SECRET),
+            region=eu_west,
+            name="EU operations",
+            webhook_url="https://hooks.eu.example/j",
+            webhook_secret=EU_SECRET,
+        ),
         "us": AlertSubscription.objects.create(
-            region=us_east, name="US operations", webhook_url="https://hooks.us.example/j",
-            webhook_secret=US_SECRET),
+            region=us_east,
+            name="US operations",
+            webhook_url="https://hooks.us.example/j",
+            webhook_secret=US_SECRET,
+        ),
     }
 
 
 def grant(user, *codenames: str):
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="analytics",
-                                                         codename__in=codenames))
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="analytics", codename__in=codenames)
+    )
     return user
 
 
-ALL = ("view_alertsubscription", "add_alertsubscription", "change_alertsubscription",
-       "delete_alertsubscription")
+ALL = (
+    "view_alertsubscription",
+    "add_alertsubscription",
+    "change_alertsubscription",
+    "delete_alertsubscription",
+)
 
 
 def change_url(subscription) -> str:
@@ -40,14 +51,21 @@ def change_url(subscription) -> str:
 
 
 def form_data(subscription, **changes) -> dict:
-    data = {"name": subscription.name, "region": subscription.region_id,
-            "min_severity": subscription.min_severity, "kinds": "[]",
-            "webhook_url": subscription.webhook_url, "emails": "[]", "active": "on"}
+    data = {
+        "name": subscription.name,
+        "region": subscription.region_id,
+        "min_severity": subscription.min_severity,
+        "kinds": "[]",
+        "webhook_url": subscription.webhook_url,
+        "emails": "[]",
+        "active": "on",
+    }
     return {**data, **changes}
 
 
-def test_it_shows_an_operator_only_the_subscriptions_of_their_regions(client, eu_operator,
-                                                                      subscriptions):
+def test_it_shows_an_operator_only_the_subscriptions_of_their_regions(
+    client, eu_operator, subscriptions
+):
     client.force_login(grant(eu_operator, *ALL))
     page = client.get(reverse("admin:analytics_alertsubscription_changelist")).content.decode()
     assert "EU operations" in page and "US operations" not in page
@@ -58,8 +76,9 @@ def test_it_shows_an_operator_only_the_subscriptions_of_their_regions(client, eu
     assert (us.webhook_url, us.webhook_secret) == ("https://hooks.us.example/j", US_SECRET)
 
 
-def test_it_lets_an_operator_add_subscriptions_only_in_their_regions(client, eu_operator,
-                                                                     subscriptions):
+def test_it_lets_an_operator_add_subscriptions_only_in_their_regions(
+    client, eu_operator, subscriptions
+):
     client.force_login(grant(eu_operator, *ALL))
     add = reverse("admin:analytics_alertsubscription_add")
     form = client.get(add).content.decode()
@@ -81,8 +100,9 @@ def test_it_never_shows_a_webhook_secret(client, admin_user, eu_operator, subscr
         assert "EU operations" in page
         assert EU_SECRET not in page and US_SECRET not in page
     # Nor can the search be used to guess one a character at a time.
-    search = client.get(reverse("admin:analytics_alertsubscription_changelist"),
-                        {"q": EU_SECRET[:9]}).content.decode()
+    search = client.get(
+        reverse("admin:analytics_alertsubscription_changelist"), {"q": EU_SECRET[:9]}
+    ).content.decode()
     assert "EU operations" not in search
 
 
@@ -92,7 +112,9 @@ def test_it_keeps_a_secret_left_blank_and_replaces_one_given(client, admin_user,
     assert client.post(change_url(eu), form_data(eu, name="EU ops")).status_code == 302
     eu.refresh_from_db()
     assert (eu.name, eu.webhook_secret) == ("EU ops", EU_SECRET)
-    assert client.post(change_url(eu), form_data(eu, new_webhook_secret="whsec-new")
-                       ).status_code == 302
+    assert (
+        client.post(change_url(eu), form_data(eu, new_webhook_secret="whsec-new")).status_code
+        == 302
+    )
     eu.refresh_from_db()
     assert eu.webhook_secret == "whsec-new"

@@ -40,14 +40,20 @@ def five_weeks(eu_site):
     outage = window(4, FRI, 14.0)
     inject_drop(rng, traffic, incident, 6, depth=0.8)
     inject_outage(traffic, outage, 8)
-    store_quarter_series(region=EU, site_id=eu_site.pk, start=MONDAY, volumes=traffic.volume,
-                         coverage=traffic.coverage)
+    store_quarter_series(
+        region=EU,
+        site_id=eu_site.pk,
+        start=MONDAY,
+        volumes=traffic.volume,
+        coverage=traffic.coverage,
+    )
     return eu_site, incident, outage
 
 
 def detect_week(site) -> list[Anomaly]:
-    return anomalies.anomalies_detect_site(region=EU, site_id=site.pk, since=JUDGED_START,
-                                           until=JUDGED_START + timedelta(weeks=1)).recorded
+    return anomalies.anomalies_detect_site(
+        region=EU, site_id=site.pk, since=JUDGED_START, until=JUDGED_START + timedelta(weeks=1)
+    ).recorded
 
 
 def test_it_records_an_incident_on_its_counter_and_an_outage_for_the_whole_site(five_weeks):
@@ -74,21 +80,29 @@ def test_it_does_not_duplicate_anomalies_when_runs_overlap(five_weeks):
 def test_it_extends_an_anomaly_still_going_on_at_the_next_run(five_weeks):
     site, incident, _ = five_weeks
     # The first run ends half-way through the incident; the next one sees the rest.
-    anomalies.anomalies_detect_site(region=EU, site_id=site.pk, since=JUDGED_START,
-                                    until=at(incident + 3))
+    anomalies.anomalies_detect_site(
+        region=EU, site_id=site.pk, since=JUDGED_START, until=at(incident + 3)
+    )
     first = Anomaly.objects.in_region(EU).get(kind="drop")
     assert first.end == at(incident + 3)
-    anomalies.anomalies_detect_site(region=EU, site_id=site.pk, since=at(incident - 8),
-                                    until=at(incident + 12))
+    anomalies.anomalies_detect_site(
+        region=EU, site_id=site.pk, since=at(incident - 8), until=at(incident + 12)
+    )
     extended = Anomaly.objects.in_region(EU).get(kind="drop")
-    assert (extended.pk, extended.start, extended.end) == (first.pk, at(incident),
-                                                           at(incident + 6))
+    assert (extended.pk, extended.start, extended.end) == (first.pk, at(incident), at(incident + 6))
     assert extended.expected > first.expected
 
 
 def test_it_treats_a_site_that_never_reported_as_not_yet_set_up(eu_site):
-    assert anomalies.anomalies_detect_site(region=EU, site_id=eu_site.pk, since=JUDGED_START,
-                                           until=JUDGED_START + timedelta(days=1)).recorded == []
+    assert (
+        anomalies.anomalies_detect_site(
+            region=EU,
+            site_id=eu_site.pk,
+            since=JUDGED_START,
+            until=JUDGED_START + timedelta(days=1),
+        ).recorded
+        == []
+    )
 
 
 def test_it_reports_a_device_that_stopped_sending_as_an_outage(eu_site):
@@ -96,8 +110,13 @@ def test_it_reports_a_device_that_stopped_sending_as_an_outage(eu_site):
     traffic = generate(rng, weeks=5)
     silent_from = 4 * WINDOWS_PER_WEEK + 200
     traffic.coverage[silent_from:] = 0
-    store_quarter_series(region=EU, site_id=eu_site.pk, start=MONDAY, volumes=traffic.volume,
-                         coverage=traffic.coverage)
+    store_quarter_series(
+        region=EU,
+        site_id=eu_site.pk,
+        start=MONDAY,
+        volumes=traffic.volume,
+        coverage=traffic.coverage,
+    )
     detect_week(eu_site)
     outage = Anomaly.objects.in_region(EU).get()
     assert (outage.kind, outage.start) == ("outage", at(silent_from))
@@ -109,7 +128,10 @@ def test_it_records_who_acknowledged_and_resolved_an_anomaly(five_weeks):
     anomalies.anomaly_acknowledge(region=EU, anomaly_id=drop.pk, user="ana.eu")
     resolved = anomalies.anomaly_resolve(region=EU, anomaly_id=drop.pk, user="ben.eu")
     assert (resolved.state, resolved.acknowledged_by, resolved.resolved_by) == (
-        "resolved", "ana.eu", "ben.eu")
+        "resolved",
+        "ana.eu",
+        "ben.eu",
+    )
     assert resolved.acknowledged_at <= resolved.resolved_at
     with pytest.raises(ValidationError):
         anomalies.anomaly_acknowledge(region=EU, anomaly_id=drop.pk, user="late.eu")
@@ -128,8 +150,9 @@ def test_it_lists_anomalies_as_json(five_weeks, capsys):
 def test_it_withdraws_an_outage_once_the_late_data_arrives(five_weeks):
     site, _, outage = five_weeks
     detect_week(site)
-    store_quarter_series(region=EU, site_id=site.pk, start=at(outage), volumes=[50] * 8,
-                         coverage=[1.0] * 8)  # the spool delivered after all
+    store_quarter_series(
+        region=EU, site_id=site.pk, start=at(outage), volumes=[50] * 8, coverage=[1.0] * 8
+    )  # the spool delivered after all
     detect_week(site)
     withdrawn = Anomaly.objects.in_region(EU).get(kind="outage")
     assert (withdrawn.state, withdrawn.resolved_by) == ("resolved", "system:late-data")

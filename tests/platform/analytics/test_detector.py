@@ -65,7 +65,7 @@ def test_it_finds_an_incident_that_cuts_traffic(rng, depth, windows):
 def test_it_finds_a_road_closed_to_all_traffic_as_a_drop_not_an_outage(rng):
     traffic = generate(rng, weeks=5)
     start = window(4, WED, 11.0)
-    traffic.volume[start:start + 8] = 0  # the camera watches an empty road
+    traffic.volume[start : start + 8] = 0  # the camera watches an empty road
     assert [f.kind for f in overlapping(judge(traffic), start, 8)] == ["drop"]
 
 
@@ -104,14 +104,18 @@ def test_it_finds_erratic_counts(rng):
     traffic = generate(rng, weeks=5)
     start = window(4, MON, 10.0)
     factors = np.array([0.2, 2.6, 0.3, 1.0, 2.8, 0.25, 2.4, 1.0, 0.2, 2.5])
-    traffic.volume[start:start + 10] = rng.poisson(traffic.rate[start:start + 10] * factors)
+    traffic.volume[start : start + 10] = rng.poisson(traffic.rate[start : start + 10] * factors)
     assert [f.kind for f in overlapping(judge(traffic), start, 10)] == ["erratic"]
 
 
 def test_it_finds_every_injected_anomaly_in_one_week_and_nothing_else(rng):
     traffic = generate(rng, weeks=5)
-    incidents = {"drop": (window(4, TUE, 8.0), 6), "spike": (window(4, THU, 18.0), 4),
-                 "flatline": (window(4, WED, 10.0), 12), "outage": (window(4, FRI, 14.0), 8)}
+    incidents = {
+        "drop": (window(4, TUE, 8.0), 6),
+        "spike": (window(4, THU, 18.0), 4),
+        "flatline": (window(4, WED, 10.0), 12),
+        "outage": (window(4, FRI, 14.0), 8),
+    }
     inject_drop(rng, traffic, *incidents["drop"], depth=0.7)
     inject_spike(rng, traffic, *incidents["spike"], extra=1.5)
     inject_flatline(traffic, *incidents["flatline"])
@@ -127,7 +131,7 @@ def test_it_finds_a_long_closure_on_a_quiet_road_that_no_single_window_shows(rng
     # window alone is a few cars short; together they are unmistakable.
     traffic = generate(rng, weeks=5, peak_per_window=20.0)
     start = window(4, SAT, 9.0)
-    assert 6 < traffic.rate[start:start + 20].mean() < 14
+    assert 6 < traffic.rate[start : start + 20].mean() < 14
     inject_drop(rng, traffic, start, 20, depth=0.87)
     found = overlapping(judge(traffic), start, 20)
     assert [f.kind for f in found] == ["drop"]
@@ -150,8 +154,8 @@ def test_it_judges_every_window_with_history_in_one_run_over_six_weeks(rng):
     judgement = judge_all(traffic)
     assert sorted(f.first for f in judgement.findings if f.kind == "drop") == drops
     # Three past weeks are needed: the first three weeks are told as not judged, not as normal.
-    assert judgement.skipped["history"][:3 * WINDOWS_PER_WEEK].all()
-    assert judgement.judged[3 * WINDOWS_PER_WEEK:].all()
+    assert judgement.skipped["history"][: 3 * WINDOWS_PER_WEEK].all()
+    assert judgement.judged[3 * WINDOWS_PER_WEEK :].all()
 
 
 def test_it_compares_a_public_holiday_with_sundays_not_with_its_weekday(rng):
@@ -159,13 +163,15 @@ def test_it_compares_a_public_holiday_with_sundays_not_with_its_weekday(rng):
     thursday = window(4, THU, 0.0)
     sunday = window(4, SUN, 0.0)
     day = slice(thursday, thursday + 96)
-    traffic.volume[day] = rng.poisson(traffic.rate[sunday:sunday + 96])  # Sunday traffic
+    traffic.volume[day] = rng.poisson(traffic.rate[sunday : sunday + 96])  # Sunday traffic
     holidays = np.zeros(traffic.volume.size, dtype=bool)
     holidays[day] = True
     index = np.arange(traffic.volume.size)
-    as_holiday = Calendar(week=index // WINDOWS_PER_WEEK,
-                          slot=np.where(holidays, 6 * 96 + index % 96, index % WINDOWS_PER_WEEK),
-                          holiday=holidays)
+    as_holiday = Calendar(
+        week=index // WINDOWS_PER_WEEK,
+        slot=np.where(holidays, 6 * 96 + index % 96, index % WINDOWS_PER_WEEK),
+        holiday=holidays,
+    )
     findings = detect(traffic.volume, traffic.coverage, as_holiday)
     assert overlapping(findings, thursday, 96) == []
     # The same day without its holiday is a day-long drop: the calendar is what saves it.
@@ -177,8 +183,9 @@ def test_the_calendar_puts_a_holiday_on_sundays_slots_in_local_time():
     from zoneinfo import ZoneInfo
 
     paris = ZoneInfo("Europe/Paris")
-    starts = [datetime(2026, 12, 24, 23, tzinfo=UTC) + i * timedelta(minutes=15)
-              for i in range(8)]  # 00:00-02:00 on Christmas Day in Paris
+    starts = [
+        datetime(2026, 12, 24, 23, tzinfo=UTC) + i * timedelta(minutes=15) for i in range(8)
+    ]  # 00:00-02:00 on Christmas Day in Paris
     calendar = Calendar.of(starts, paris, holidays={date(2026, 12, 25)})
     assert calendar.holiday.all()
     assert list(calendar.slot) == [6 * 96 + q for q in range(8)]

@@ -40,10 +40,14 @@ def recomputed(monkeypatch):
 def _history_batch(device, first_hour: datetime) -> dict:
     """Three hours of five-minute buckets, as a device catching up on its backlog sends them."""
     buckets = [
-        example_bucket(first_hour + timedelta(seconds=BUCKET_SECONDS * i),
-                       seconds=BUCKET_SECONDS, uptime=1.0, speeds=[], occupancy=[],
-                       counts=[{"counter": "north-stopline", "direction": "in", "class": "car",
-                                "count": 4}])
+        example_bucket(
+            first_hour + timedelta(seconds=BUCKET_SECONDS * i),
+            seconds=BUCKET_SECONDS,
+            uptime=1.0,
+            speeds=[],
+            occupancy=[],
+            counts=[{"counter": "north-stopline", "direction": "in", "class": "car", "count": 4}],
+        )
         for i in range(HOURS_PER_BATCH * 3600 // BUCKET_SECONDS)
     ]
     return example_batch(device, buckets=buckets)
@@ -93,10 +97,12 @@ def test_a_request_rolls_up_its_own_hours_first_and_only_a_little_of_an_old_back
     client, eu_device, recomputed, django_capture_on_commit_callbacks
 ):
     # Forty hours a failed run left marked a week earlier, before this batch arrives.
-    week_ago = (datetime.now(UTC) - timedelta(days=7)).replace(minute=0, second=0,
-                                                               microsecond=0)
-    rollups.dirty_windows_mark(region="eu-west", site_id=eu_device.site.pk,
-                               starts=[week_ago + timedelta(hours=h) for h in range(40)])
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
+    rollups.dirty_windows_mark(
+        region="eu-west",
+        site_id=eu_device.site.pk,
+        starts=[week_ago + timedelta(hours=h) for h in range(40)],
+    )
     DirtyWindow.objects.in_region("eu-west").update(marked_at=week_ago)
     [first] = _backfill(client, eu_device, 1, django_capture_on_commit_callbacks)
 

@@ -27,16 +27,24 @@ def aged(days: int):
 def stored(region: str, site_id: int, days_ago: int, minutes: int = 10) -> None:
     start = aged(days_ago)
     store_buckets(region=region, site_id=site_id, start=start, minutes=minutes, counts=COUNTS)
-    rollups.rollups_recompute(region=region, site_id=site_id, start=start,
-                              end=start + timedelta(hours=1))
+    rollups.rollups_recompute(
+        region=region, site_id=site_id, start=start, end=start + timedelta(hours=1)
+    )
 
 
 def received(region: str, site_id: int, days_ago: int) -> IngestBatch:
     """An idempotency record of a batch received `days_ago` days ago."""
     record = IngestBatch(
-        region=region, batch_id=uuid.uuid4(), device_id=f"dev-{region}", site_id=site_id,
-        body_sha256="0" * 64, model_name="yolox_nano", model_sha256="1" * 64,
-        received_at=timezone.now() - timedelta(days=days_ago), buckets=1, count_rows=1,
+        region=region,
+        batch_id=uuid.uuid4(),
+        device_id=f"dev-{region}",
+        site_id=site_id,
+        body_sha256="0" * 64,
+        model_name="yolox_nano",
+        model_sha256="1" * 64,
+        received_at=timezone.now() - timedelta(days=days_ago),
+        buckets=1,
+        count_rows=1,
     )
     record.save(using=served_alias(region))
     return record
@@ -50,8 +58,9 @@ def test_it_deletes_raw_data_and_rollups_past_the_regions_policy(eu_site, us_sit
     report = retention.retention_apply(region="eu-west", batch=7)
 
     buckets = CountBucket.objects.in_region("eu-west")
-    assert sorted({b.start for b in buckets}) == [aged(10) + timedelta(minutes=m)
-                                                  for m in range(10)]
+    assert sorted({b.start for b in buckets}) == [
+        aged(10) + timedelta(minutes=m) for m in range(10)
+    ]
     assert CountRow.objects.in_region("eu-west").count() == 10
     hourly = Rollup.objects.in_region("eu-west").filter(period=Period.HOUR)
     assert sorted(r.start for r in hourly) == [aged(100), aged(10)]

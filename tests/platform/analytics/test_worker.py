@@ -74,19 +74,39 @@ class WorkerProcess:
         env.update(
             # The test databases pytest-django created, so the worker sees what tests commit.
             DATABASE_URL=_database_url("default"),
-            JUNCTION_REGIONS=",".join(f"{code}={_database_url(region_alias(code))}"
-                                      for code in settings.SERVED_REGIONS),
+            JUNCTION_REGIONS=",".join(
+                f"{code}={_database_url(region_alias(code))}" for code in settings.SERVED_REGIONS
+            ),
             JUNCTION_TASKS_EAGER="0",
-            PYTHONPATH=os.pathsep.join([str(ROOT / "platform"), str(ROOT),
-                                        env.get("PYTHONPATH", "")]),
+            PYTHONPATH=os.pathsep.join(
+                [str(ROOT / "platform"), str(ROOT), env.get("PYTHONPATH", "")]
+            ),
         )
-        command = [sys.executable, "-m", "celery", "-A", "junction", "worker",
-                   "-Q", "region.eu-west", "--pool", "solo", "-c", "1", "-l", "INFO",
-                   "-n", f"analytics-test-{os.getpid()}@%h",
-                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "junction",
+            "worker",
+            "-Q",
+            "region.eu-west",
+            "--pool",
+            "solo",
+            "-c",
+            "1",
+            "-l",
+            "INFO",
+            "-n",
+            f"analytics-test-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(command, cwd=ROOT / "platform", env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT / "platform", env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self.wait_for("ready.", READY_TIMEOUT)
 
     def output(self) -> str:
@@ -143,8 +163,9 @@ def wait_until(condition, timeout: float = TASK_TIMEOUT, what: str = "", worker=
     pytest.fail(f"timed out waiting for {what}\n{log}")
 
 
-def test_it_turns_an_ingested_batch_into_rollups_through_the_worker(worker, transactional_db,
-                                                                   client, eu_device):
+def test_it_turns_an_ingested_batch_into_rollups_through_the_worker(
+    worker, transactional_db, client, eu_device
+):
     from tests.platform.ingest.device import example_batch, send
 
     site_services.counter_add(site=eu_device.site, name="crosswalk-north", kind=CounterKind.ZONE)
@@ -154,33 +175,45 @@ def test_it_turns_an_ingested_batch_into_rollups_through_the_worker(worker, tran
     hourly = Rollup.objects.in_region("eu-west").filter(period=Period.HOUR)
     wait_until(lambda: hourly.count() == 2, what="hourly rollups from the worker", worker=worker)
     assert sorted((r.counter, r.direction, r.road_user, r.count) for r in hourly) == [
-        ("N>E", "", "bicycle", 1), ("north-stopline", "in", "car", 12)]
+        ("N>E", "", "bicycle", 1),
+        ("north-stopline", "in", "car", 12),
+    ]
     assert [r.coverage for r in hourly] == pytest.approx([0.98 * 60 / 3600] * 2)
     assert not DirtyWindow.objects.in_region("eu-west").exists()
     assert "rollup_dirty_windows" in worker.output()
 
 
-def test_it_refuses_a_us_east_task_sent_to_the_eu_west_worker(worker, transactional_db, us_site,
-                                                             eu_site):
+def test_it_refuses_a_us_east_task_sent_to_the_eu_west_worker(
+    worker, transactional_db, us_site, eu_site
+):
     from django.utils import timezone
 
     now = timezone.now().replace(second=0, microsecond=0)
-    store_buckets(region="us-east", site_id=us_site.pk, start=now, minutes=2,
-                  counts={("south-stopline", "in", "car"): 4})
-    DirtyWindow(region="us-east", site_id=us_site.pk, start=now.replace(minute=0),
-                marked_at=now).save()
-    eu_before = [m.objects.in_region("eu-west").count()
-                 for m in (Rollup, WindowCoverage, DirtyWindow)]
+    store_buckets(
+        region="us-east",
+        site_id=us_site.pk,
+        start=now,
+        minutes=2,
+        counts={("south-stopline", "in", "car"): 4},
+    )
+    DirtyWindow(
+        region="us-east", site_id=us_site.pk, start=now.replace(minute=0), marked_at=now
+    ).save()
+    eu_before = [
+        m.objects.in_region("eu-west").count() for m in (Rollup, WindowCoverage, DirtyWindow)
+    ]
 
-    result = tasks.rollup_dirty_windows.apply_async(kwargs={"region": "us-east"},
-                                                    queue="region.eu-west")
+    result = tasks.rollup_dirty_windows.apply_async(
+        kwargs={"region": "us-east"}, queue="region.eu-west"
+    )
 
     worker.wait_for(f"{result.id}] reject requeue=False", TASK_TIMEOUT)
     assert "refuses a task for region 'us-east'" in worker.output()
     assert DirtyWindow.objects.in_region("us-east").get().state == DirtyWindow.State.PENDING
     assert not Rollup.objects.in_region("us-east").exists()
-    assert [m.objects.in_region("eu-west").count()
-            for m in (Rollup, WindowCoverage, DirtyWindow)] == eu_before
+    assert [
+        m.objects.in_region("eu-west").count() for m in (Rollup, WindowCoverage, DirtyWindow)
+    ] == eu_before
     assert _broker().llen("region.eu-west") == 0  # rejected for good, not requeued
 
 
@@ -196,8 +229,7 @@ def test_it_enqueues_beat_entries_on_each_regions_queue(worker, transactional_db
     assert us.id not in worker.output()
 
 
-def test_it_reports_a_dark_camera_through_the_worker(worker, transactional_db, client,
-                                                      eu_device):
+def test_it_reports_a_dark_camera_through_the_worker(worker, transactional_db, client, eu_device):
     """Five weeks of 15-minute buckets through ingest, the last two hours with the camera dark
     (uptime 0); the worker rolls them up and its detection names the camera's outage."""
     import numpy as np
@@ -213,15 +245,33 @@ def test_it_reports_a_dark_camera_through_the_worker(worker, transactional_db, c
     start = end - traffic.volume.size * timedelta(minutes=15)
     dark = np.zeros(traffic.volume.size, dtype=bool)
     dark[-8:] = True
-    deliver(client, eu_device, start=start, counter="north-stopline", volume=traffic.volume,
-            dark=dark, per_batch=672)
+    deliver(
+        client,
+        eu_device,
+        start=start,
+        counter="north-stopline",
+        volume=traffic.volume,
+        dark=dark,
+        per_batch=672,
+    )
     coverage = WindowCoverage.objects.in_region("eu-west").filter(period=Period.QUARTER_HOUR)
-    wait_until(lambda: coverage.count() == traffic.volume.size and not DirtyWindow.objects
-               .in_region("eu-west").exists(), what="the worker's rollups", worker=worker)
+    wait_until(
+        lambda: (
+            coverage.count() == traffic.volume.size
+            and not DirtyWindow.objects.in_region("eu-west").exists()
+        ),
+        what="the worker's rollups",
+        worker=worker,
+    )
 
     result = tasks.detect_anomalies.apply_async(
-        kwargs={"region": "eu-west", "since": (end - timedelta(hours=6)).isoformat(),
-                "until": end.isoformat()}, queue="region.eu-west")
+        kwargs={
+            "region": "eu-west",
+            "since": (end - timedelta(hours=6)).isoformat(),
+            "until": end.isoformat(),
+        },
+        queue="region.eu-west",
+    )
     worker.wait_for(f"detect_anomalies[{result.id}] succeeded", TASK_TIMEOUT)
     outage = Anomaly.objects.in_region("eu-west").get()
     assert (outage.kind, outage.device_id, outage.counter) == ("outage", eu_device.device_id, "")

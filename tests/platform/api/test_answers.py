@@ -47,20 +47,20 @@ def test_every_operation_documents_the_answers_any_call_can_get(schema):
 
 def test_triage_steps_document_409(schema):
     conflicts = {name for name, op in operations(schema) if "409" in op["responses"]}
-    assert conflicts == {"POST /api/v1/regions/{code}/anomalies/{id}/acknowledge",
-                         "POST /api/v1/regions/{code}/anomalies/{id}/resolve"}
+    assert conflicts == {
+        "POST /api/v1/regions/{code}/anomalies/{id}/acknowledge",
+        "POST /api/v1/regions/{code}/anomalies/{id}/resolve",
+    }
 
 
 def documented_body(schema, method, path, status):
     response = schema["paths"][path][method]["responses"][str(status)]
-    return {**response["content"]["application/json"]["schema"],
-            "components": schema["components"]}
+    return {**response["content"]["application/json"]["schema"], "components": schema["components"]}
 
 
 def assert_documented(schema, answer, method, path):
     assert str(answer.status_code) in schema["paths"][path][method]["responses"], answer.content
-    jsonschema.validate(answer.json(), documented_body(schema, method, path,
-                                                       answer.status_code))
+    jsonschema.validate(answer.json(), documented_body(schema, method, path, answer.status_code))
 
 
 COUNTS = "/api/v1/sites/{slug}/counts"
@@ -69,14 +69,16 @@ COUNTS = "/api/v1/sites/{slug}/counts"
 def test_a_bad_query_is_answered_as_documented(schema, eu_analyst, eu_site):
     api = APIClient()
     api.force_authenticate(eu_analyst)
-    answer = api.get(reverse("api:site-counts", kwargs={"slug": eu_site.slug}),
-                     {"start": "yesterday"})
+    answer = api.get(
+        reverse("api:site-counts", kwargs={"slug": eu_site.slug}), {"start": "yesterday"}
+    )
     assert answer.status_code == 400
     assert_documented(schema, answer, "get", COUNTS)
 
 
 def test_a_missing_site_and_another_regions_site_are_answered_as_documented(
-        schema, eu_analyst, us_site):
+    schema, eu_analyst, us_site
+):
     api = APIClient()
     api.force_authenticate(eu_analyst)
     missing = api.get(reverse("api:site-counts", kwargs={"slug": "no-such-site"}))
@@ -116,7 +118,9 @@ def test_a_success_matches_its_documented_body_too(schema, eu_analyst, eu_site):
     counts_add(eu_site, datetime(2026, 11, 27, 6, tzinfo=UTC), [("north-stopline", "in", "car", 4)])
     api = APIClient()
     api.force_authenticate(eu_analyst)
-    answer = api.get(reverse("api:site-counts", kwargs={"slug": eu_site.slug}),
-                     {"start": "2026-11-27T06:00:00Z", "end": "2026-11-27T07:00:00Z"})
+    answer = api.get(
+        reverse("api:site-counts", kwargs={"slug": eu_site.slug}),
+        {"start": "2026-11-27T06:00:00Z", "end": "2026-11-27T07:00:00Z"},
+    )
     assert answer.status_code == 200
     assert_documented(schema, answer, "get", COUNTS)

@@ -23,11 +23,20 @@ def api():
 
 @pytest.fixture
 def eu_counts(eu_site):
-    counts_add(eu_site, T0, [("north-stopline", "in", "car", 12),
-                             ("north-stopline", "out", "car", 3),
-                             ("N>E", None, "bicycle", 1)])
-    counts_add(eu_site, T0 + timedelta(minutes=1), [("north-stopline", "in", "car", 5),
-                                                    ("north-stopline", "in", "bus", 1)])
+    counts_add(
+        eu_site,
+        T0,
+        [
+            ("north-stopline", "in", "car", 12),
+            ("north-stopline", "out", "car", 3),
+            ("N>E", None, "bicycle", 1),
+        ],
+    )
+    counts_add(
+        eu_site,
+        T0 + timedelta(minutes=1),
+        [("north-stopline", "in", "car", 5), ("north-stopline", "in", "bus", 1)],
+    )
     counts_add(eu_site, T0 + timedelta(hours=1), [("north-stopline", "in", "car", 7)])
     counts_add(eu_site, T0 + timedelta(hours=3), [("north-stopline", "in", "car", 99)])
     return eu_site
@@ -39,29 +48,40 @@ def counts(api, user, site, **params):
 
 
 def totals(answer) -> list[tuple]:
-    return [(r["start"], r["counter"], r["direction"], r["road_user"], r["count"])
-            for r in answer.json()["results"]]
+    return [
+        (r["start"], r["counter"], r["direction"], r["road_user"], r["count"])
+        for r in answer.json()["results"]
+    ]
 
 
 def test_it_returns_bucket_totals_in_the_range(api, eu_analyst, eu_counts):
     answer = counts(api, eu_analyst, eu_counts, **WINDOW)
     assert answer.status_code == 200
     body = answer.json()
-    assert (body["site"], body["region"], body["interval"]) == ("main-and-5th", "eu-west",
-                                                               "bucket")
-    assert sorted(totals(answer), key=str) == sorted([
-        ("2026-11-27T06:00:00Z", "N>E", None, "bicycle", 1),
-        ("2026-11-27T06:00:00Z", "north-stopline", "in", "car", 12),
-        ("2026-11-27T06:00:00Z", "north-stopline", "out", "car", 3),
-        ("2026-11-27T06:01:00Z", "north-stopline", "in", "bus", 1),
-        ("2026-11-27T06:01:00Z", "north-stopline", "in", "car", 5),
-        ("2026-11-27T07:00:00Z", "north-stopline", "in", "car", 7),
-    ], key=str)
+    assert (body["site"], body["region"], body["interval"]) == ("main-and-5th", "eu-west", "bucket")
+    assert sorted(totals(answer), key=str) == sorted(
+        [
+            ("2026-11-27T06:00:00Z", "N>E", None, "bicycle", 1),
+            ("2026-11-27T06:00:00Z", "north-stopline", "in", "car", 12),
+            ("2026-11-27T06:00:00Z", "north-stopline", "out", "car", 3),
+            ("2026-11-27T06:01:00Z", "north-stopline", "in", "bus", 1),
+            ("2026-11-27T06:01:00Z", "north-stopline", "in", "car", 5),
+            ("2026-11-27T07:00:00Z", "north-stopline", "in", "car", 7),
+        ],
+        key=str,
+    )
 
 
 def test_it_sums_per_hour_and_filters_by_counter_and_road_user(api, eu_analyst, eu_counts):
-    answer = counts(api, eu_analyst, eu_counts, interval="hour", counter="north-stopline",
-                    road_user="car", **WINDOW)
+    answer = counts(
+        api,
+        eu_analyst,
+        eu_counts,
+        interval="hour",
+        counter="north-stopline",
+        road_user="car",
+        **WINDOW,
+    )
     assert totals(answer) == [
         ("2026-11-27T06:00:00Z", "north-stopline", "in", "car", 17),
         ("2026-11-27T06:00:00Z", "north-stopline", "out", "car", 3),
@@ -74,10 +94,18 @@ def test_it_cuts_days_in_the_sites_time_zone(api, eu_analyst, eu_site):
     eu_site.save()
     counts_add(eu_site, datetime(2026, 11, 27, 4, 0, tzinfo=UTC), [("N>E", None, "car", 2)])
     counts_add(eu_site, datetime(2026, 11, 27, 6, 0, tzinfo=UTC), [("N>E", None, "car", 3)])
-    answer = counts(api, eu_analyst, eu_site, interval="day", start="2026-11-26T00:00:00Z",
-                    end="2026-11-28T00:00:00Z")
+    answer = counts(
+        api,
+        eu_analyst,
+        eu_site,
+        interval="day",
+        start="2026-11-26T00:00:00Z",
+        end="2026-11-28T00:00:00Z",
+    )
     assert [(r["start"][:10], r["count"]) for r in answer.json()["results"]] == [
-        ("2026-11-26", 2), ("2026-11-27", 3)]
+        ("2026-11-26", 2),
+        ("2026-11-27", 3),
+    ]
 
 
 def test_it_defaults_to_the_last_24_hours(api, eu_analyst, eu_site):
@@ -90,19 +118,30 @@ def test_it_defaults_to_the_last_24_hours(api, eu_analyst, eu_site):
     assert [r["count"] for r in answer.json()["results"]] == [4]
 
 
-@pytest.mark.parametrize("params, field, message", [
-    ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
-    ({"road_user": "tram"}, "road_user", "not a valid choice"),
-    ({"interval": "week"}, "interval", "not a valid choice"),
-    ({"start": "yesterday"}, "start", "wrong format"),
-    ({"start": "2026-11-27T08:00:00Z", "end": "2026-11-27T06:00:00Z"}, "start",
-     "must be before end"),
-    ({"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}, "end",
-     "at most 7 days"),
-], ids=["unknown counter", "unknown class", "unknown interval", "bad date", "reversed",
-        "too long"])
-def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field,
-                                                 message):
+@pytest.mark.parametrize(
+    "params, field, message",
+    [
+        ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
+        ({"road_user": "tram"}, "road_user", "not a valid choice"),
+        ({"interval": "week"}, "interval", "not a valid choice"),
+        ({"start": "yesterday"}, "start", "wrong format"),
+        (
+            {"start": "2026-11-27T08:00:00Z", "end": "2026-11-27T06:00:00Z"},
+            "start",
+            "must be before end",
+        ),
+        ({"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}, "end", "at most 7 days"),
+    ],
+    ids=[
+        "unknown counter",
+        "unknown class",
+        "unknown interval",
+        "bad date",
+        "reversed",
+        "too long",
+    ],
+)
+def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field, message):
     answer = counts(api, eu_analyst, eu_site, **params)
     assert answer.status_code == 400
     assert message in " ".join(answer.json()[field])
@@ -132,10 +171,11 @@ def test_it_sends_a_pinned_node_reader_to_the_sites_own_region(api, us_east, us_
         answer = counts(api, both, us_site, **WINDOW)
     assert answer.status_code == 421
     assert answer.json() == {
-        "error": "misdirected_region", "region": "us-east",
+        "error": "misdirected_region",
+        "region": "us-east",
         "endpoint": "https://us-east.junction.example",
         "detail": "this node does not serve region 'us-east'; send it to "
-                  "https://us-east.junction.example",
+        "https://us-east.junction.example",
     }
 
 
@@ -145,11 +185,19 @@ def test_it_gives_every_hour_of_the_range_its_coverage(api, eu_analyst, eu_site)
         counts_add(eu_site, T0 + timedelta(minutes=minute), [("N>E", None, "car", 1)])
     for minute in range(60):
         counts_add(eu_site, T0 + timedelta(hours=1, minutes=minute), [], uptime=0.0)
-    answer = counts(api, eu_analyst, eu_site, interval="hour", start="2026-11-27T06:00:00Z",
-                    end="2026-11-27T09:00:00Z")
-    assert [(c["start"][11:16], c["status"], c["coverage"])
-            for c in answer.json()["coverage"]] == [
-        ("06:00", "partial", 0.5), ("07:00", "no_data", 0.0), ("08:00", "no_data", 0.0)]
+    answer = counts(
+        api,
+        eu_analyst,
+        eu_site,
+        interval="hour",
+        start="2026-11-27T06:00:00Z",
+        end="2026-11-27T09:00:00Z",
+    )
+    assert [(c["start"][11:16], c["status"], c["coverage"]) for c in answer.json()["coverage"]] == [
+        ("06:00", "partial", 0.5),
+        ("07:00", "no_data", 0.0),
+        ("08:00", "no_data", 0.0),
+    ]
     assert totals(answer) == [("2026-11-27T06:00:00Z", "N>E", None, "car", 30)]
 
 
@@ -159,38 +207,54 @@ def test_it_cuts_coverage_on_the_sites_clock_like_the_counts(api, eu_analyst, eu
     eu_site.save()
     for minute in range(60):
         counts_add(eu_site, T0 + timedelta(minutes=30 + minute), [("N>E", None, "car", 1)])
-    answer = counts(api, eu_analyst, eu_site, interval="hour", start="2026-11-27T06:30:00Z",
-                    end="2026-11-27T08:30:00Z")
+    answer = counts(
+        api,
+        eu_analyst,
+        eu_site,
+        interval="hour",
+        start="2026-11-27T06:30:00Z",
+        end="2026-11-27T08:30:00Z",
+    )
     assert totals(answer) == [("2026-11-27T06:30:00Z", "N>E", None, "car", 60)]
     assert [(c["start"], c["status"], c["coverage"]) for c in answer.json()["coverage"]] == [
-        ("2026-11-27T06:30:00Z", "complete", 1.0), ("2026-11-27T07:30:00Z", "no_data", 0.0)]
+        ("2026-11-27T06:30:00Z", "complete", 1.0),
+        ("2026-11-27T07:30:00Z", "no_data", 0.0),
+    ]
 
 
-def test_it_counts_coverage_against_every_active_device_of_the_site(api, eu_analyst,
-                                                                     eu_device):
+def test_it_counts_coverage_against_every_active_device_of_the_site(api, eu_analyst, eu_device):
     from junction.sites.services import device_add
 
     device_add(device_id="dev-main-5th-s", site=eu_device.site.slug)
     for minute in range(60):
-        counts_add(eu_device.site, T0 + timedelta(minutes=minute), [],
-                   device_id=eu_device.device_id)
-    answer = counts(api, eu_analyst, eu_device.site, start="2026-11-27T06:00:00Z",
-                    end="2026-11-27T07:00:00Z")
+        counts_add(
+            eu_device.site, T0 + timedelta(minutes=minute), [], device_id=eu_device.device_id
+        )
+    answer = counts(
+        api, eu_analyst, eu_device.site, start="2026-11-27T06:00:00Z", end="2026-11-27T07:00:00Z"
+    )
     # One camera of two reported the whole hour: half the site was measured.
     assert [c["coverage"] for c in answer.json()["coverage"]] == [0.5]
 
 
 def test_it_gives_days_their_coverage_in_the_sites_calendar(api, eu_analyst, eu_site):
     counts_add(eu_site, T0, [("N>E", None, "car", 1)], seconds=3600)
-    answer = counts(api, eu_analyst, eu_site, interval="day", start="2026-11-27T00:00:00Z",
-                    end="2026-11-29T00:00:00Z")
-    assert [(c["start"][:10], c["status"], round(c["coverage"], 4))
-            for c in answer.json()["coverage"]] == [
-        ("2026-11-27", "partial", round(1 / 24, 4)), ("2026-11-28", "no_data", 0.0)]
+    answer = counts(
+        api,
+        eu_analyst,
+        eu_site,
+        interval="day",
+        start="2026-11-27T00:00:00Z",
+        end="2026-11-29T00:00:00Z",
+    )
+    assert [
+        (c["start"][:10], c["status"], round(c["coverage"], 4)) for c in answer.json()["coverage"]
+    ] == [("2026-11-27", "partial", round(1 / 24, 4)), ("2026-11-28", "no_data", 0.0)]
 
 
-def test_a_series_answer_carries_an_etag_and_an_unchanged_one_is_not_sent_again(api, eu_analyst,
-                                                                                 eu_site):
+def test_a_series_answer_carries_an_etag_and_an_unchanged_one_is_not_sent_again(
+    api, eu_analyst, eu_site
+):
     api.force_authenticate(eu_analyst)
     url = f"/api/v1/sites/{eu_site.slug}/counts"
     params = {"start": "2026-11-24T00:00:00Z", "end": "2026-11-25T00:00:00Z"}
@@ -198,6 +262,7 @@ def test_a_series_answer_carries_an_etag_and_an_unchanged_one_is_not_sent_again(
     assert first.status_code == 200 and first["ETag"]
     again = api.get(url, params, HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 304 and not again.content
-    other = api.get(url, {**params, "end": "2026-11-26T00:00:00Z"},
-                    HTTP_IF_NONE_MATCH=first["ETag"])
+    other = api.get(
+        url, {**params, "end": "2026-11-26T00:00:00Z"}, HTTP_IF_NONE_MATCH=first["ETag"]
+    )
     assert other.status_code == 200 and other["ETag"] != first["ETag"]

@@ -29,8 +29,9 @@ def table(answer) -> list[dict]:
 
 
 def test_counts_as_csv_are_the_json_rows_with_the_series_fields(api, eu_site):
-    counts_add(eu_site, T0, [("north-stopline", "in", "car", 12),
-                             ("north-stopline", "out", "bus", 3)])
+    counts_add(
+        eu_site, T0, [("north-stopline", "in", "car", 12), ("north-stopline", "out", "bus", 3)]
+    )
     counts_add(eu_site, T0 + timedelta(hours=1), [("north-stopline", "in", "car", 7)])
     url = reverse("api:site-counts", kwargs={"slug": eu_site.slug})
     query = {"start": "2026-11-27T06:00:00Z", "end": "2026-11-27T08:00:00Z", "interval": "hour"}
@@ -39,8 +40,10 @@ def test_counts_as_csv_are_the_json_rows_with_the_series_fields(api, eu_site):
     header = answer.content.decode().splitlines()[0].split(",")
     assert header[:6] == ["site", "region", "timezone", "start", "end", "interval"]
     rows = table(answer)
-    assert [(r["site"], r["interval"], r["counter"], r["direction"], r["road_user"], r["count"])
-            for r in rows] == [
+    assert [
+        (r["site"], r["interval"], r["counter"], r["direction"], r["road_user"], r["count"])
+        for r in rows
+    ] == [
         ("main-and-5th", "hour", "north-stopline", "in", "car", "12"),
         ("main-and-5th", "hour", "north-stopline", "out", "bus", "3"),
         ("main-and-5th", "hour", "north-stopline", "in", "car", "7"),
@@ -64,8 +67,10 @@ def test_nested_values_become_dotted_columns(api, eu_site):
 
 
 def test_an_error_as_csv_keeps_its_status_and_names_the_field(api, eu_site):
-    answer = api.get(reverse("api:site-counts", kwargs={"slug": eu_site.slug}),
-                     {"start": "yesterday", "format": "csv"})
+    answer = api.get(
+        reverse("api:site-counts", kwargs={"slug": eu_site.slug}),
+        {"start": "yesterday", "format": "csv"},
+    )
     assert answer.status_code == 400
     rows = table(answer)
     assert [r["field"] for r in rows] == ["start"]
@@ -74,8 +79,11 @@ def test_an_error_as_csv_keeps_its_status_and_names_the_field(api, eu_site):
 
 def test_daily_totals_as_csv(api, eu_site):
     counts_add(eu_site, T0, [("north-stopline", "in", "car", 12)])
-    answer = api.get(reverse("api:site-daily-totals", kwargs={"slug": eu_site.slug}),
-                     {"start": "2026-11-27", "end": "2026-11-28", "format": "csv"})
+    answer = api.get(
+        reverse("api:site-daily-totals", kwargs={"slug": eu_site.slug}),
+        {"start": "2026-11-27", "end": "2026-11-28", "format": "csv"},
+    )
     assert answer.status_code == 200
     assert [(r["date"], r["count"], r["withheld"]) for r in table(answer)] == [
-        ("2026-11-27", "12", "False")]
+        ("2026-11-27", "12", "False")
+    ]

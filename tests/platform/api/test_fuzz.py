@@ -29,8 +29,13 @@ from junction.accounts.services import api_token_create
 from tests.platform.staff import staff
 
 EXAMPLES = int(os.environ.get("JUNCTION_FUZZ_EXAMPLES", "15"))
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 def served_schema() -> dict:
@@ -65,7 +70,11 @@ schema.app = WSGIHandler()
 @schema.include(path_regex=r"^/api/v1/(?!ingest/)").parametrize()
 # Generated calls and schemathesis' coverage cases (boundaries, wrong types, missing values);
 # no shrinking, so a failure costs no extra minutes in CI: its curl line reproduces it.
-@settings(max_examples=EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_operation_answers_outside_its_schema(case, in_process, credentials):
     case.call_and_validate(headers=credentials, checks=CHECKS)

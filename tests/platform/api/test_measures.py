@@ -23,15 +23,29 @@ EU = "eu-west"
 
 
 def build(site, uptime=1.0):
-    buckets = store_buckets(region=EU, site_id=site.pk, start=MORNING, minutes=120,
-                            counts=morning_counts, uptime=uptime)
+    buckets = store_buckets(
+        region=EU, site_id=site.pk, start=MORNING, minutes=120, counts=morning_counts, uptime=uptime
+    )
     for bucket in (buckets[0], buckets[30]):
-        store_speeds(region=EU, bucket=bucket, counter="north-stopline", road_user="car",
-                     edges_kmh=SPEED_EDGES, counts=[0, 1, 4, 6, 1, 0, 0, 0])
-    store_speeds(region=EU, bucket=buckets[60], counter="north-stopline", road_user="car",
-                 edges_kmh=SPEED_EDGES, counts=[0, 0, 0, 2, 2, 0, 0, 0])
-    rollups.rollups_recompute(region=EU, site_id=site.pk, start=MORNING,
-                              end=MORNING + timedelta(hours=2))
+        store_speeds(
+            region=EU,
+            bucket=bucket,
+            counter="north-stopline",
+            road_user="car",
+            edges_kmh=SPEED_EDGES,
+            counts=[0, 1, 4, 6, 1, 0, 0, 0],
+        )
+    store_speeds(
+        region=EU,
+        bucket=buckets[60],
+        counter="north-stopline",
+        road_user="car",
+        edges_kmh=SPEED_EDGES,
+        counts=[0, 0, 0, 2, 2, 0, 0, 0],
+    )
+    rollups.rollups_recompute(
+        region=EU, site_id=site.pk, start=MORNING, end=MORNING + timedelta(hours=2)
+    )
     return site
 
 
@@ -55,25 +69,37 @@ def test_it_answers_the_measures_worked_out_by_hand_from_the_fixture(api, eu_ana
     assert answer.status_code == 200
     body = answer.json()
     # MORNING_QUARTERS' hourly sums: 07:15-08:15 is the peak (see factories.py).
-    assert body["peak_hour"] == {"start": "2026-11-24T07:15:00Z", "end": "2026-11-24T08:15:00Z",
-                                 "volume": 560, "busiest_quarter": 160, "phf": 0.875}
+    assert body["peak_hour"] == {
+        "start": "2026-11-24T07:15:00Z",
+        "end": "2026-11-24T08:15:00Z",
+        "volume": 560,
+        "busiest_quarter": 160,
+        "phf": 0.875,
+    }
     # Each measured quarter: its through volume, and N>E's 3 cars and 1 bicycle.
     assert {q["start"]: q["movements"] for q in body["tmc"] if q["movements"]} == {
         f"2026-11-24T{7 + i // 4:02d}:{15 * (i % 4):02d}:00Z": {
-            "north-stopline:in": {"car": volume}, "N>E": {"car": 3, "bicycle": 1}}
+            "north-stopline:in": {"car": volume},
+            "N>E": {"car": 3, "bicycle": 1},
+        }
         for i, volume in enumerate(MORNING_QUARTERS)
     }
     # 07:00: two histograms [0, 1, 4, 6, 1, ...] = 24 cars, the 85th at 20.4 of them; 10 are
     # under 30 km/h and 12 in 30-40, so v85 = 30 + 10 * (20.4 - 10) / 12 = 38.67.
     # 08:00: [0, 0, 0, 2, 2, ...] = 4 cars, the 85th at 3.4: 40 + 10 * (3.4 - 2) / 2 = 47.0.
-    assert body["v85"] == [{"hour": "2026-11-24T07:00:00Z", "v85_kmh": 38.67},
-                           {"hour": "2026-11-24T08:00:00Z", "v85_kmh": 47.0}]
+    assert body["v85"] == [
+        {"hour": "2026-11-24T07:00:00Z", "v85_kmh": 38.67},
+        {"hour": "2026-11-24T08:00:00Z", "v85_kmh": 47.0},
+    ]
 
 
 def test_it_lists_every_quarter_of_the_day_with_its_coverage(api, eu_analyst, morning):
     body = get(api, eu_analyst, morning, date="2026-11-24").json()
     assert (body["date"], body["start"], body["end"]) == (
-        "2026-11-24", "2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z")
+        "2026-11-24",
+        "2026-11-24T00:00:00Z",
+        "2026-11-25T00:00:00Z",
+    )
     assert len(body["tmc"]) == 96
     statuses = [q["status"] for q in body["tmc"]]
     assert statuses[28:36] == ["complete"] * 8  # 07:00-09:00
@@ -94,8 +120,13 @@ def test_it_leaves_a_partly_measured_quarter_out_of_the_peak_hour(api, eu_analys
     build(eu_site, uptime=lambda moment: 0.0 if dark[0] <= moment < dark[1] else 1.0)
     body = get(api, eu_analyst, eu_site, date="2026-11-24", counter="north-stopline").json()
     assert body["tmc"][30]["status"] == "partial"
-    assert body["peak_hour"] == {"start": "2026-11-24T07:45:00Z", "end": "2026-11-24T08:45:00Z",
-                                 "volume": 490, "busiest_quarter": 160, "phf": 0.766}
+    assert body["peak_hour"] == {
+        "start": "2026-11-24T07:45:00Z",
+        "end": "2026-11-24T08:45:00Z",
+        "volume": 490,
+        "busiest_quarter": 160,
+        "phf": 0.766,
+    }
 
 
 def test_it_answers_a_day_without_data_with_no_peak_hour(api, eu_analyst, morning):
@@ -104,12 +135,14 @@ def test_it_answers_a_day_without_data_with_no_peak_hour(api, eu_analyst, mornin
     assert body["v85"] == [] and not any(q["movements"] for q in body["tmc"])
 
 
-@pytest.mark.parametrize("params, field, message", [
-    ({"date": "24/11/2026"}, "date", "wrong format"),
-    ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
-])
-def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field,
-                                                 message):
+@pytest.mark.parametrize(
+    "params, field, message",
+    [
+        ({"date": "24/11/2026"}, "date", "wrong format"),
+        ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
+    ],
+)
+def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field, message):
     answer = get(api, eu_analyst, eu_site, **params)
     assert answer.status_code == 400
     assert message in str(answer.json()[field])

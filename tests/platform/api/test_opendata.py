@@ -26,8 +26,9 @@ def api():
 
 @pytest.fixture
 def days(eu_site):
-    store_days(eu_site, date(2026, 11, 23), {CAR: [40, 60, 70], BUS: [3, 9, 11]},
-               coverage=[1.0, 1.0, 0.5])
+    store_days(
+        eu_site, date(2026, 11, 23), {CAR: [40, 60, 70], BUS: [3, 9, 11]}, coverage=[1.0, 1.0, 0.5]
+    )
     return eu_site
 
 
@@ -37,8 +38,10 @@ def opendata(api, user, code=EU, **params):
 
 
 def exports(region: str) -> list[tuple]:
-    return [(e.actor, e.detail["start"], e.detail["end"], e.detail["k"])
-            for e in AuditEvent.objects.in_region(region).filter(action="export")]
+    return [
+        (e.actor, e.detail["start"], e.detail["end"], e.detail["k"])
+        for e in AuditEvent.objects.in_region(region).filter(action="export")
+    ]
 
 
 def test_it_gives_region_staff_the_suppressed_export_and_audits_it(api, eu_analyst, days):
@@ -46,14 +49,24 @@ def test_it_gives_region_staff_the_suppressed_export_and_audits_it(api, eu_analy
     assert answer.status_code == 200
     body = answer.json()
     assert (body["schema"], body["region"], body["period"], body["k"], body["noise"]) == (
-        "junction.opendata/v1", EU, "day", 5, None)
+        "junction.opendata/v1",
+        EU,
+        "day",
+        5,
+        None,
+    )
     (site,) = body["sites"]
     day1 = site["windows"][0]
     assert {(c["road_user"], c["count"], c["withheld"]) for c in day1["cells"]} == {
-        ("bus", None, True), ("car", None, True)}  # withheld as null with a flag, never 0
+        ("bus", None, True),
+        ("car", None, True),
+    }  # withheld as null with a flag, never 0
     assert (day1["total"], day1["complete"]) == (0, False)
     assert [(w["status"], w["coverage"]) for w in site["windows"]] == [
-        ("complete", 1.0), ("complete", 1.0), ("partial", 0.5)]
+        ("complete", 1.0),
+        ("complete", 1.0),
+        ("partial", 0.5),
+    ]
     assert exports(EU) == [("eu-analyst", "2026-11-23", "2026-11-26", 5)]
 
 
@@ -79,8 +92,7 @@ def test_it_answers_404_for_an_unknown_region(api, admin_user, days):
     assert opendata(api, admin_user, code="mars", **RANGE).status_code == 404
 
 
-def test_it_sends_a_pinned_node_reader_to_the_regions_own_endpoint(api, us_east, us_site,
-                                                                     eu_west):
+def test_it_sends_a_pinned_node_reader_to_the_regions_own_endpoint(api, us_east, us_site, eu_west):
     both = staff("both", eu_west="analyst", us_east="analyst")
     with override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGION="eu-west"):
         answer = opendata(api, both, code="us-east", **RANGE)
@@ -88,13 +100,17 @@ def test_it_sends_a_pinned_node_reader_to_the_regions_own_endpoint(api, us_east,
     assert answer.json()["endpoint"] == "https://us-east.junction.example"
 
 
-@pytest.mark.parametrize("params, field, message", [
-    ({"start": "2026-11-23"}, "end", "required"),
-    ({"start": "2026-11-26", "end": "2026-11-23"}, "start", "must be before end"),
-    ({"start": "2026-01-01", "end": "2026-05-01", "period": "hour"}, "end", "at most 93 days"),
-    ({**RANGE, "period": "week"}, "period", "not a valid choice"),
-    ({**RANGE, "site": "broadway-and-king"}, "site", "has no site 'broadway-and-king'"),
-], ids=["no end", "reversed", "too long", "bad period", "site of another region"])
+@pytest.mark.parametrize(
+    "params, field, message",
+    [
+        ({"start": "2026-11-23"}, "end", "required"),
+        ({"start": "2026-11-26", "end": "2026-11-23"}, "start", "must be before end"),
+        ({"start": "2026-01-01", "end": "2026-05-01", "period": "hour"}, "end", "at most 93 days"),
+        ({**RANGE, "period": "week"}, "period", "not a valid choice"),
+        ({**RANGE, "site": "broadway-and-king"}, "site", "has no site 'broadway-and-king'"),
+    ],
+    ids=["no end", "reversed", "too long", "bad period", "site of another region"],
+)
 def test_it_refuses_a_bad_query(api, eu_analyst, days, us_site, params, field, message):
     answer = opendata(api, eu_analyst, **params)
     assert answer.status_code == 400

@@ -36,16 +36,22 @@ def test_it_gives_a_regions_local_time_and_holiday_calendar(api, eu_analyst):
     Region.objects.filter(code="eu-west").update(timezone="Europe/Paris", country="FR")
     region = get(api, eu_analyst, "region-list").json()["results"][0]
     assert (region["timezone"], region["country"], region["subdivision"]) == (
-        "Europe/Paris", "FR", "")
+        "Europe/Paris",
+        "FR",
+        "",
+    )
 
 
 def test_it_lists_every_region_for_an_administrator(api, admin_user, eu_west, us_east):
     assert [r["code"] for r in get(api, admin_user, "region-list").json()["results"]] == [
-        "eu-west", "us-east"]
+        "eu-west",
+        "us-east",
+    ]
 
 
-def test_it_lists_sites_of_the_analysts_region_with_their_counters(api, eu_analyst, eu_site,
-                                                                    us_site):
+def test_it_lists_sites_of_the_analysts_region_with_their_counters(
+    api, eu_analyst, eu_site, us_site
+):
     answer = get(api, eu_analyst, "site-list").json()["results"]
     assert [s["slug"] for s in answer] == [eu_site.slug]
     assert answer[0]["region"] == "eu-west"
@@ -87,9 +93,19 @@ def test_it_shows_device_health_but_never_a_secret(api, eu_analyst, eu_device, u
     assert answer.status_code == 200
     [device] = answer.json()["results"]
     assert device["device_id"] == eu_device.device_id
-    assert set(device) == {"device_id", "site", "region", "created_at", "revoked",
-                           "revoked_at", "rotation_in_progress", "last_batch_at",
-                           "batches_received", "last_model_name", "last_model_sha256"}
+    assert set(device) == {
+        "device_id",
+        "site",
+        "region",
+        "created_at",
+        "revoked",
+        "revoked_at",
+        "rotation_in_progress",
+        "last_batch_at",
+        "batches_received",
+        "last_model_name",
+        "last_model_sha256",
+    }
     row = Device.objects.filter(pk=eu_device.device.pk).values().get()
     text = answer.content.decode()
     for secret in (eu_device.secret, row["secret_sealed"], row["secret_fingerprint"]):
@@ -118,14 +134,20 @@ def test_it_publishes_the_api_in_the_openapi_schema(api, eu_analyst):
     answer = api.get("/api/schema/", {"format": "json"})
     assert answer.status_code == 200
     paths = answer.json()["paths"]
-    assert {"/api/v1/regions", "/api/v1/sites", "/api/v1/sites/{slug}/counts",
-            "/api/v1/devices", "/api/v1/sites/{slug}/rollups", "/api/v1/sites/{slug}/measures",
-            "/api/v1/regions/{code}/anomalies",
-            "/api/v1/regions/{code}/anomalies/{id}/acknowledge",
-            "/api/v1/regions/{code}/anomalies/{id}/resolve"} <= set(paths)
-    anomaly_filters = {p["name"] for p in paths["/api/v1/regions/{code}/anomalies"]["get"][
-        "parameters"]}
+    assert {
+        "/api/v1/regions",
+        "/api/v1/sites",
+        "/api/v1/sites/{slug}/counts",
+        "/api/v1/devices",
+        "/api/v1/sites/{slug}/rollups",
+        "/api/v1/sites/{slug}/measures",
+        "/api/v1/regions/{code}/anomalies",
+        "/api/v1/regions/{code}/anomalies/{id}/acknowledge",
+        "/api/v1/regions/{code}/anomalies/{id}/resolve",
+    } <= set(paths)
+    anomaly_filters = {
+        p["name"] for p in paths["/api/v1/regions/{code}/anomalies"]["get"]["parameters"]
+    }
     assert {"state", "kind", "site", "page", "page_size"} <= anomaly_filters
-    rollup_query = {p["name"] for p in paths["/api/v1/sites/{slug}/rollups"]["get"][
-        "parameters"]}
+    rollup_query = {p["name"] for p in paths["/api/v1/sites/{slug}/rollups"]["get"]["parameters"]}
     assert {"period", "start", "end", "counter", "road_user", "page"} <= rollup_query

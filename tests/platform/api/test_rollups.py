@@ -30,12 +30,18 @@ def morning(eu_site):
     """06:xx measured in full, 07:xx for its first half only, 08:xx an announced outage
     (uptime 0), 09:xx nothing delivered at all."""
     store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=PER_MINUTE)
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0 + timedelta(hours=1), minutes=30,
-                  counts=PER_MINUTE)
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0 + timedelta(hours=2), minutes=60,
-                  counts=PER_MINUTE, uptime=0.0)
-    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0,
-                              end=T0 + timedelta(hours=4))
+    store_buckets(
+        region=EU, site_id=eu_site.pk, start=T0 + timedelta(hours=1), minutes=30, counts=PER_MINUTE
+    )
+    store_buckets(
+        region=EU,
+        site_id=eu_site.pk,
+        start=T0 + timedelta(hours=2),
+        minutes=60,
+        counts=PER_MINUTE,
+        uptime=0.0,
+    )
+    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0, end=T0 + timedelta(hours=4))
     return eu_site
 
 
@@ -45,42 +51,66 @@ def get(api, user, site, **params):
 
 
 def windows(answer) -> list[tuple]:
-    return [(w["start"][11:16], w["status"], w["coverage"], w["count"])
-            for w in answer.json()["results"]]
+    return [
+        (w["start"][11:16], w["status"], w["coverage"], w["count"])
+        for w in answer.json()["results"]
+    ]
 
 
 def test_it_gives_every_hour_its_coverage_so_a_partial_hour_is_never_silently_low(
-        api, eu_analyst, morning):
+    api, eu_analyst, morning
+):
     answer = get(api, eu_analyst, morning, **WINDOW)
     assert answer.status_code == 200
     body = answer.json()
     assert (body["site"], body["region"], body["period"], body["count"]) == (
-        "main-and-5th", EU, "1h", 4)
+        "main-and-5th",
+        EU,
+        "1h",
+        4,
+    )
     assert windows(answer) == [
         ("06:00", "complete", 1.0, 180),
         ("07:00", "partial", 0.5, 90),
         ("08:00", "no_data", 0.0, None),  # camera dark: not zero traffic
         ("09:00", "no_data", None, None),  # nothing delivered at all
     ]
-    assert {(r["counter"], r["direction"], r["road_user"], r["count"])
-            for r in body["results"][0]["rows"]} == {
-        ("north-stopline", "in", "car", 120), ("N>E", None, "bicycle", 60)}
+    assert {
+        (r["counter"], r["direction"], r["road_user"], r["count"])
+        for r in body["results"][0]["rows"]
+    } == {("north-stopline", "in", "car", 120), ("N>E", None, "bicycle", 60)}
     assert not any(w["pending"] for w in body["results"])
 
 
 def test_it_sums_quarter_hours_and_filters_by_counter_and_road_user(api, eu_analyst, morning):
-    answer = get(api, eu_analyst, morning, period="15m", counter="north-stopline",
-                 road_user="car", start="2026-11-25T07:00:00Z", end="2026-11-25T08:00:00Z")
-    assert windows(answer) == [("07:00", "complete", 1.0, 30), ("07:15", "complete", 1.0, 30),
-                               ("07:30", "no_data", None, None),
-                               ("07:45", "no_data", None, None)]
-    assert {r["counter"] for w in answer.json()["results"] for r in w["rows"]} == {
-        "north-stopline"}
+    answer = get(
+        api,
+        eu_analyst,
+        morning,
+        period="15m",
+        counter="north-stopline",
+        road_user="car",
+        start="2026-11-25T07:00:00Z",
+        end="2026-11-25T08:00:00Z",
+    )
+    assert windows(answer) == [
+        ("07:00", "complete", 1.0, 30),
+        ("07:15", "complete", 1.0, 30),
+        ("07:30", "no_data", None, None),
+        ("07:45", "no_data", None, None),
+    ]
+    assert {r["counter"] for w in answer.json()["results"] for r in w["rows"]} == {"north-stopline"}
 
 
 def test_it_cuts_days_in_the_sites_local_calendar(api, eu_analyst, morning):
-    answer = get(api, eu_analyst, morning, period="1d", start="2026-11-25T00:00:00Z",
-                 end="2026-11-26T00:00:00Z")
+    answer = get(
+        api,
+        eu_analyst,
+        morning,
+        period="1d",
+        start="2026-11-25T00:00:00Z",
+        end="2026-11-26T00:00:00Z",
+    )
     [day] = answer.json()["results"]
     assert (day["start"], day["end"]) == ("2026-11-25T00:00:00Z", "2026-11-26T00:00:00Z")
     assert day["status"] == "partial" and day["count"] == 270
@@ -88,8 +118,9 @@ def test_it_cuts_days_in_the_sites_local_calendar(api, eu_analyst, morning):
 
 
 def test_it_marks_a_window_waiting_for_its_recompute_as_pending(api, eu_analyst, morning):
-    rollups.dirty_windows_mark(region=EU, site_id=morning.pk,
-                               starts=[T0 + timedelta(hours=1, minutes=40)])
+    rollups.dirty_windows_mark(
+        region=EU, site_id=morning.pk, starts=[T0 + timedelta(hours=1, minutes=40)]
+    )
     answer = get(api, eu_analyst, morning, **WINDOW)
     assert [w["pending"] for w in answer.json()["results"]] == [False, True, False, False]
 
@@ -104,23 +135,31 @@ def test_it_pages_through_the_windows(api, eu_analyst, morning):
 
 
 def test_it_widens_the_start_to_the_start_of_its_window(api, eu_analyst, morning):
-    answer = get(api, eu_analyst, morning, start="2026-11-25T06:40:00Z",
-                 end="2026-11-25T07:10:00Z")
+    answer = get(api, eu_analyst, morning, start="2026-11-25T06:40:00Z", end="2026-11-25T07:10:00Z")
     assert answer.json()["start"] == "2026-11-25T06:00:00Z"
     assert windows(answer) == [("06:00", "complete", 1.0, 180), ("07:00", "partial", 0.5, 90)]
 
 
-@pytest.mark.parametrize("params, field, message", [
-    ({"period": "5m"}, "period", "not a valid choice"),
-    ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
-    ({"road_user": "tram"}, "road_user", "not a valid choice"),
-    ({"start": "2026-11-25T08:00:00Z", "end": "2026-11-25T06:00:00Z"}, "start",
-     "must be before end"),
-    ({"period": "15m", "start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}, "end",
-     "at most 31 days"),
-], ids=["unknown period", "unknown counter", "unknown class", "reversed", "too long"])
-def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field,
-                                                 message):
+@pytest.mark.parametrize(
+    "params, field, message",
+    [
+        ({"period": "5m"}, "period", "not a valid choice"),
+        ({"counter": "west-stopline"}, "counter", "has no counter 'west-stopline'"),
+        ({"road_user": "tram"}, "road_user", "not a valid choice"),
+        (
+            {"start": "2026-11-25T08:00:00Z", "end": "2026-11-25T06:00:00Z"},
+            "start",
+            "must be before end",
+        ),
+        (
+            {"period": "15m", "start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
+            "end",
+            "at most 31 days",
+        ),
+    ],
+    ids=["unknown period", "unknown counter", "unknown class", "reversed", "too long"],
+)
+def test_it_refuses_a_bad_query_naming_the_field(api, eu_analyst, eu_site, params, field, message):
     answer = get(api, eu_analyst, eu_site, **params)
     assert answer.status_code == 400
     assert message in " ".join(answer.json()[field])
@@ -140,14 +179,17 @@ def test_it_sends_a_pinned_node_reader_to_the_sites_own_region(api, us_east, us_
     assert answer.json()["region"] == "us-east"
 
 
-def test_it_reads_a_page_in_a_fixed_number_of_queries(api, eu_analyst, morning,
-                                                      django_assert_num_queries):
+def test_it_reads_a_page_in_a_fixed_number_of_queries(
+    api, eu_analyst, morning, django_assert_num_queries
+):
     api.force_authenticate(eu_analyst)
     url = reverse("api:site-rollups", kwargs={"slug": morning.slug})
     # control: site, memberships, counters (validating the counter); region: rollups, the
     # cameras that count the counter, their coverage, pending marks
-    with django_assert_num_queries(4, using="region_eu-west"), \
-            django_assert_num_queries(3, using="default"):
+    with (
+        django_assert_num_queries(4, using="region_eu-west"),
+        django_assert_num_queries(3, using="default"),
+    ):
         answer = api.get(url, {"period": "15m", "counter": "N>E", **WINDOW})
     assert answer.json()["count"] == 16
 
@@ -156,21 +198,35 @@ def test_a_counter_reads_the_coverage_of_the_camera_that_counts_it(api, eu_analy
     """Two cameras, the one counting N>E dark for 07:xx: the site is half measured, the
     north stopline fully measured, N>E not measured at all."""
     north, turns = {("north-stopline", "in", "car"): 2}, {("N>E", None, "bicycle"): 1}
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=120, counts=north,
-                  device_id="cam-north")
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=turns,
-                  device_id="cam-turns")
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0 + timedelta(hours=1), minutes=60,
-                  counts=turns, device_id="cam-turns", uptime=0.0)
-    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0,
-                              end=T0 + timedelta(hours=2))
+    store_buckets(
+        region=EU, site_id=eu_site.pk, start=T0, minutes=120, counts=north, device_id="cam-north"
+    )
+    store_buckets(
+        region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=turns, device_id="cam-turns"
+    )
+    store_buckets(
+        region=EU,
+        site_id=eu_site.pk,
+        start=T0 + timedelta(hours=1),
+        minutes=60,
+        counts=turns,
+        device_id="cam-turns",
+        uptime=0.0,
+    )
+    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0, end=T0 + timedelta(hours=2))
     span = {"start": "2026-11-25T06:00:00Z", "end": "2026-11-25T08:00:00Z"}
     assert windows(get(api, eu_analyst, eu_site, **span)) == [
-        ("06:00", "complete", 1.0, 180), ("07:00", "partial", 0.5, 120)]
+        ("06:00", "complete", 1.0, 180),
+        ("07:00", "partial", 0.5, 120),
+    ]
     assert windows(get(api, eu_analyst, eu_site, counter="north-stopline", **span)) == [
-        ("06:00", "complete", 1.0, 120), ("07:00", "complete", 1.0, 120)]
+        ("06:00", "complete", 1.0, 120),
+        ("07:00", "complete", 1.0, 120),
+    ]
     assert windows(get(api, eu_analyst, eu_site, counter="N>E", **span)) == [
-        ("06:00", "complete", 1.0, 60), ("07:00", "no_data", 0.0, None)]
+        ("06:00", "complete", 1.0, 60),
+        ("07:00", "no_data", 0.0, None),
+    ]
 
 
 def test_a_counter_s_coverage_leaves_out_a_camera_gone_from_the_site(api, eu_analyst, eu_site):
@@ -178,12 +234,15 @@ def test_a_counter_s_coverage_leaves_out_a_camera_gone_from_the_site(api, eu_ana
     camera of the site (never registered here, as if revoked) and sent nothing. The stopline
     was still watched in full by the other: 07:xx is complete, as its rollup says."""
     north = {("north-stopline", "in", "car"): 2}
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=120, counts=north,
-                  device_id="cam-stays")
-    store_buckets(region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=north,
-                  device_id="cam-gone")
-    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0,
-                              end=T0 + timedelta(hours=2))
+    store_buckets(
+        region=EU, site_id=eu_site.pk, start=T0, minutes=120, counts=north, device_id="cam-stays"
+    )
+    store_buckets(
+        region=EU, site_id=eu_site.pk, start=T0, minutes=60, counts=north, device_id="cam-gone"
+    )
+    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=T0, end=T0 + timedelta(hours=2))
     span = {"start": "2026-11-25T06:00:00Z", "end": "2026-11-25T08:00:00Z"}
     assert windows(get(api, eu_analyst, eu_site, counter="north-stopline", **span)) == [
-        ("06:00", "complete", 1.0, 240), ("07:00", "complete", 1.0, 120)]
+        ("06:00", "complete", 1.0, 240),
+        ("07:00", "complete", 1.0, 120),
+    ]

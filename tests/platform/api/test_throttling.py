@@ -16,8 +16,7 @@ def three_a_minute(monkeypatch):
     monkeypatch.setattr(StaffRateThrottle, "timer", staticmethod(lambda: 1_800_000_000.0))
 
 
-def test_it_answers_429_with_retry_after_past_a_users_rate(three_a_minute, eu_analyst,
-                                                            us_analyst):
+def test_it_answers_429_with_retry_after_past_a_users_rate(three_a_minute, eu_analyst, us_analyst):
     api = APIClient()
     api.force_authenticate(eu_analyst)
     answers = [api.get("/api/v1/regions") for _ in range(4)]
@@ -34,8 +33,9 @@ def two_a_minute_per_token(monkeypatch):
 
 
 def test_it_limits_each_token_within_its_users_limit(two_a_minute_per_token, eu_analyst):
-    first, second = (api_token_create(user=eu_analyst, name=name).token
-                     for name in ("first", "second"))
+    first, second = (
+        api_token_create(user=eu_analyst, name=name).token for name in ("first", "second")
+    )
     calls = [(token, APIClient()) for token in (first, first, first, second)]
     answers = []
     for token, api in calls:

@@ -72,8 +72,17 @@ def test_it_keeps_only_a_hash_of_the_token(eu_analyst):
     assert row.digest == tokens.token_digest(issued.token)
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer a b", "Bearer jct_nothing_here",
-                                    "Bearer jct_0000000_x", "Bearer \u00e9t\u00e9"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer",
+        "Bearer a b",
+        "Bearer jct_nothing_here",
+        "Bearer jct_0000000_x",
+        "Bearer \u00e9t\u00e9",
+    ],
+)
 def test_it_answers_401_with_a_bearer_challenge(eu_analyst, header):
     api_token_create(user=eu_analyst, name="real one")
     api = APIClient()
@@ -94,7 +103,8 @@ def test_it_refuses_a_token_whose_secret_part_is_wrong(eu_analyst):
 def test_it_refuses_an_expired_a_revoked_and_an_inactive_users_token(eu_analyst, us_analyst):
     expired = api_token_create(user=eu_analyst, name="old")
     ApiToken.objects.filter(pk=expired.api_token.pk).update(
-        expires_at=timezone.now() - timedelta(seconds=1))
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     revoked = api_token_create(user=eu_analyst, name="leaked")
     api_token_revoke(api_token_id=revoked.api_token.pk)
     inactive = api_token_create(user=us_analyst, name="left the city")
@@ -118,10 +128,12 @@ def test_basic_and_sessions_keep_working_and_a_wrong_password_is_401(eu_analyst,
     assert region_codes(api) == ["eu-west"]
 
 
-def test_a_token_narrowed_to_a_region_reaches_only_that_region(both_regions_operator,
-                                                               sites_with_counts):
-    narrowed = bearer(api_token_create(user=both_regions_operator, name="eu only",
-                                       region="eu-west").token)
+def test_a_token_narrowed_to_a_region_reaches_only_that_region(
+    both_regions_operator, sites_with_counts
+):
+    narrowed = bearer(
+        api_token_create(user=both_regions_operator, name="eu only", region="eu-west").token
+    )
     assert region_codes(narrowed) == ["eu-west"]
     assert narrowed.get(COUNTS.format("main-and-5th")).status_code == 200
     answer = narrowed.get(COUNTS.format("broadway-and-king"))
@@ -144,8 +156,9 @@ def test_a_read_only_token_reads_but_cannot_triage(eu_operator, eu_site):
 def test_a_superusers_narrowed_token_loses_see_everything(admin_user, sites_with_counts):
     whole = bearer(api_token_create(user=admin_user, name="admin all").token)
     assert region_codes(whole) == ["eu-west", "us-east"]
-    narrowed = bearer(api_token_create(user=admin_user, name="admin us", region="us-east",
-                                       read_only=True).token)
+    narrowed = bearer(
+        api_token_create(user=admin_user, name="admin us", region="us-east", read_only=True).token
+    )
     assert region_codes(narrowed) == ["us-east"]
     assert narrowed.get(COUNTS.format("main-and-5th")).status_code == 403
     assert narrowed.get(COUNTS.format("broadway-and-king")).status_code == 200
@@ -160,7 +173,10 @@ def test_every_use_is_audited_in_the_region_it_reads(both_regions_operator, site
     [row] = token_uses("eu-west")
     # Repeated calls share the hour's row (audit_repeated), counted, never lost.
     assert (row.actor, row.repeats, row.detail) == (
-        "ops", 3, {"token": issued.api_token.key, "name": "nightly export"})
+        "ops",
+        3,
+        {"token": issued.api_token.key, "name": "nightly export"},
+    )
     # A call that reads no region's database (the catalogue) is audited where the token reaches.
     assert api.get("/api/v1/sites").status_code == 200
     assert [r.repeats for r in token_uses("eu-west")] == [4]
@@ -174,14 +190,16 @@ def test_sessions_are_not_audited_as_token_uses(eu_analyst, sites_with_counts):
     assert token_uses("eu-west") == []
 
 
-def test_it_withholds_the_answer_when_the_use_cannot_be_audited(eu_analyst, sites_with_counts,
-                                                                 monkeypatch):
+def test_it_withholds_the_answer_when_the_use_cannot_be_audited(
+    eu_analyst, sites_with_counts, monkeypatch
+):
     def audit_down(**kwargs):
         raise DatabaseError("region log unreachable")
 
     monkeypatch.setattr(tokens, "token_use_audit", audit_down)
     answer = bearer(api_token_create(user=eu_analyst, name="x").token).get(
-        COUNTS.format("main-and-5th"))
+        COUNTS.format("main-and-5th")
+    )
     assert answer.status_code == 503
     assert answer.json()["error"] == "audit_unavailable"
     assert "totals" not in answer.json()
@@ -206,15 +224,19 @@ def test_the_schema_offers_bearer_tokens(eu_analyst):
     api.force_login(eu_analyst)
     schema = api.get("/api/schema/", {"format": "json"}).json()
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer",
-        "description": schema["components"]["securitySchemes"]["bearerAuth"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": schema["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
 
 
 @override_settings(JUNCTION_API_BAD_TOKENS_ADDRESS="3/minute")
 def test_it_answers_429_to_an_address_past_its_refused_tokens(eu_analyst):
     good = api_token_create(user=eu_analyst, name="x").token
-    answers = [bearer("jct_guessing_" + str(n)).get("/api/v1/regions", REMOTE_ADDR="203.0.113.9")
-               for n in range(4)]
+    answers = [
+        bearer("jct_guessing_" + str(n)).get("/api/v1/regions", REMOTE_ADDR="203.0.113.9")
+        for n in range(4)
+    ]
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     assert 0 < int(answers[-1]["Retry-After"]) <= 60
     # Even a good token waits at that address; elsewhere it is served, and never counted.

@@ -20,8 +20,15 @@ from tests.platform.staff import eu_analyst, eu_operator, us_analyst  # noqa: F4
 
 CHROMIUM = Path(os.environ.get("JUNCTION_CHROMIUM", "/usr/bin/chromium"))
 # As root in a sandbox without a network: no sandboxing, and no calls home Chromium would make.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -46,8 +53,9 @@ def chromium() -> Iterator:
         require(False, "the playwright package is not installed (pip install playwright)")
     require(CHROMIUM.exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
         yield browser
         browser.close()
 
@@ -63,8 +71,9 @@ def signed_in(chromium, live_server):
             client = Client()
             client.force_login(user)
             cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-            context.add_cookies([{"name": cookie.key, "value": cookie.value,
-                                  "url": live_server.url}])
+            context.add_cookies(
+                [{"name": cookie.key, "value": cookie.value, "url": live_server.url}]
+            )
         contexts.append(context)
         return context
 

@@ -23,12 +23,14 @@ document.addEventListener('securitypolicyviolation', e =>
 
 @pytest.fixture
 def dashboard(eu_site, eu_operator):
-    counts_add(eu_site, datetime(2026, 11, 24, 7, tzinfo=UTC),
-               [("north-stopline", "in", "car", 12)])
+    counts_add(
+        eu_site, datetime(2026, 11, 24, 7, tzinfo=UTC), [("north-stopline", "in", "car", 12)]
+    )
     anomaly_add(eu_site, kind="outage", device_id="dev-main-5th-n", hours_ago=3)
-    return {"user": eu_operator,
-            "pages": ["/", f"/sites/{eu_site.slug}/", "/regions/eu-west/anomalies/",
-                      "/api-tokens/"]}
+    return {
+        "user": eu_operator,
+        "pages": ["/", f"/sites/{eu_site.slug}/", "/regions/eu-west/anomalies/", "/api-tokens/"],
+    }
 
 
 def violations_on(page, path: str) -> list[str]:
@@ -48,7 +50,8 @@ def test_no_page_breaks_its_content_security_policy(signed_in, dashboard):
     # Redoc's menu links its maker's logo on their CDN: the policy keeps the browser from
     # fetching it (no request leaves for another host), and that is the only thing it stops.
     assert set(violations_on(anonymous, "/api/redoc/")) == {
-        "img-src https://cdn.redoc.ly/redoc/logo-mini.svg"}
+        "img-src https://cdn.redoc.ly/redoc/logo-mini.svg"
+    }
 
 
 def test_the_api_reference_renders_from_this_origin(signed_in):

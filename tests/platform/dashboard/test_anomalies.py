@@ -18,8 +18,9 @@ from tests.platform.staff import staff
 def findings(eu_site, us_site):
     return {
         "drop": anomaly_add(eu_site, kind="drop", counter="north-stopline", hours_ago=1),
-        "outage": anomaly_add(eu_site, kind="outage", hours_ago=5,
-                              state=Anomaly.State.ACKNOWLEDGED),
+        "outage": anomaly_add(
+            eu_site, kind="outage", hours_ago=5, state=Anomaly.State.ACKNOWLEDGED
+        ),
         "old": anomaly_add(eu_site, kind="spike", hours_ago=48, state=Anomaly.State.RESOLVED),
         "us": anomaly_add(us_site, kind="drop", hours_ago=2),
     }
@@ -44,8 +45,9 @@ def test_it_lists_the_regions_unresolved_anomalies(client, eu_analyst, findings)
     assert "main-and-5th" in page and "whole site" in page
 
 
-def test_it_shows_resolved_anomalies_on_their_tab_with_who_resolved_them(client, eu_operator,
-                                                                        findings):
+def test_it_shows_resolved_anomalies_on_their_tab_with_who_resolved_them(
+    client, eu_operator, findings
+):
     client.force_login(eu_operator)
     client.post(reverse("dashboard:anomaly-resolve", args=["eu-west", findings["drop"].pk]))
     page = page_of(client, state="resolved").content.decode()
@@ -80,8 +82,9 @@ def test_it_acknowledges_with_the_csrf_token_and_records_who_and_when(eu_operato
     page = page_of(browser).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     url = reverse("dashboard:anomaly-acknowledge", args=["eu-west", findings["drop"].pk])
-    answer = browser.post(url, {"csrfmiddlewaretoken": token,
-                                "next": "/regions/eu-west/anomalies/?state=open"})
+    answer = browser.post(
+        url, {"csrfmiddlewaretoken": token, "next": "/regions/eu-west/anomalies/?state=open"}
+    )
     assert answer.status_code == 302
     assert answer["Location"] == "/regions/eu-west/anomalies/?state=open"
     stored = reloaded(findings["drop"])
@@ -100,8 +103,9 @@ def test_it_refuses_a_post_without_the_csrf_token(eu_operator, findings):
 
 def test_it_refuses_triage_to_an_analyst_with_the_reason(client, eu_analyst, findings):
     client.force_login(eu_analyst)
-    answer = client.post(reverse("dashboard:anomaly-resolve",
-                                 args=["eu-west", findings["drop"].pk]))
+    answer = client.post(
+        reverse("dashboard:anomaly-resolve", args=["eu-west", findings["drop"].pk])
+    )
     assert answer.status_code == 403
     assert "this needs &#x27;operator&#x27;" in answer.content.decode()
     assert reloaded(findings["drop"]).state == Anomaly.State.OPEN
@@ -161,7 +165,8 @@ ANOMALIES_CONTROL_QUERIES, ANOMALIES_REGION_QUERIES = 5, 2
 
 @pytest.mark.parametrize("n", [1, 40])
 def test_it_renders_the_anomalies_page_in_a_fixed_number_of_queries(
-        client, eu_operator, eu_site, django_assert_num_queries, n):
+    client, eu_operator, eu_site, django_assert_num_queries, n
+):
     from junction.sites.services import site_add
 
     other = site_add(slug="elm-and-1st", region="eu-west", name="Elm & 1st", counters={})
@@ -169,8 +174,10 @@ def test_it_renders_the_anomalies_page_in_a_fixed_number_of_queries(
         anomaly_add(eu_site if i % 2 else other, hours_ago=i)
     client.force_login(eu_operator)
     url = reverse("dashboard:region-anomalies", args=["eu-west"])
-    with django_assert_num_queries(ANOMALIES_REGION_QUERIES, using="region_eu-west"), \
-            django_assert_num_queries(ANOMALIES_CONTROL_QUERIES, using="default"):
+    with (
+        django_assert_num_queries(ANOMALIES_REGION_QUERIES, using="region_eu-west"),
+        django_assert_num_queries(ANOMALIES_CONTROL_QUERIES, using="default"),
+    ):
         answer = client.get(url)
     assert len(answer.context["anomalies"]) == n
 
@@ -180,10 +187,13 @@ def test_it_renders_the_anomalies_page_in_a_fixed_number_of_queries(
 TRIAGE_CONTROL_QUERIES, TRIAGE_REGION_QUERIES = 4, 4
 
 
-def test_it_triages_in_a_fixed_number_of_queries(client, eu_operator, findings,
-                                                 django_assert_num_queries):
+def test_it_triages_in_a_fixed_number_of_queries(
+    client, eu_operator, findings, django_assert_num_queries
+):
     client.force_login(eu_operator)
     url = reverse("dashboard:anomaly-acknowledge", args=["eu-west", findings["drop"].pk])
-    with django_assert_num_queries(TRIAGE_REGION_QUERIES, using="region_eu-west"), \
-            django_assert_num_queries(TRIAGE_CONTROL_QUERIES, using="default"):
+    with (
+        django_assert_num_queries(TRIAGE_REGION_QUERIES, using="region_eu-west"),
+        django_assert_num_queries(TRIAGE_CONTROL_QUERIES, using="default"),
+    ):
         assert client.post(url).status_code == 302

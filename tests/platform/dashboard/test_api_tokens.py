@@ -16,8 +16,7 @@ PAGE = "/api-tokens/"
 
 def test_it_shows_a_new_token_once_and_keeps_only_its_hash(client, eu_analyst):
     client.force_login(eu_analyst)
-    answer = client.post(PAGE, {"name": "my script", "region": "eu-west",
-                                "expires_days": "30"})
+    answer = client.post(PAGE, {"name": "my script", "region": "eu-west", "expires_days": "30"})
     assert answer.status_code == 200
     assert "no-store" in answer["Cache-Control"]
     token = re.search(r'value="(jct_[^"]+)"', answer.content.decode()).group(1)

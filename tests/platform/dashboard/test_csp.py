@@ -38,13 +38,19 @@ class InlineFinder(HTMLParser):
 def pages(eu_site, eu_operator, client):
     from datetime import UTC, datetime
 
-    counts_add(eu_site, datetime(2026, 11, 24, 7, tzinfo=UTC),
-               [("north-stopline", "in", "car", 12)])
+    counts_add(
+        eu_site, datetime(2026, 11, 24, 7, tzinfo=UTC), [("north-stopline", "in", "car", 12)]
+    )
     client.force_login(eu_operator)
     anomaly = anomaly_add(eu_site, kind="outage")
-    return ["/", f"/sites/{eu_site.slug}/", f"/sites/{eu_site.slug}/?period=28d",
-            "/regions/eu-west/", "/regions/eu-west/anomalies/",
-            f"/regions/eu-west/anomalies/{anomaly.pk}/"]
+    return [
+        "/",
+        f"/sites/{eu_site.slug}/",
+        f"/sites/{eu_site.slug}/?period=28d",
+        "/regions/eu-west/",
+        "/regions/eu-west/anomalies/",
+        f"/regions/eu-west/anomalies/{anomaly.pk}/",
+    ]
 
 
 def test_every_page_is_sent_with_a_policy_it_passes(client, pages):

@@ -38,10 +38,12 @@ def test_it_logs_staff_in_and_out(client, eu_west):
     assert client.get("/").status_code == 302
 
 
-def test_it_lists_only_the_users_regions_sites_and_devices(client, eu_analyst, eu_device,
-                                                          us_device):
+def test_it_lists_only_the_users_regions_sites_and_devices(
+    client, eu_analyst, eu_device, us_device
+):
     Device.objects.filter(pk=eu_device.device.pk).update(
-        last_batch_at=timezone.now() - timedelta(minutes=3), batches_received=42)
+        last_batch_at=timezone.now() - timedelta(minutes=3), batches_received=42
+    )
     client.force_login(eu_analyst)
     page = client.get("/").content.decode()
     assert "main-and-5th" in page and eu_device.device_id in page
@@ -52,10 +54,10 @@ def test_it_lists_only_the_users_regions_sites_and_devices(client, eu_analyst, e
     assert eu_device.secret not in page
 
 
-def test_it_flags_late_never_seen_and_revoked_devices(client, admin_user, eu_device,
-                                                      us_device):
+def test_it_flags_late_never_seen_and_revoked_devices(client, admin_user, eu_device, us_device):
     Device.objects.filter(pk=eu_device.device.pk).update(
-        last_batch_at=timezone.now() - timedelta(hours=2))
+        last_batch_at=timezone.now() - timedelta(hours=2)
+    )
     client.force_login(admin_user)
     page = client.get("/").content.decode()
     assert 'class="state-late"' in page and 'class="state-never"' in page
@@ -93,12 +95,17 @@ def test_it_sends_a_pinned_node_reader_to_the_sites_region(client, eu_west, us_s
 
 # --- pinned query counts: the pages cost the same however many sites and devices ----------
 
+
 def _many(region: str, n: int) -> None:
     from junction.sites.services import device_add, site_add
 
     for i in range(n):
-        site_add(slug=f"{region}-site-{i}", region=region, name=f"Site {i}",
-                 counters={"a": {"line": [0, 0, 1, 1]}, "b": {"line": [1, 1, 2, 2]}})
+        site_add(
+            slug=f"{region}-site-{i}",
+            region=region,
+            name=f"Site {i}",
+            counters={"a": {"line": [0, 0, 1, 1]}, "b": {"line": [1, 1, 2, 2]}},
+        )
         device_add(device_id=f"{region}-dev-{i}", site=f"{region}-site-{i}")
 
 
@@ -107,8 +114,9 @@ HOME_QUERIES = 6
 
 
 @pytest.mark.parametrize("n", [1, 8])
-def test_it_renders_the_home_page_in_a_fixed_number_of_queries(client, eu_analyst,
-                                                               django_assert_num_queries, n):
+def test_it_renders_the_home_page_in_a_fixed_number_of_queries(
+    client, eu_analyst, django_assert_num_queries, n
+):
     _many("eu-west", n)
     client.force_login(eu_analyst)
     with django_assert_num_queries(HOME_QUERIES, using="default"):

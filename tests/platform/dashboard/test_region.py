@@ -22,21 +22,32 @@ DUBLIN = ZoneInfo("Europe/Dublin")
 
 def watched_day(site, day: datetime, per_quarter: int) -> None:
     """A whole local day watched, `per_quarter` cars in each 15-minute bucket."""
-    store_buckets(region=site.region.code, site_id=site.pk, start=day, minutes=24 * 60,
-                  seconds=900, counts={("a", "in", "car"): per_quarter})
-    rollups_recompute(region=site.region.code, site_id=site.pk, start=day,
-                      end=day + timedelta(days=1))
+    store_buckets(
+        region=site.region.code,
+        site_id=site.pk,
+        start=day,
+        minutes=24 * 60,
+        seconds=900,
+        counts={("a", "in", "car"): per_quarter},
+    )
+    rollups_recompute(
+        region=site.region.code, site_id=site.pk, start=day, end=day + timedelta(days=1)
+    )
 
 
 def dublin_site(slug: str):
-    return site_add(slug=slug, region="eu-west", name=slug.title(),
-                    counters={"a": {"line": [0, 0, 1, 1]}}, timezone="Europe/Dublin")
+    return site_add(
+        slug=slug,
+        region="eu-west",
+        name=slug.title(),
+        counters={"a": {"line": [0, 0, 1, 1]}},
+        timezone="Europe/Dublin",
+    )
 
 
 def test_it_shows_each_sites_last_week_against_its_normal(client, eu_analyst, eu_west):
     site = dublin_site("quay")
-    today = timezone.now().astimezone(DUBLIN).replace(hour=0, minute=0, second=0,
-                                                      microsecond=0)
+    today = timezone.now().astimezone(DUBLIN).replace(hour=0, minute=0, second=0, microsecond=0)
     yesterday = (today - timedelta(days=1)).replace(tzinfo=None).replace(tzinfo=DUBLIN)
     watched_day(site, yesterday, 1)  # 96
     for weeks, per_quarter in ((1, 2), (2, 3), (3, 4)):
@@ -68,13 +79,16 @@ REGION_CONTROL_QUERIES, REGION_REGION_QUERIES = 5, 3
 
 
 @pytest.mark.parametrize("n", [1, 8])
-def test_it_renders_the_overview_in_a_fixed_number_of_queries(client, eu_analyst, eu_west, n,
-                                                              django_assert_num_queries):
+def test_it_renders_the_overview_in_a_fixed_number_of_queries(
+    client, eu_analyst, eu_west, n, django_assert_num_queries
+):
     for i in range(n):
         dublin_site(f"site-{i}")
     client.force_login(eu_analyst)
-    with django_assert_num_queries(REGION_REGION_QUERIES, using="region_eu-west"), \
-            django_assert_num_queries(REGION_CONTROL_QUERIES, using="default"):
+    with (
+        django_assert_num_queries(REGION_REGION_QUERIES, using="region_eu-west"),
+        django_assert_num_queries(REGION_CONTROL_QUERIES, using="default"),
+    ):
         answer = client.get(reverse("dashboard:region", args=["eu-west"]))
     assert len(answer.context["cards"]) == n
 
@@ -113,8 +127,10 @@ def test_the_overview_places_its_sites_on_an_offline_map(client, eu_analyst, eu_
     assert dx / dy == pytest.approx(1.2007 / 0.2224, rel=0.01)
     page = answer.content.decode()
     assert "Map of 2 site(s): " in page and "Quay at 53.3460, -6.2700" in page  # text alternative
-    assert reverse("dashboard:site", args=["quay"]) in page and "http" not in page.split(
-        'class="site-map"')[1].split("</figure>")[0]  # no tile or other remote resource
+    assert (
+        reverse("dashboard:site", args=["quay"]) in page
+        and "http" not in page.split('class="site-map"')[1].split("</figure>")[0]
+    )  # no tile or other remote resource
 
 
 def test_an_overview_of_sites_without_coordinates_draws_no_map(client, eu_analyst, eu_west):
@@ -125,7 +141,8 @@ def test_an_overview_of_sites_without_coordinates_draws_no_map(client, eu_analys
 
 
 def test_an_operators_tile_server_lies_under_the_map_and_only_it_is_allowed(
-        client, eu_analyst, eu_west, settings):
+    client, eu_analyst, eu_west, settings
+):
     settings.MAP_TILE_URL = "https://tiles.example.org/{z}/{x}/{y}.png"
     settings.MAP_TILE_ATTRIBUTION = "© Example Maps contributors"
     site_add(slug="quay", region="eu-west", name="Quay", latitude=53.3460, longitude=-6.2700)
@@ -138,8 +155,11 @@ def test_an_operators_tile_server_lies_under_the_map_and_only_it_is_allowed(
     zoom = int(hrefs[0][0])
     n = 2**zoom
     lat = math.radians(53.3460)
-    tile = (str(zoom), str(int((-6.2700 + 180) / 360 * n)),
-            str(int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * n)))
+    tile = (
+        str(zoom),
+        str(int((-6.2700 + 180) / 360 * n)),
+        str(int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * n)),
+    )
     assert tile in hrefs
     policy = answer["Content-Security-Policy"]
     assert "img-src 'self' data: https://tiles.example.org" in policy

@@ -25,9 +25,13 @@ DUBLIN = ZoneInfo("Europe/Dublin")
 
 @pytest.fixture
 def dublin_site(eu_west):
-    return site_add(slug="dame-and-george", region="eu-west", name="Dame St & George's St",
-                    counters={"east-stopline": {"line": [0, 0, 10, 10]}},
-                    timezone="Europe/Dublin")
+    return site_add(
+        slug="dame-and-george",
+        region="eu-west",
+        name="Dame St & George's St",
+        counters={"east-stopline": {"line": [0, 0, 10, 10]}},
+        timezone="Europe/Dublin",
+    )
 
 
 def rolled_up(site, start, end):
@@ -46,47 +50,55 @@ def study_of(client, user, site, **query):
 NOW = datetime(2026, 3, 18, 10, tzinfo=UTC)  # a Wednesday
 
 
-@pytest.mark.parametrize("query, first, last, granularity", [
-    ("", date(2026, 3, 18), date(2026, 3, 18), "15m"),
-    ("period=yesterday", date(2026, 3, 17), date(2026, 3, 17), "15m"),
-    ("period=7d", date(2026, 3, 12), date(2026, 3, 18), "1h"),
-    ("period=28d", date(2026, 2, 19), date(2026, 3, 18), "1d"),
-    ("period=month", date(2026, 3, 1), date(2026, 3, 18), "1d"),
-    ("period=7d&start=2026-01-05&end=2026-01-06", date(2026, 1, 5), date(2026, 1, 6),
-     "15m"),
-    ("start=2026-01-05", date(2026, 1, 5), date(2026, 1, 5), "15m"),
-    ("period=28d&granularity=1h", date(2026, 2, 19), date(2026, 3, 18), "1h"),
-])
+@pytest.mark.parametrize(
+    "query, first, last, granularity",
+    [
+        ("", date(2026, 3, 18), date(2026, 3, 18), "15m"),
+        ("period=yesterday", date(2026, 3, 17), date(2026, 3, 17), "15m"),
+        ("period=7d", date(2026, 3, 12), date(2026, 3, 18), "1h"),
+        ("period=28d", date(2026, 2, 19), date(2026, 3, 18), "1d"),
+        ("period=month", date(2026, 3, 1), date(2026, 3, 18), "1d"),
+        ("period=7d&start=2026-01-05&end=2026-01-06", date(2026, 1, 5), date(2026, 1, 6), "15m"),
+        ("start=2026-01-05", date(2026, 1, 5), date(2026, 1, 5), "15m"),
+        ("period=28d&granularity=1h", date(2026, 2, 19), date(2026, 3, 18), "1h"),
+    ],
+)
 def test_it_reads_a_period_from_the_query_string(query, first, last, granularity):
     span = periods.span_from(QueryDict(query), DUBLIN, NOW)
     assert (span.first, span.last, span.granularity) == (first, last, granularity)
 
 
-@pytest.mark.parametrize("query, parameter", [
-    ("period=fortnight", "period"),
-    ("start=2026-13-01", "start"),
-    ("end=2026-01-01", "start"),
-    ("start=2026-02-01&end=2026-01-01", "end"),
-    ("start=2025-01-01&end=2026-01-01", "end"),
-    ("period=28d&granularity=15m", "granularity"),
-    ("granularity=minute", "granularity"),
-    ("compare=yesterday", "compare"),
-])
-def test_it_names_the_bad_parameter_with_a_400_page(client, eu_analyst, eu_site, query,
-                                                    parameter):
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ("period=fortnight", "period"),
+        ("start=2026-13-01", "start"),
+        ("end=2026-01-01", "start"),
+        ("start=2026-02-01&end=2026-01-01", "end"),
+        ("start=2025-01-01&end=2026-01-01", "end"),
+        ("period=28d&granularity=15m", "granularity"),
+        ("granularity=minute", "granularity"),
+        ("compare=yesterday", "compare"),
+    ],
+)
+def test_it_names_the_bad_parameter_with_a_400_page(client, eu_analyst, eu_site, query, parameter):
     client.force_login(eu_analyst)
     answer = client.get(f"{reverse('dashboard:site', args=[eu_site.slug])}?{query}")
     assert answer.status_code == 400
     assert f"<code>{parameter}</code>" in answer.content.decode()
 
 
-@pytest.mark.parametrize("day, quarters, hours", [
-    ("2026-03-29", 92, 23),  # clocks forward in Dublin
-    ("2026-10-25", 100, 25),  # clocks back
-    ("2026-06-10", 96, 24),
-])
-def test_it_shows_a_dst_day_in_local_time_with_its_real_length(client, eu_analyst, dublin_site,
-                                                               day, quarters, hours):
+@pytest.mark.parametrize(
+    "day, quarters, hours",
+    [
+        ("2026-03-29", 92, 23),  # clocks forward in Dublin
+        ("2026-10-25", 100, 25),  # clocks back
+        ("2026-06-10", 96, 24),
+    ],
+)
+def test_it_shows_a_dst_day_in_local_time_with_its_real_length(
+    client, eu_analyst, dublin_site, day, quarters, hours
+):
     answer = study_of(client, eu_analyst, dublin_site, start=day)
     points = answer.context["study"].points
     assert len(points) == quarters
@@ -98,13 +110,24 @@ def test_it_shows_a_dst_day_in_local_time_with_its_real_length(client, eu_analys
 
 # --- flow, coverage, normal, compare ----------------------------------------------------------
 
+
 def test_it_draws_coverage_and_never_an_outage_as_zero(client, eu_analyst, dublin_site):
     day = datetime(2026, 6, 10, tzinfo=DUBLIN)
     eight, nine = day + timedelta(hours=8), day + timedelta(hours=9)
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=eight, minutes=60,
-                  counts={("east-stopline", "in", "car"): 2})
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=nine, minutes=20,
-                  counts={("east-stopline", "in", "car"): 2})
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=eight,
+        minutes=60,
+        counts={("east-stopline", "in", "car"): 2},
+    )
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=nine,
+        minutes=20,
+        counts={("east-stopline", "in", "car"): 2},
+    )
     counts_add(dublin_site, day + timedelta(hours=11), [], uptime=0.0)  # camera dark
     rolled_up(dublin_site, day, day + timedelta(days=1))
     answer = study_of(client, eu_analyst, dublin_site, start="2026-06-10", granularity="1h")
@@ -129,18 +152,31 @@ def test_it_marks_a_window_waiting_for_its_rollup(client, eu_analyst, dublin_sit
     assert answer.content.decode().count("late data being rolled up") == 1
 
 
-def test_it_gives_the_normal_of_the_same_weekday_and_time_over_four_weeks(client, eu_analyst,
-                                                                         dublin_site):
+def test_it_gives_the_normal_of_the_same_weekday_and_time_over_four_weeks(
+    client, eu_analyst, dublin_site
+):
     day = datetime(2026, 6, 10, tzinfo=DUBLIN)  # a Wednesday
     for weeks, per_minute in ((1, 1), (2, 2), (3, 3), (4, 5)):
         hour = day - timedelta(weeks=weeks) + timedelta(hours=8)
-        store_buckets(region="eu-west", site_id=dublin_site.pk, start=hour, minutes=60,
-                      seconds=900, counts={("east-stopline", "in", "car"): per_minute * 15})
+        store_buckets(
+            region="eu-west",
+            site_id=dublin_site.pk,
+            start=hour,
+            minutes=60,
+            seconds=900,
+            counts={("east-stopline", "in", "car"): per_minute * 15},
+        )
         rolled_up(dublin_site, hour, hour + timedelta(hours=1))
     # A half-watched week would pull the normal down: it is left out.
     half = day - timedelta(weeks=1) + timedelta(hours=9)
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=half, minutes=30, seconds=900,
-                  counts={("east-stopline", "in", "car"): 1})
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=half,
+        minutes=30,
+        seconds=900,
+        counts={("east-stopline", "in", "car"): 1},
+    )
     rolled_up(dublin_site, half, half + timedelta(hours=1))
     answer = study_of(client, eu_analyst, dublin_site, start="2026-06-10", granularity="1h")
     by_hour = {p.start.hour: p for p in answer.context["study"].points}
@@ -152,11 +188,18 @@ def test_it_gives_the_normal_of_the_same_weekday_and_time_over_four_weeks(client
 
 def test_it_overlays_a_compared_period_at_the_same_offset(client, eu_analyst, dublin_site):
     other = datetime(2026, 6, 3, 8, tzinfo=DUBLIN)
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=other, minutes=60, seconds=900,
-                  counts={("east-stopline", "in", "car"): 7})
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=other,
+        minutes=60,
+        seconds=900,
+        counts={("east-stopline", "in", "car"): 7},
+    )
     rolled_up(dublin_site, other, other + timedelta(hours=1))
-    answer = study_of(client, eu_analyst, dublin_site, start="2026-06-10",
-                      compare="2026-06-03", granularity="1h")
+    answer = study_of(
+        client, eu_analyst, dublin_site, start="2026-06-10", compare="2026-06-03", granularity="1h"
+    )
     by_hour = {p.start.hour: p for p in answer.context["study"].points}
     assert by_hour[8].compared == 28 and by_hour[7].compared is None
     assert answer.context["chart"]["compared"][8] == 28
@@ -171,24 +214,38 @@ def test_it_shows_mode_share_direction_split_and_am_pm_peaks(client, eu_analyst,
 
     def morning(moment):
         # One bucket per quarter: 10, 20, 30, 20 -> 80, PHF 80 / 120.
-        return {("east-stopline", "in", "car"): volumes[moment.minute // 15],
-                ("east-stopline", "out", "bicycle"): 1}
+        return {
+            ("east-stopline", "in", "car"): volumes[moment.minute // 15],
+            ("east-stopline", "out", "bicycle"): 1,
+        }
 
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=day + timedelta(hours=8),
-                  minutes=60, seconds=900, counts=morning)
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=day + timedelta(hours=17),
-                  minutes=60, seconds=900, counts={("east-stopline", "in", "car"): 5})
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=day + timedelta(hours=8),
+        minutes=60,
+        seconds=900,
+        counts=morning,
+    )
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=day + timedelta(hours=17),
+        minutes=60,
+        seconds=900,
+        counts={("east-stopline", "in", "car"): 5},
+    )
     rolled_up(dublin_site, day, day + timedelta(days=1))
     answer = study_of(client, eu_analyst, dublin_site, start="2026-06-10")
     study = answer.context["study"]
     assert [(s.label, s.count) for s in study.modes] == [("bicycle", 4), ("car", 100)]
     assert [(s.label, s.count) for s in study.directions] == [
-        ("east-stopline in", 100), ("east-stopline out", 4)]
+        ("east-stopline in", 100),
+        ("east-stopline out", 4),
+    ]
     [peaks] = study.peaks
-    assert (peaks.am.start.astimezone(DUBLIN).hour, peaks.am.volume, peaks.am.phf) == (
-        8, 84, 0.677)
-    assert (peaks.pm.start.astimezone(DUBLIN).hour, peaks.pm.volume, peaks.pm.phf) == (
-        17, 20, 1.0)
+    assert (peaks.am.start.astimezone(DUBLIN).hour, peaks.am.volume, peaks.am.phf) == (8, 84, 0.677)
+    assert (peaks.pm.start.astimezone(DUBLIN).hour, peaks.pm.volume, peaks.pm.phf) == (17, 20, 1.0)
     page = answer.content.decode()
     assert "<td>08:00</td>" in page and "0.677" in page and "<td>17:00</td>" in page
 
@@ -197,8 +254,14 @@ def test_it_maps_the_mean_flow_by_local_weekday_and_hour(client, eu_analyst, dub
     for monday in (datetime(2026, 6, 8, tzinfo=DUBLIN), datetime(2026, 6, 15, tzinfo=DUBLIN)):
         hour = monday + timedelta(hours=8)
         per_quarter = 10 if monday.day == 8 else 30
-        store_buckets(region="eu-west", site_id=dublin_site.pk, start=hour, minutes=60,
-                      seconds=900, counts={("east-stopline", "in", "car"): per_quarter})
+        store_buckets(
+            region="eu-west",
+            site_id=dublin_site.pk,
+            start=hour,
+            minutes=60,
+            seconds=900,
+            counts={("east-stopline", "in", "car"): per_quarter},
+        )
         rolled_up(dublin_site, hour, hour + timedelta(hours=1))
     answer = study_of(client, eu_analyst, dublin_site, start="2026-06-08", end="2026-06-21")
     monday, tuesday = answer.context["study"].heatmap[:2]
@@ -207,9 +270,21 @@ def test_it_maps_the_mean_flow_by_local_weekday_and_hour(client, eu_analyst, dub
     assert all(cell.value is None for cell in tuesday.cells)
     one_day = study_of(client, eu_analyst, dublin_site, start="2026-06-08")
     assert one_day.context["study"].heatmap == []
-    rows = list(csv.reader(io.StringIO(study_of(
-        client, eu_analyst, dublin_site, start="2026-06-08", end="2026-06-21", format="csv",
-        table="heatmap").content.decode())))
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                study_of(
+                    client,
+                    eu_analyst,
+                    dublin_site,
+                    start="2026-06-08",
+                    end="2026-06-21",
+                    format="csv",
+                    table="heatmap",
+                ).content.decode()
+            )
+        )
+    )
     assert rows[0][:2] == ["weekday", "00:00"] and rows[1][9] == "80"
 
 
@@ -220,8 +295,14 @@ def test_it_gives_adt_and_awdt_of_the_complete_days_only(client, eu_analyst, dub
     for day, n in per_quarter.items():
         start = datetime(2026, 6, day, tzinfo=DUBLIN)
         minutes = 12 * 60 if day == 10 else 24 * 60
-        store_buckets(region="eu-west", site_id=dublin_site.pk, start=start, minutes=minutes,
-                      seconds=900, counts={("east-stopline", "in", "car"): n})
+        store_buckets(
+            region="eu-west",
+            site_id=dublin_site.pk,
+            start=start,
+            minutes=minutes,
+            seconds=900,
+            counts={("east-stopline", "in", "car"): n},
+        )
         rolled_up(dublin_site, start, start + timedelta(days=1))
     answer = study_of(client, eu_analyst, dublin_site, start="2026-06-08", end="2026-06-14")
     daily = answer.context["study"].daily
@@ -236,13 +317,30 @@ def test_it_gives_adt_and_awdt_of_the_complete_days_only(client, eu_analyst, dub
 
 def test_it_shows_turning_movements_per_quarter_and_speeds(client, eu_analyst, eu_site):
     hour = datetime(2026, 6, 10, 8, tzinfo=UTC)
-    buckets = store_buckets(region="eu-west", site_id=eu_site.pk, start=hour, minutes=30,
-                            seconds=900, counts={("N>E", None, "car"): 3,
-                                                 ("north-stopline", "in", "car"): 5})
-    store_speeds(region="eu-west", bucket=buckets[0], counter="north-stopline",
-                 road_user="car", edges_kmh=[0, 20, 40, 60], counts=[0, 10, 0])
-    store_speeds(region="eu-west", bucket=buckets[1], counter="north-stopline",
-                 road_user="car", edges_kmh=[0, 20, 40, 60], counts=[0, 0, 10])
+    buckets = store_buckets(
+        region="eu-west",
+        site_id=eu_site.pk,
+        start=hour,
+        minutes=30,
+        seconds=900,
+        counts={("N>E", None, "car"): 3, ("north-stopline", "in", "car"): 5},
+    )
+    store_speeds(
+        region="eu-west",
+        bucket=buckets[0],
+        counter="north-stopline",
+        road_user="car",
+        edges_kmh=[0, 20, 40, 60],
+        counts=[0, 10, 0],
+    )
+    store_speeds(
+        region="eu-west",
+        bucket=buckets[1],
+        counter="north-stopline",
+        road_user="car",
+        edges_kmh=[0, 20, 40, 60],
+        counts=[0, 0, 10],
+    )
     rolled_up(eu_site, hour, hour + timedelta(hours=1))
     answer = study_of(client, eu_analyst, eu_site, start="2026-06-10")
     study = answer.context["study"]
@@ -260,43 +358,59 @@ def test_it_shows_turning_movements_per_quarter_and_speeds(client, eu_analyst, e
 
 # --- CSV ---------------------------------------------------------------------------------------
 
+
 def test_it_downloads_the_flow_it_shows_as_csv_in_local_time(client, eu_analyst, dublin_site):
     day = datetime(2026, 3, 29, tzinfo=DUBLIN)  # 23 hours
-    store_buckets(region="eu-west", site_id=dublin_site.pk, start=day + timedelta(hours=8),
-                  minutes=30, seconds=900, counts={("east-stopline", "in", "car"): 3})
+    store_buckets(
+        region="eu-west",
+        site_id=dublin_site.pk,
+        start=day + timedelta(hours=8),
+        minutes=30,
+        seconds=900,
+        counts={("east-stopline", "in", "car"): 3},
+    )
     rolled_up(dublin_site, day, day + timedelta(days=1))
-    answer = study_of(client, eu_analyst, dublin_site, start="2026-03-29", granularity="1h",
-                      format="csv")
+    answer = study_of(
+        client, eu_analyst, dublin_site, start="2026-03-29", granularity="1h", format="csv"
+    )
     assert answer["Content-Type"].startswith("text/csv")
     assert answer["Content-Disposition"] == (
-        'attachment; filename="dame-and-george_flow_2026-03-29_2026-03-29_Europe-Dublin.csv"')
+        'attachment; filename="dame-and-george_flow_2026-03-29_2026-03-29_Europe-Dublin.csv"'
+    )
     rows = list(csv.DictReader(io.StringIO(answer.content.decode())))
     assert len(rows) == 23
     assert rows[0]["start"] == "2026-03-29T00:00:00+00:00"
     assert rows[2]["start"] == "2026-03-29T03:00:00+01:00"  # 01:00 does not exist that day
     eight = rows[7]
     assert (eight["start"], eight["count"], eight["coverage"], eight["status"]) == (
-        "2026-03-29T08:00:00+01:00", "6", "0.5", "partial")
+        "2026-03-29T08:00:00+01:00",
+        "6",
+        "0.5",
+        "partial",
+    )
     assert rows[5]["count"] == "" and rows[5]["status"] == "no_data"
-    peaks = study_of(client, eu_analyst, dublin_site, start="2026-03-29", format="csv",
-                     table="peaks")
+    peaks = study_of(
+        client, eu_analyst, dublin_site, start="2026-03-29", format="csv", table="peaks"
+    )
     assert peaks.content.decode().splitlines()[0].startswith("date,am_peak_start,am_volume")
 
 
 # --- who sees what, and what it costs -------------------------------------------------------
 
-def test_an_analyst_of_one_region_cannot_open_anothers_site_or_anomaly(client, eu_analyst,
-                                                                       us_site):
+
+def test_an_analyst_of_one_region_cannot_open_anothers_site_or_anomaly(client, eu_analyst, us_site):
     anomaly = anomaly_add(us_site, kind="outage")
     client.force_login(eu_analyst)
-    assert client.get(reverse("dashboard:site", args=[us_site.slug]),
-                      {"format": "csv"}).status_code == 403
-    assert client.get(reverse("dashboard:anomaly", args=["us-east", anomaly.pk])
-                      ).status_code == 403
+    assert (
+        client.get(reverse("dashboard:site", args=[us_site.slug]), {"format": "csv"}).status_code
+        == 403
+    )
+    assert client.get(reverse("dashboard:anomaly", args=["us-east", anomaly.pk])).status_code == 403
 
 
-def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(client, eu_operator,
-                                                                   dublin_site):
+def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(
+    client, eu_operator, dublin_site
+):
     anomaly = anomaly_add(dublin_site, kind="outage")
     client.force_login(eu_operator)
     answer = client.get(reverse("dashboard:anomaly", args=["eu-west", anomaly.pk]))
@@ -310,7 +424,8 @@ def test_it_shows_an_anomalys_detail_with_its_window_in_local_time(client, eu_op
     assert answer.context["study"].span.first == start.date()
     site_page = study_of(client, eu_operator, dublin_site, start=f"{start:%Y-%m-%d}")
     assert reverse("dashboard:anomaly", args=["eu-west", anomaly.pk]) in (
-        site_page.content.decode())
+        site_page.content.decode()
+    )
 
 
 # control: session, user, site, memberships, devices; region: rollups, their coverage, pending
@@ -320,18 +435,21 @@ SITE_CONTROL_QUERIES = 5
 
 
 @pytest.mark.parametrize("days, region_queries", [(1, 9), (7, 11), (28, 11)])
-def test_it_renders_a_site_page_in_a_fixed_number_of_queries(client, eu_analyst, dublin_site,
-                                                             django_assert_num_queries, days,
-                                                             region_queries):
+def test_it_renders_a_site_page_in_a_fixed_number_of_queries(
+    client, eu_analyst, dublin_site, django_assert_num_queries, days, region_queries
+):
     day = datetime(2026, 6, 10, tzinfo=DUBLIN)
     for i in range(days):
-        counts_add(dublin_site, day - timedelta(days=i, hours=-8),
-                   [("east-stopline", "in", "car", 1)])
+        counts_add(
+            dublin_site, day - timedelta(days=i, hours=-8), [("east-stopline", "in", "car", 1)]
+        )
     rolled_up(dublin_site, day - timedelta(days=days), day + timedelta(days=1))
     client.force_login(eu_analyst)
     first = (day - timedelta(days=days - 1)).date()
     url = f"{reverse('dashboard:site', args=[dublin_site.slug])}?start={first}&end=2026-06-10"
-    with django_assert_num_queries(region_queries, using="region_eu-west"), \
-            django_assert_num_queries(SITE_CONTROL_QUERIES, using="default"):
+    with (
+        django_assert_num_queries(region_queries, using="region_eu-west"),
+        django_assert_num_queries(SITE_CONTROL_QUERIES, using="default"),
+    ):
         answer = client.get(url)
     assert answer.context["study"].total == days

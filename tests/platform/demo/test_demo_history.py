@@ -29,23 +29,28 @@ def seed() -> dict:
 
 def stored(region: str, until: datetime) -> dict[str, int]:
     """Rows of the region's traffic data before `until`, and its batches and anomalies."""
-    return {model.__name__: (model.objects.in_region(region).filter(start__lt=until).count()
-                             if hasattr(model, "start") else
-                             model.objects.in_region(region).count())
-            for model in REGION_MODELS}
+    return {
+        model.__name__: (
+            model.objects.in_region(region).filter(start__lt=until).count()
+            if hasattr(model, "start")
+            else model.objects.in_region(region).count()
+        )
+        for model in REGION_MODELS
+    }
 
 
 def window(site: Site, episode) -> tuple[datetime, datetime]:
     tz = ZoneInfo(site.timezone)
     midnight = datetime.combine(episode.day, datetime.min.time(), tzinfo=tz)
-    return tuple((midnight + timedelta(hours=h)).astimezone(UTC)  # type: ignore[return-value]
-                 for h in episode.hours)
+    return tuple(
+        (midnight + timedelta(hours=h)).astimezone(UTC)  # type: ignore[return-value]
+        for h in episode.hours
+    )
 
 
 # Committed for real: ingest announces a stored batch, and analytics rolls it up, on commit.
 @pytest.mark.django_db(transaction=True, databases="__all__")
-def test_it_seeds_six_weeks_that_the_analytics_tell_the_story_of_and_a_rerun_adds_nothing(
-        var_dir):
+def test_it_seeds_six_weeks_that_the_analytics_tell_the_story_of_and_a_rerun_adds_nothing(var_dir):
     # One test, because seeding six weeks takes most of a minute; each part is its own check.
     payload = seed()
     site = Site.objects.get(slug="main-and-5th")
@@ -62,8 +67,10 @@ def test_it_seeds_six_weeks_that_the_analytics_tell_the_story_of_and_a_rerun_add
     new_batches = [h["batches_stored"] for h in again["history"]]
     assert new_batches in ([0, 0], [1, 1])
     for region, n in zip(("eu-west", "us-east"), new_batches, strict=True):
-        assert stored(region, until) == {**before[region],
-                                         "IngestBatch": before[region]["IngestBatch"] + n}
+        assert stored(region, until) == {
+            **before[region],
+            "IngestBatch": before[region]["IngestBatch"] + n,
+        }
     assert [h["anomalies"] for h in again["history"]] == [[], []]
 
 
@@ -71,19 +78,26 @@ def episodes_of(site: Site):
     from junction.demo.management.commands.demo_seed import DEMO_REGIONS, _demo_site
 
     demo = next(d for d in DEMO_REGIONS if d["site"]["slug"] == site.slug)
-    first = CountBucket.objects.in_region(site.region.code).filter(site_id=site.pk).aggregate(
-        first=Min("start"))["first"]
+    first = (
+        CountBucket.objects.in_region(site.region.code)
+        .filter(site_id=site.pk)
+        .aggregate(first=Min("start"))["first"]
+    )
     return episodes(_demo_site(demo, site, datetime.now(UTC)), anchor_of(first))
 
 
 def sent_through_ingest(payload: dict) -> None:
     """Six weeks of quarter hours per demo device, every one in a signed batch the ingest
     endpoint stored: one batch per UTC day, today's so far included."""
-    for device, sent in zip(Device.objects.select_related("site__region").order_by(
-            "site__region__code"), payload["history"], strict=True):
+    for device, sent in zip(
+        Device.objects.select_related("site__region").order_by("site__region__code"),
+        payload["history"],
+        strict=True,
+    ):
         region = device.site.region.code
-        days = list(blocks(datetime.fromisoformat(sent["since"]),
-                           datetime.fromisoformat(sent["until"])))
+        days = list(
+            blocks(datetime.fromisoformat(sent["since"]), datetime.fromisoformat(sent["until"]))
+        )
         buckets = CountBucket.objects.in_region(region).filter(device_id=device.device_id)
         span = buckets.aggregate(first=Min("start"), last=Max("start"))
         assert timedelta(weeks=6) - timedelta(minutes=15) <= span["last"] - span["first"]
@@ -99,11 +113,20 @@ def sent_through_ingest(payload: dict) -> None:
 def rolled_up_by_counter_direction_and_class() -> None:
     rollups = Rollup.objects.in_region("eu-west").filter(period=Period.HOUR)
     assert set(rollups.values_list("road_user", flat=True)) == {
-        "person", "bicycle", "car", "motorcycle", "bus", "truck"}
+        "person",
+        "bicycle",
+        "car",
+        "motorcycle",
+        "bus",
+        "truck",
+    }
     assert {"N>E", "north-stopline", "south-stopline"} <= set(
-        rollups.values_list("counter", flat=True))
+        rollups.values_list("counter", flat=True)
+    )
     assert set(rollups.filter(counter="north-stopline").values_list("direction", flat=True)) == {
-        "in", "out"}
+        "in",
+        "out",
+    }
     assert SpeedHistogram.objects.in_region("eu-west").exists()
 
 
@@ -128,11 +151,16 @@ def watched_the_empty_night_and_counted_nobody(site: Site, night) -> None:
     quarters = (end - start) // timedelta(minutes=15)  # 16, or 12 or 20 on a night of DST
     buckets = CountBucket.objects.in_region("eu-west").filter(start__gte=start, start__lt=end)
     assert buckets.count() == quarters and set(buckets.values_list("uptime", flat=True)) == {1.0}
-    assert not CountRow.objects.in_region("eu-west").filter(start__gte=start,
-                                                            start__lt=end).exists()
+    assert (
+        not CountRow.objects.in_region("eu-west").filter(start__gte=start, start__lt=end).exists()
+    )
     coverage = WindowCoverage.objects.in_region("eu-west").filter(
-        site_id=site.pk, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end)
+        site_id=site.pk, period=Period.QUARTER_HOUR, start__gte=start, start__lt=end
+    )
     assert coverage.count() == quarters
     assert set(coverage.values_list("coverage", flat=True)) == {1.0}
-    assert not Anomaly.objects.in_region("eu-west").filter(
-        kind="outage", start__lt=end, end__gt=start).exists()
+    assert (
+        not Anomaly.objects.in_region("eu-west")
+        .filter(kind="outage", start__lt=end, end__gt=start)
+        .exists()
+    )

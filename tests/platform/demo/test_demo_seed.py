@@ -25,20 +25,34 @@ def seed(*args: str) -> str:
 
 
 def counts() -> dict[str, int]:
-    return {model.__name__: model.objects.count()
-            for model in (Region, Site, Counter, Device, RegionMembership, get_user_model())}
+    return {
+        model.__name__: model.objects.count()
+        for model in (Region, Site, Counter, Device, RegionMembership, get_user_model())
+    }
 
 
 def test_it_seeds_two_regions_each_with_a_site_and_a_device(var_dir):
     out = seed()
     assert {r.code: r.endpoint for r in Region.objects.all()} == {
-        "eu-west": "http://127.0.0.1:8000", "us-east": "http://127.0.0.1:8000"}
-    counters = {"eu-west": [("N>E", "movement"), ("N>S", "movement"), ("N>W", "movement"),
-                            ("S>E", "movement"), ("S>N", "movement"), ("S>W", "movement"),
-                            ("crosswalk-north", "zone"), ("east-arm", "zone"),
-                            ("north-stopline", "line"), ("south-stopline", "line"),
-                            ("west-arm", "zone")],
-                "us-east": [("east-stopline", "line"), ("west-stopline", "line")]}
+        "eu-west": "http://127.0.0.1:8000",
+        "us-east": "http://127.0.0.1:8000",
+    }
+    counters = {
+        "eu-west": [
+            ("N>E", "movement"),
+            ("N>S", "movement"),
+            ("N>W", "movement"),
+            ("S>E", "movement"),
+            ("S>N", "movement"),
+            ("S>W", "movement"),
+            ("crosswalk-north", "zone"),
+            ("east-arm", "zone"),
+            ("north-stopline", "line"),
+            ("south-stopline", "line"),
+            ("west-arm", "zone"),
+        ],
+        "us-east": [("east-stopline", "line"), ("west-stopline", "line")],
+    }
     for region, expected in counters.items():
         site = Site.objects.get(region__code=region)
         assert list(site.counters.order_by("name").values_list("name", "kind")) == expected
@@ -50,9 +64,13 @@ def test_it_seeds_two_regions_each_with_a_site_and_a_device(var_dir):
 def test_it_gives_the_demo_regions_their_local_time_and_holiday_calendars(var_dir):
     seed()
     assert sorted(Region.objects.values_list("code", "timezone", "country", "subdivision")) == [
-        ("eu-west", "Europe/Dublin", "IE", ""), ("us-east", "America/New_York", "US", "NY")]
+        ("eu-west", "Europe/Dublin", "IE", ""),
+        ("us-east", "America/New_York", "US", "NY"),
+    ]
     assert dict(Site.objects.values_list("region__code", "timezone")) == {
-        "eu-west": "Europe/Dublin", "us-east": "America/New_York"}
+        "eu-west": "Europe/Dublin",
+        "us-east": "America/New_York",
+    }
 
 
 def test_it_writes_each_devices_secret_to_a_private_file(var_dir):
@@ -75,8 +93,11 @@ def test_it_seeds_staff_who_can_log_in(var_dir):
     for username, entry in users.items():
         assert User.objects.get(username=username).check_password(entry["password"])
     assert User.objects.get(username="admin").is_superuser
-    assert dict(RegionMembership.objects.filter(user__username="analyst-eu")
-                .values_list("region__code", "role")) == {"eu-west": "analyst"}
+    assert dict(
+        RegionMembership.objects.filter(user__username="analyst-eu").values_list(
+            "region__code", "role"
+        )
+    ) == {"eu-west": "analyst"}
 
 
 def test_it_duplicates_nothing_and_keeps_secrets_when_run_again(var_dir):

@@ -21,9 +21,15 @@ from junction.demo.history import (
 )
 from junction.ingest.schema import MAX_BUCKETS, batch_parse
 
-SITE = DemoSite(slug="main-and-5th", region="eu-west", device_id="dev-main-5th-n",
-                timezone="Europe/Dublin", lines=("north-stopline", "south-stopline"),
-                movements=("N>E", "S>N"), zones=("crosswalk-north",))
+SITE = DemoSite(
+    slug="main-and-5th",
+    region="eu-west",
+    device_id="dev-main-5th-n",
+    timezone="Europe/Dublin",
+    lines=("north-stopline", "south-stopline"),
+    movements=("N>E", "S>N"),
+    zones=("crosswalk-north",),
+)
 NOW = datetime(2026, 12, 6, 3, 7, tzinfo=UTC)
 START, END = history_span(now=NOW, first_stored=None)
 STORY = episodes(SITE, anchor_of(START))
@@ -65,8 +71,7 @@ def test_it_builds_batches_the_ingest_schema_takes():
     parsed = batch_parse(body)
     assert {(b.seconds, b.uptime) for b in parsed.buckets} == {(900, 1.0)}
     assert {s.road_user for b in parsed.buckets for s in b.speeds} >= {"car", "bus", "truck"}
-    assert {c.direction for b in parsed.buckets for c in b.counts
-            if c.counter == "N>E"} == {None}
+    assert {c.direction for b in parsed.buckets for c in b.counts if c.counter == "N>E"} == {None}
     assert all(b.occupancy for b in parsed.buckets)
 
 
@@ -109,8 +114,7 @@ def test_it_tells_the_story_in_the_last_three_weeks():
     kinds = {e.kind: e for e in STORY}
     assert set(kinds) == {"outage", "closure", "event", "empty"}
     for episode in STORY:
-        assert anchor_of(START).date() - timedelta(days=21) <= episode.day < anchor_of(
-            START).date()
+        assert anchor_of(START).date() - timedelta(days=21) <= episode.day < anchor_of(START).date()
     assert kinds["closure"].counters == ("north-stopline",)
 
 
@@ -138,11 +142,14 @@ def test_it_halves_the_closed_counter_in_the_day_and_leaves_the_other_alone():
         assert low * usual < closed < high * usual
 
 
-@pytest.mark.parametrize(("start", "seconds", "quarters"), [
-    ("2026-12-06T03:01:00Z", 60, ["03:00"]),
-    ("2026-12-06T03:14:00Z", 120, ["03:00", "03:15"]),
-    ("2026-12-06T03:00:00Z", 3600, ["03:00", "03:15", "03:30", "03:45"]),
-])
+@pytest.mark.parametrize(
+    ("start", "seconds", "quarters"),
+    [
+        ("2026-12-06T03:01:00Z", 60, ["03:00"]),
+        ("2026-12-06T03:14:00Z", 120, ["03:00", "03:15"]),
+        ("2026-12-06T03:00:00Z", 3600, ["03:00", "03:15", "03:30", "03:45"]),
+    ],
+)
 def test_it_knows_which_quarter_hours_another_bucket_holds(start, seconds, quarters):
     touched = quarters_touched(datetime.fromisoformat(start), seconds)
     assert sorted(f"{t:%H:%M}" for t in touched) == quarters

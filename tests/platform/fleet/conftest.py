@@ -66,8 +66,14 @@ def config_patch(tmp_path) -> Path:
     return path
 
 
-def publish(name: str, *, model: Path | None = None, config: Path | None = None,
-            region: str = "eu-west", extra: list[str] | None = None) -> dict:
+def publish(
+    name: str,
+    *,
+    model: Path | None = None,
+    config: Path | None = None,
+    region: str = "eu-west",
+    extra: list[str] | None = None,
+) -> dict:
     args = ["release_publish", "--name", name, "--region", region, "--json", *(extra or [])]
     if model is not None:
         args += ["--model", str(model)]
@@ -101,10 +107,14 @@ def signed_headers(device: DevicePersona, message: bytes, *, at: int | None = No
     while at is None and (device.device_id, message, stamp) in _signed:
         stamp -= 1
     _signed.add((device.device_id, message, stamp))
-    digest = hmac.new(device.secret.encode(), str(stamp).encode() + b"." + message,
-                      hashlib.sha256).hexdigest()
-    return {"X-Junction-Device": device.device_id, "X-Junction-Timestamp": str(stamp),
-            "X-Junction-Signature": f"v1={digest}"}
+    digest = hmac.new(
+        device.secret.encode(), str(stamp).encode() + b"." + message, hashlib.sha256
+    ).hexdigest()
+    return {
+        "X-Junction-Device": device.device_id,
+        "X-Junction-Timestamp": str(stamp),
+        "X-Junction-Signature": f"v1={digest}",
+    }
 
 
 def django_headers(headers: dict) -> dict:
@@ -112,16 +122,21 @@ def django_headers(headers: dict) -> dict:
 
 
 def checkin(client, device: DevicePersona, *, region: str | None = None, **report):
-    body = json.dumps({"schema": "junction.checkin/v1", "device_id": device.device_id,
-                       **report}).encode()
-    return client.post(f"/api/v1/fleet/{region or device.region}/checkin", data=body,
-                       content_type="application/json",
-                       **django_headers(signed_headers(device, body)))
+    body = json.dumps(
+        {"schema": "junction.checkin/v1", "device_id": device.device_id, **report}
+    ).encode()
+    return client.post(
+        f"/api/v1/fleet/{region or device.region}/checkin",
+        data=body,
+        content_type="application/json",
+        **django_headers(signed_headers(device, body)),
+    )
 
 
 def repo_get(client, device: DevicePersona, path: str, **extra):
-    return client.get(path, **django_headers(signed_headers(device, f"GET {path}".encode())),
-                      **extra)
+    return client.get(
+        path, **django_headers(signed_headers(device, f"GET {path}".encode())), **extra
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,7 @@ def _targets(region: str) -> dict:
     return Metadata.from_bytes(bytes(row.data)).signed.targets
 
 
-def test_it_publishes_a_model_and_a_patch_as_signed_targets(eu_repo, model_path,
-                                                            config_patch):
+def test_it_publishes_a_model_and_a_patch_as_signed_targets(eu_repo, model_path, config_patch):
     answer = publish("v2", model=model_path, config=config_patch)
 
     assert answer["targets"] == ["v2/model.onnx", "v2/site-patch.yaml"]
@@ -43,14 +42,19 @@ def test_it_refuses_a_model_onnx_runtime_cannot_load(eu_repo, model_path, tmp_pa
     assert "v2/model.onnx" not in _targets("eu-west")
 
 
-@pytest.mark.parametrize(("patch", "reason"), [
-    ("bucket_seconds: 7\n", "must divide a day"),
-    ("cameras:\n  - {name: n, source: 'rtsp://h/s',\n"
-     "     lines: [{name: a, points: [[0, 0], [9, 9]], nmae: b}]}\n",
-     "Extra inputs are not permitted"),
-    ("endpoint: https://elsewhere.example\n", "cannot change identity"),
-    ("colour: blue\n", "colour: Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("patch", "reason"),
+    [
+        ("bucket_seconds: 7\n", "must divide a day"),
+        (
+            "cameras:\n  - {name: n, source: 'rtsp://h/s',\n"
+            "     lines: [{name: a, points: [[0, 0], [9, 9]], nmae: b}]}\n",
+            "Extra inputs are not permitted",
+        ),
+        ("endpoint: https://elsewhere.example\n", "cannot change identity"),
+        ("colour: blue\n", "colour: Extra inputs are not permitted"),
+    ],
+)
 def test_it_refuses_a_patch_the_worker_would_refuse(eu_repo, tmp_path, patch, reason):
     path = tmp_path / "patch.yaml"
     path.write_text(patch)
@@ -76,13 +80,23 @@ def test_it_keeps_a_release_in_its_own_region(eu_repo, us_repo, config_patch):
 
 @pytest.mark.slow
 def test_it_records_the_models_counts_on_the_sites_check_clip(eu_repo, model_path, videos_dir):
-    publish("v2", model=model_path, extra=["--check-clip",
-                                           str(videos_dir / "suburban_street_ahmetozlu.mp4"),
-                                           "--check-line", "stop=150,200,600,200"])
+    publish(
+        "v2",
+        model=model_path,
+        extra=[
+            "--check-clip",
+            str(videos_dir / "suburban_street_ahmetozlu.mp4"),
+            "--check-line",
+            "stop=150,200,600,200",
+        ],
+    )
 
     check = _targets("eu-west")["v2/model.onnx"].custom["counting_check"]
     assert check["clip"] == "suburban_street_ahmetozlu.mp4" and len(check["clip_sha256"]) == 64
-    cars_in = sum(row["count"] for row in check["totals"]
-                  if (row["counter"], row["direction"], row["class"]) == ("stop", "in", "car"))
+    cars_in = sum(
+        row["count"]
+        for row in check["totals"]
+        if (row["counter"], row["direction"], row["class"]) == ("stop", "in", "car")
+    )
     # ground_truth.json: 8 cars cross toward the camera (downward, `in` for this line).
     assert abs(cars_in - 8) <= 1

@@ -33,11 +33,16 @@ class SignedFetcher(FetcherInterface):
 
     def _fetch(self, url: str):
         path = urlsplit(url).path
-        response = requests.get(url, stream=True, timeout=10,
-                                headers=signed_headers(self.device, f"GET {path}".encode()))
+        response = requests.get(
+            url,
+            stream=True,
+            timeout=10,
+            headers=signed_headers(self.device, f"GET {path}".encode()),
+        )
         if response.status_code >= 400:
-            raise exceptions.DownloadHTTPError(f"{response.status_code} for {path}",
-                                               response.status_code)
+            raise exceptions.DownloadHTTPError(
+                f"{response.status_code} for {path}", response.status_code
+            )
         return response.iter_content(1 << 16)
 
 
@@ -49,17 +54,26 @@ def _latest(role: str) -> Metadata:
 def _store(metadata: Metadata, *signers) -> None:
     for signer in signers:
         metadata.sign(signer, append=True)
-    RepoMetadata(region=REGION, role=metadata.signed.type, version=metadata.signed.version,
-                 expires=metadata.signed.expires, data=metadata.to_bytes()).save(
-        using=served_alias(REGION))
+    RepoMetadata(
+        region=REGION,
+        role=metadata.signed.type,
+        version=metadata.signed.version,
+        expires=metadata.signed.expires,
+        data=metadata.to_bytes(),
+    ).save(using=served_alias(REGION))
 
 
 def _timestamp(*, snapshot_version: int, expires_in: timedelta, signer=None) -> None:
     version = _latest("timestamp").signed.version + 1
     expires = (timezone.now() + expires_in).replace(microsecond=0)
-    _store(Metadata(Timestamp(version=version, expires=expires,
-                              snapshot_meta=MetaFile(version=snapshot_version))),
-           signer or signers_load(REGION, "timestamp")[0])
+    _store(
+        Metadata(
+            Timestamp(
+                version=version, expires=expires, snapshot_meta=MetaFile(version=snapshot_version)
+            )
+        ),
+        signer or signers_load(REGION, "timestamp")[0],
+    )
 
 
 @pytest.fixture
@@ -68,15 +82,22 @@ def updater(live_server, eu_repo, eu_device, tmp_path, clean_cache):
         base = f"{live_server.url}/api/v1/fleet/{REGION}"
         root = RepoMetadata.objects.in_region(REGION).get(role="root", version=1)
         (tmp_path / "targets").mkdir(exist_ok=True)
-        return Updater(metadata_dir=str(tmp_path), metadata_base_url=f"{base}/metadata/",
-                       target_dir=str(tmp_path / "targets"), target_base_url=f"{base}/targets/",
-                       fetcher=SignedFetcher(eu_device), bootstrap=bytes(root.data))
+        return Updater(
+            metadata_dir=str(tmp_path),
+            metadata_base_url=f"{base}/metadata/",
+            target_dir=str(tmp_path / "targets"),
+            target_base_url=f"{base}/targets/",
+            fetcher=SignedFetcher(eu_device),
+            bootstrap=bytes(root.data),
+        )
+
     return make
 
 
 @live
-def test_it_installs_a_published_model_verified_by_ngclient(updater, model_path, config_patch,
-                                                            tmp_path):
+def test_it_installs_a_published_model_verified_by_ngclient(
+    updater, model_path, config_patch, tmp_path
+):
     publish("v2", model=model_path, config=config_patch)
     client = updater()
     client.refresh()
@@ -105,8 +126,7 @@ def test_it_refuses_a_target_changed_after_signing(updater, config_patch, tmp_pa
 
 @live
 def test_it_refuses_an_expired_timestamp(updater):
-    _timestamp(snapshot_version=_latest("snapshot").signed.version,
-               expires_in=timedelta(hours=-1))
+    _timestamp(snapshot_version=_latest("snapshot").signed.version, expires_in=timedelta(hours=-1))
 
     with pytest.raises(exceptions.ExpiredMetadataError):
         updater().refresh()
@@ -114,8 +134,11 @@ def test_it_refuses_an_expired_timestamp(updater):
 
 @live
 def test_it_refuses_a_timestamp_signed_by_a_key_root_does_not_trust(updater):
-    _timestamp(snapshot_version=_latest("snapshot").signed.version,
-               expires_in=timedelta(hours=6), signer=CryptoSigner.generate_ed25519())
+    _timestamp(
+        snapshot_version=_latest("snapshot").signed.version,
+        expires_in=timedelta(hours=6),
+        signer=CryptoSigner.generate_ed25519(),
+    )
 
     with pytest.raises(exceptions.UnsignedMetadataError):
         updater().refresh()
@@ -124,14 +147,23 @@ def test_it_refuses_a_timestamp_signed_by_a_key_root_does_not_trust(updater):
 @live
 def test_it_refuses_targets_signed_by_a_key_root_does_not_trust(updater):
     targets = _latest("targets")
-    forged = Targets(version=targets.signed.version + 1, expires=targets.signed.expires,
-                     targets=targets.signed.targets)
+    forged = Targets(
+        version=targets.signed.version + 1,
+        expires=targets.signed.expires,
+        targets=targets.signed.targets,
+    )
     _store(Metadata(forged), CryptoSigner.generate_ed25519())
     snapshot = _latest("snapshot")
-    _store(Metadata(Snapshot(version=snapshot.signed.version + 1,
-                             expires=snapshot.signed.expires,
-                             meta={"targets.json": MetaFile(version=forged.version)})),
-           signers_load(REGION, "snapshot")[0])
+    _store(
+        Metadata(
+            Snapshot(
+                version=snapshot.signed.version + 1,
+                expires=snapshot.signed.expires,
+                meta={"targets.json": MetaFile(version=forged.version)},
+            )
+        ),
+        signers_load(REGION, "snapshot")[0],
+    )
     _timestamp(snapshot_version=snapshot.signed.version + 1, expires_in=timedelta(hours=6))
 
     with pytest.raises(exceptions.UnsignedMetadataError):
@@ -153,8 +185,7 @@ def test_it_refuses_an_older_snapshot_played_back(updater, config_patch):
 
 @live
 def test_the_beat_task_renews_a_timestamp_before_it_expires(updater):
-    _timestamp(snapshot_version=_latest("snapshot").signed.version,
-               expires_in=timedelta(hours=1))
+    _timestamp(snapshot_version=_latest("snapshot").signed.version, expires_in=timedelta(hours=1))
     before = _latest("timestamp").signed.version
 
     assert refresh_metadata(region=REGION) == ["timestamp"]
@@ -180,7 +211,10 @@ def test_a_device_follows_a_key_rotation_through_the_new_root(updater, config_pa
 
     if role == "timestamp":
         # What the retired key signs now is refused.
-        _timestamp(snapshot_version=_latest("snapshot").signed.version,
-                   expires_in=timedelta(hours=6), signer=old_key)
+        _timestamp(
+            snapshot_version=_latest("snapshot").signed.version,
+            expires_in=timedelta(hours=6),
+            signer=old_key,
+        )
         with pytest.raises(exceptions.UnsignedMetadataError):
             updater().refresh()

@@ -25,12 +25,16 @@ def _fleet() -> dict:
 
 
 def _audit_actions() -> list[str]:
-    return list(AuditEvent.objects.in_region("eu-west").order_by("at", "pk")
-                .values_list("action", flat=True))
+    return list(
+        AuditEvent.objects.in_region("eu-west")
+        .order_by("at", "pk")
+        .values_list("action", flat=True)
+    )
 
 
-def test_it_goes_from_publish_to_active_on_two_devices_canary_first(client, v2, eu_device,
-                                                                   eu_device_b):
+def test_it_goes_from_publish_to_active_on_two_devices_canary_first(
+    client, v2, eu_device, eu_device_b
+):
     rollout = _start("--devices", f"{eu_device.device_id},{eu_device_b.device_id}")
     assert rollout["canaries"] == [eu_device.device_id]
 
@@ -51,7 +55,9 @@ def test_it_goes_from_publish_to_active_on_two_devices_canary_first(client, v2, 
 
     fleet = _fleet()
     assert {d: (row["installed_release"], row["state"]) for d, row in fleet.items()} == {
-        eu_device.device_id: ("v2", "active"), eu_device_b.device_id: ("v2", "active")}
+        eu_device.device_id: ("v2", "active"),
+        eu_device_b.device_id: ("v2", "active"),
+    }
     assert fleet[eu_device.device_id]["last_checkin_at"]
     assert _audit_actions()[-3:] == ["rollout_started", "rollout_promoted", "rollout_completed"]
 
@@ -62,8 +68,13 @@ def test_it_halts_when_the_canary_rolls_back(client, v2, eu_device, eu_device_b)
     other = eu_device_b if canary is eu_device else eu_device
 
     checkin(client, canary, state="activating", release="v2")
-    answer = checkin(client, canary, state="rolled_back", release="v2",
-                     reason="health gate: no detections for 120 s").json()
+    answer = checkin(
+        client,
+        canary,
+        state="rolled_back",
+        release="v2",
+        reason="health gate: no detections for 120 s",
+    ).json()
 
     assert answer["desired"] is None  # back to what it ran before
     assert checkin(client, other, state="current").json()["desired"] is None
@@ -76,16 +87,21 @@ def test_it_halts_when_the_canary_rolls_back(client, v2, eu_device, eu_device_b)
         _start("--percent", "100")
 
 
-def test_it_halts_on_more_than_the_share_of_rollbacks_after_the_canary(client, v2, eu_device,
-                                                                      eu_device_b):
+def test_it_halts_on_more_than_the_share_of_rollbacks_after_the_canary(
+    client, v2, eu_device, eu_device_b
+):
     _start("--devices", f"{eu_device.device_id},{eu_device_b.device_id}", "--halt-share", "0.4")
     checkin(client, eu_device, installed="v2", state="active", release="v2")
     checkin(client, eu_device_b, state="rolled_back", release="v2", reason="crash loop")
 
     assert "rollout_halted" in _audit_actions()  # 1 of 2 is 50 % > 40 %
     # The healthy canary keeps the release; nothing is taken from it by the halt.
-    assert checkin(client, eu_device, installed="v2", state="active",
-                   release="v2").json()["desired"]["release"] == "v2"
+    assert (
+        checkin(client, eu_device, installed="v2", state="active", release="v2").json()["desired"][
+            "release"
+        ]
+        == "v2"
+    )
 
 
 def test_it_pauses_resumes_and_aborts(client, v2, eu_device, eu_device_b):
@@ -109,8 +125,12 @@ def test_it_pauses_resumes_and_aborts(client, v2, eu_device, eu_device_b):
     with pytest.raises(CommandError, match="is aborted"):
         command_json("rollout_resume", ident, "--region", "eu-west")
     assert [a for a in _audit_actions() if a.startswith("rollout_")] == [
-        "rollout_started", "rollout_paused", "rollout_resumed", "rollout_promoted",
-        "rollout_aborted"]
+        "rollout_started",
+        "rollout_paused",
+        "rollout_resumed",
+        "rollout_promoted",
+        "rollout_aborted",
+    ]
 
 
 def test_it_refuses_unknown_devices_and_releases(v2, us_device):
@@ -120,8 +140,9 @@ def test_it_refuses_unknown_devices_and_releases(v2, us_device):
         command_json("rollout_start", "v9", "--region", "eu-west", "--percent", "50")
 
 
-def test_a_device_that_rolled_back_one_release_is_offered_the_next(client, v2, eu_device,
-                                                                   config_patch):
+def test_a_device_that_rolled_back_one_release_is_offered_the_next(
+    client, v2, eu_device, config_patch
+):
     first = _start("--devices", eu_device.device_id)
     checkin(client, eu_device, state="rolled_back", release="v2", reason="crash loop")
     command_json("rollout_abort", str(first["id"]), "--region", "eu-west")

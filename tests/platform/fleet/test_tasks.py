@@ -10,8 +10,9 @@ from junction.fleet.tasks import refresh_metadata  # as the worker's autodiscove
 
 
 def test_beat_refreshes_every_served_region_on_its_own_queue():
-    entries = {name: entry for name, entry in app.conf.beat_schedule.items()
-               if name.startswith("fleet-")}
+    entries = {
+        name: entry for name, entry in app.conf.beat_schedule.items() if name.startswith("fleet-")
+    }
 
     assert entries == fleet_beat_schedule(["eu-west", "us-east"])
     for code in ("eu-west", "us-east"):

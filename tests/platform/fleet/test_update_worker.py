@@ -51,24 +51,36 @@ def platform(live_server, fleet_keys, clean_cache):
     from junction.sites import services as site_services
 
     site_services.region_add(code="eu-west", name="Europe West", min_bucket_seconds=BUCKET_S)
-    site_services.site_add(slug="main-and-5th", region="eu-west", name="Main St & 5th Ave",
-                           counters={"stop": {}})
+    site_services.site_add(
+        slug="main-and-5th", region="eu-west", name="Main St & 5th Ave", counters={"stop": {}}
+    )
     secret = site_services.device_add(device_id=DEVICE, site="main-and-5th").secret
     call_command("fleet_init", "--region", "eu-west")
     return live_server, secret
 
 
-@pytest.mark.parametrize(("patch", "state", "reason"), [
-    (lambda clip: CLASSES, "active", ""),
-    # A file that is no video: the camera process dies opening it, again and again.
-    (lambda clip: camera_patch(clip.parent / "ground_truth.json"), "rolled_back",
-     "camera north process exited with code"),
-    # Nothing scores above 1.0: a detector that detects nothing.
-    (lambda clip: camera_patch(clip, score_threshold=1.0), "rolled_back",
-     "no road user counted"),
-], ids=["good", "crashing", "blind"])
-def test_a_release_is_judged_on_the_running_worker(platform, model_path, videos_dir, tmp_path,
-                                                   patch, state, reason):
+@pytest.mark.parametrize(
+    ("patch", "state", "reason"),
+    [
+        (lambda clip: CLASSES, "active", ""),
+        # A file that is no video: the camera process dies opening it, again and again.
+        (
+            lambda clip: camera_patch(clip.parent / "ground_truth.json"),
+            "rolled_back",
+            "camera north process exited with code",
+        ),
+        # Nothing scores above 1.0: a detector that detects nothing.
+        (
+            lambda clip: camera_patch(clip, score_threshold=1.0),
+            "rolled_back",
+            "no road user counted",
+        ),
+    ],
+    ids=["good", "crashing", "blind"],
+)
+def test_a_release_is_judged_on_the_running_worker(
+    platform, model_path, videos_dir, tmp_path, patch, state, reason
+):
     from junction.traffic.models import CountBucket
 
     server, secret = platform
@@ -77,8 +89,7 @@ def test_a_release_is_judged_on_the_running_worker(platform, model_path, videos_
 
     worker = start_worker(config)
     try:
-        wait_for(lambda: _device()["state"] == state, f"the release {state}", worker, config,
-                 port)
+        wait_for(lambda: _device()["state"] == state, f"the release {state}", worker, config, port)
         wait_for(lambda: finished_and_sent(port), "every bucket delivered", worker, config, port)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             metrics = response.read().decode()
@@ -101,18 +112,23 @@ def test_a_release_is_judged_on_the_running_worker(platform, model_path, videos_
 
 
 def test_a_power_cut_during_the_health_gate_leaves_a_bootable_slot_and_the_gate_resumes(
-        platform, model_path, videos_dir, tmp_path):
+    platform, model_path, videos_dir, tmp_path
+):
     from junction.traffic.models import CountBucket
 
     server, secret = platform
     clip = videos_dir / CLIP
-    config, port = fleet_device(tmp_path, CLASSES, server.url, secret, model_path, clip,
-                                gate_s=300)
+    config, port = fleet_device(tmp_path, CLASSES, server.url, secret, model_path, clip, gate_s=300)
     state = tmp_path / "device" / "update-agent.json"
     worker = start_worker(config)
     try:
-        wait_for(lambda: state.is_file() and json.loads(state.read_text())["state"] == "gating",
-                 "the health gate", worker, config, port)
+        wait_for(
+            lambda: state.is_file() and json.loads(state.read_text())["state"] == "gating",
+            "the health gate",
+            worker,
+            config,
+            port,
+        )
     finally:
         kill_hard(worker)
     current = tmp_path / "device" / "fleet" / "current"
@@ -124,8 +140,7 @@ def test_a_power_cut_during_the_health_gate_leaves_a_bootable_slot_and_the_gate_
     config.write_text(yaml.safe_dump(site))
     worker = start_worker(config)  # boots on v1, and judges it again from the start
     try:
-        wait_for(lambda: _device()["state"] == "active", "the release active", worker, config,
-                 port)
+        wait_for(lambda: _device()["state"] == "active", "the release active", worker, config, port)
         wait_for(lambda: finished_and_sent(port), "every bucket delivered", worker, config, port)
         delivered = healthz(port)["spool"]["delivered_buckets"]
     finally:
@@ -133,19 +148,27 @@ def test_a_power_cut_during_the_health_gate_leaves_a_bootable_slot_and_the_gate_
     assert CountBucket.objects.in_region("eu-west").count() == EXPECTED_BUCKETS == delivered
 
 
-def fleet_device(tmp_path, patch: str, endpoint: str, secret: str, model_path, clip,
-                 gate_s: float = 4) -> tuple[Path, int]:
+def fleet_device(
+    tmp_path, patch: str, endpoint: str, secret: str, model_path, clip, gate_s: float = 4
+) -> tuple[Path, int]:
     """Release v1 (this patch) rolled out to the device, and its site file with a fleet section
     that checks in every second."""
     (tmp_path / "patch.yaml").write_text(patch)
     publish("v1", config=tmp_path / "patch.yaml")
     command_json("rollout_start", "v1", "--region", "eu-west", "--devices", DEVICE)
     config, port = site_file(tmp_path / "device", model_path, clip, endpoint, secret)
-    (tmp_path / "device" / "root.json").write_bytes(bytes(
-        RepoMetadata.objects.in_region("eu-west").get(role="root", version=1).data))
+    (tmp_path / "device" / "root.json").write_bytes(
+        bytes(RepoMetadata.objects.in_region("eu-west").get(role="root", version=1).data)
+    )
     site = yaml.safe_load(config.read_text())
-    site["fleet"] = {"slots": "fleet", "trusted_root": "root.json", "check_in_s": 1,
-                     "jitter_s": 0, "gate_s": gate_s, "gate_min_fps": 0.5}
+    site["fleet"] = {
+        "slots": "fleet",
+        "trusted_root": "root.json",
+        "check_in_s": 1,
+        "jitter_s": 0,
+        "gate_s": gate_s,
+        "gate_min_fps": 0.5,
+    }
     config.write_text(yaml.safe_dump(site))
     return config, port
 

@@ -151,8 +151,9 @@ def send(
     sent = headers(persona, raw, batch_id=batch_id, secret=secret, stamp=stamp)
     sent.update(header_overrides or {})
     sent = {k: v for k, v in sent.items() if v is not None}
-    return client.post(INGEST_URL, data=raw, content_type="application/json", headers=sent,
-                       **environ)
+    return client.post(
+        INGEST_URL, data=raw, content_type="application/json", headers=sent, **environ
+    )
 
 
 def stored_counts() -> dict[str, int]:

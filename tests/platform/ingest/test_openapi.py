@@ -38,8 +38,14 @@ VALID = {
                 {"counter": "north-stopline", "direction": "in", "class": "car", "count": 12},
                 {"counter": "N>E", "direction": None, "class": "bicycle", "count": 1},
             ],
-            "speeds": [{"counter": "north-stopline", "class": "car",
-                        "edges_kmh": [0, 10, 20], "counts": [1, 4]}],
+            "speeds": [
+                {
+                    "counter": "north-stopline",
+                    "class": "car",
+                    "edges_kmh": [0, 10, 20],
+                    "counts": [1, 4],
+                }
+            ],
             "occupancy": [{"zone": "crosswalk-north", "class": "person", "mean": 0.4, "max": 3}],
         }
     ],
@@ -102,8 +108,14 @@ def test_it_answers_every_refusal_with_the_json_error_shape(schema):
 
 
 def test_it_describes_the_outcome_the_endpoint_answers(schema):
-    outcome = IngestOutcome(created=True, batch_id=uuid.uuid4(), buckets=1, no_data_buckets=0,
-                            count_rows=1, buckets_replaced=0)
+    outcome = IngestOutcome(
+        created=True,
+        batch_id=uuid.uuid4(),
+        buckets=1,
+        no_data_buckets=0,
+        count_rows=1,
+        buckets_replaced=0,
+    )
     assert set(schema["components"]["schemas"][OUTCOME]["properties"]) == set(outcome.as_json())
 
 
@@ -114,8 +126,15 @@ def test_it_publishes_a_valid_openapi_document(schema):
 def test_it_refuses_unknown_fields_at_the_top_of_the_body(schema):
     body = schema["components"]["schemas"][BODY]
     assert body["additionalProperties"] is False
-    assert set(body["required"]) == {"schema", "batch_id", "device_id", "site", "region",
-                                     "model", "buckets"}
+    assert set(body["required"]) == {
+        "schema",
+        "batch_id",
+        "device_id",
+        "site",
+        "region",
+        "model",
+        "buckets",
+    }
 
 
 @pytest.mark.parametrize(

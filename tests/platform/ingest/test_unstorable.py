@@ -31,8 +31,7 @@ STRING_FIELDS = {
 
 @pytest.mark.parametrize("field", STRING_FIELDS)
 @pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f"], ids=["NUL", "ESC", "DEL"])
-def test_it_refuses_a_control_character_in_a_string_field(client, eu_device, field,
-                                                          character):
+def test_it_refuses_a_control_character_in_a_string_field(client, eu_device, field, character):
     body = example_batch(eu_device)
     holder = STRING_FIELDS[field](body)
     key = field.rsplit(".", 1)[-1]
@@ -42,13 +41,21 @@ def test_it_refuses_a_control_character_in_a_string_field(client, eu_device, fie
     assert_nothing_stored()
 
 
-@pytest.mark.parametrize("start, seconds", [
-    ("9999-12-31T23:59:00Z", 60),
-    ("9999-12-31T00:00:00Z", 86_400),
-    ("0001-01-01T00:30:00+01:00", 60),
-    ("9999-12-31T23:00:00-05:00", 60),
-], ids=["a minute at the end of 9999", "the last day of 9999", "before year 1 in UTC",
-        "after year 9999 in UTC"])
+@pytest.mark.parametrize(
+    "start, seconds",
+    [
+        ("9999-12-31T23:59:00Z", 60),
+        ("9999-12-31T00:00:00Z", 86_400),
+        ("0001-01-01T00:30:00+01:00", 60),
+        ("9999-12-31T23:00:00-05:00", 60),
+    ],
+    ids=[
+        "a minute at the end of 9999",
+        "the last day of 9999",
+        "before year 1 in UTC",
+        "after year 9999 in UTC",
+    ],
+)
 def test_it_refuses_a_bucket_outside_the_calendar(client, eu_device, start, seconds):
     body = example_batch(eu_device, buckets=[example_bucket(seconds=seconds)])
     body["buckets"][0]["start"] = start
@@ -63,24 +70,32 @@ def _with_duplicate(raw: bytes, key: str, first: str, second: str) -> bytes:
     return raw.replace(original, original + f',"{key}":{second}'.encode())
 
 
-@pytest.mark.parametrize("key, first, second, field", [
-    ("count", "12", "999999", "buckets[0].counts[0].count"),
-    ("device_id", '"dev-main-5th-n"', '"dev-main-5th-n"', "device_id"),
-    ("name", '"yolox_nano"', '"other"', "model.name"),
-], ids=["a count", "the device", "the model name"])
+@pytest.mark.parametrize(
+    "key, first, second, field",
+    [
+        ("count", "12", "999999", "buckets[0].counts[0].count"),
+        ("device_id", '"dev-main-5th-n"', '"dev-main-5th-n"', "device_id"),
+        ("name", '"yolox_nano"', '"other"', "model.name"),
+    ],
+    ids=["a count", "the device", "the model name"],
+)
 def test_it_refuses_a_key_given_twice(client, eu_device, key, first, second, field):
     body = example_batch(eu_device)
     raw = _with_duplicate(encode(body), key, first, second)
-    payload = assert_error(send(client, eu_device, raw,
-                                header_overrides={"Idempotency-Key": body["batch_id"]}),
-                           422, "duplicate_key", field)
+    payload = assert_error(
+        send(client, eu_device, raw, header_overrides={"Idempotency-Key": body["batch_id"]}),
+        422,
+        "duplicate_key",
+        field,
+    )
     assert f"{key!r}" in payload["detail"]
     assert_nothing_stored()
 
 
 def test_it_refuses_a_nul_in_the_device_header_as_an_unknown_device(client, eu_device):
     body = example_batch(eu_device)
-    answer = send(client, eu_device, body,
-                  header_overrides={"X-Junction-Device": "dev-main\x00-5th-n"})
+    answer = send(
+        client, eu_device, body, header_overrides={"X-Junction-Device": "dev-main\x00-5th-n"}
+    )
     assert_error(answer, 401, "unknown_device", "X-Junction-Device")
     assert_nothing_stored()

@@ -22,10 +22,16 @@ ARGS = ["--region", EU, "--start", "2026-11-23", "--end", "2026-11-25"]
 
 @pytest.fixture
 def days(eu_site):
-    store_days(eu_site, date(2026, 11, 23), {("north-stopline", "in", "car"): [40, 60],
-                                             ("north-stopline", "in", "bus"): [3, 9],
-                                             ("N>E", "", "bicycle"): [12, 14]},
-               coverage=[1.0, 0.5])
+    store_days(
+        eu_site,
+        date(2026, 11, 23),
+        {
+            ("north-stopline", "in", "car"): [40, 60],
+            ("north-stopline", "in", "bus"): [3, 9],
+            ("N>E", "", "bicycle"): [12, 14],
+        },
+        coverage=[1.0, 0.5],
+    )
     return eu_site
 
 
@@ -40,16 +46,22 @@ def test_it_writes_csv_with_withheld_cells_empty_and_flagged(days, tmp_path):
     out, _ = run(*ARGS, "--site", days.slug, "--out", str(path))
     assert "eu-west: 6 cells over 1 site(s), 4 withheld (k=5, no noise)" in out
     rows = list(csv.DictReader(path.open()))
-    cells = [(r["window_start"][:10], r["road_user"], r["count"], r["flag"], r["status"])
-             for r in rows if r["kind"] == "cell"]
-    assert cells == [("2026-11-23", "bicycle", "", "withheld", "complete"),
-                     ("2026-11-23", "bus", "", "withheld", "complete"),
-                     ("2026-11-23", "car", "40", "", "complete"),
-                     ("2026-11-24", "bicycle", "", "withheld", "partial"),
-                     ("2026-11-24", "bus", "", "withheld", "partial"),
-                     ("2026-11-24", "car", "60", "partial_coverage", "partial")]
-    totals = [(r["kind"], r["road_user"], r["count"], r["flag"]) for r in rows
-              if r["kind"] != "cell"]
+    cells = [
+        (r["window_start"][:10], r["road_user"], r["count"], r["flag"], r["status"])
+        for r in rows
+        if r["kind"] == "cell"
+    ]
+    assert cells == [
+        ("2026-11-23", "bicycle", "", "withheld", "complete"),
+        ("2026-11-23", "bus", "", "withheld", "complete"),
+        ("2026-11-23", "car", "40", "", "complete"),
+        ("2026-11-24", "bicycle", "", "withheld", "partial"),
+        ("2026-11-24", "bus", "", "withheld", "partial"),
+        ("2026-11-24", "car", "60", "partial_coverage", "partial"),
+    ]
+    totals = [
+        (r["kind"], r["road_user"], r["count"], r["flag"]) for r in rows if r["kind"] != "cell"
+    ]
     assert totals == [
         ("window_total", "", "40", "excludes_withheld"),
         ("window_total", "", "60", "excludes_withheld;partial_coverage"),
@@ -78,15 +90,25 @@ def test_it_prints_a_json_summary_with_out(days, tmp_path):
     assert json.loads(out)["k"] == 5
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--region", "mars", "--start", "2026-11-23", "--end", "2026-11-25"], "no region 'mars'"),
-    ([*ARGS[:2], "--start", "23/11/2026", "--end", "2026-11-25"], "is not a date"),
-    ([*ARGS[:2], "--start", "2026-11-25", "--end", "2026-11-23"], "must be before end"),
-    ([*ARGS, "--site", "nowhere"], "no site 'nowhere'"),
-    ([*ARGS, "--site", "broadway-and-king"], "not in region 'eu-west'"),
-    ([*ARGS, "--out", "/nonexistent/dir/eu.csv"], "is not a directory"),
-], ids=["unknown region", "bad date", "reversed", "unknown site", "site of another region",
-        "no such folder"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--region", "mars", "--start", "2026-11-23", "--end", "2026-11-25"], "no region 'mars'"),
+        ([*ARGS[:2], "--start", "23/11/2026", "--end", "2026-11-25"], "is not a date"),
+        ([*ARGS[:2], "--start", "2026-11-25", "--end", "2026-11-23"], "must be before end"),
+        ([*ARGS, "--site", "nowhere"], "no site 'nowhere'"),
+        ([*ARGS, "--site", "broadway-and-king"], "not in region 'eu-west'"),
+        ([*ARGS, "--out", "/nonexistent/dir/eu.csv"], "is not a directory"),
+    ],
+    ids=[
+        "unknown region",
+        "bad date",
+        "reversed",
+        "unknown site",
+        "site of another region",
+        "no such folder",
+    ],
+)
 def test_it_fails_with_a_clear_error(days, us_site, args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
@@ -94,16 +116,28 @@ def test_it_fails_with_a_clear_error(days, us_site, args, message):
 
 
 def test_it_refuses_a_region_this_node_does_not_serve(days):
-    with override_settings(SERVED_REGIONS=("us-east",), JUNCTION_REGION="us-east"), \
-            pytest.raises(CommandError, match="does not serve region 'eu-west'"):
+    with (
+        override_settings(SERVED_REGIONS=("us-east",), JUNCTION_REGION="us-east"),
+        pytest.raises(CommandError, match="does not serve region 'eu-west'"),
+    ):
         run(*ARGS)
 
 
 def test_it_exits_non_zero_from_the_shell(days):
     from django.core.management import ManagementUtility
 
-    utility = ManagementUtility(["manage.py", "opendata_export", "--region", "mars",
-                                 "--start", "2026-11-23", "--end", "2026-11-25"])
+    utility = ManagementUtility(
+        [
+            "manage.py",
+            "opendata_export",
+            "--region",
+            "mars",
+            "--start",
+            "2026-11-23",
+            "--end",
+            "2026-11-25",
+        ]
+    )
     with pytest.raises(SystemExit) as exit_info:
         utility.execute()
     assert exit_info.value.code == 1

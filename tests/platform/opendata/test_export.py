@@ -23,8 +23,11 @@ from tests.platform.opendata.factories import store_days, store_windows
 
 EU = "eu-west"
 DAY1 = date(2026, 11, 23)
-CAR, BUS, BIKE = ("north-stopline", "in", "car"), ("north-stopline", "in", "bus"), (
-    "N>E", "", "bicycle")
+CAR, BUS, BIKE = (
+    ("north-stopline", "in", "car"),
+    ("north-stopline", "in", "bus"),
+    ("N>E", "", "bicycle"),
+)
 # Day 1 has a bus count of 3: with k = 5 it is withheld, and since the day's true total (55)
 # is known elsewhere, a second cell of the day must go with it.
 TABLE = {CAR: [40, 60, 70], BUS: [3, 9, 11], BIKE: [12, 14, 16]}
@@ -38,9 +41,13 @@ def export(region, **kwargs):
 
 
 def cells(table) -> list[dict]:
-    return [{(c.counter, c.direction or "", c.road_user): count
-             for c, count in zip(table.categories, w.cells, strict=True)}
-            for w in table.windows]
+    return [
+        {
+            (c.counter, c.direction or "", c.road_user): count
+            for c, count in zip(table.categories, w.cells, strict=True)
+        }
+        for w in table.windows
+    ]
 
 
 @pytest.fixture
@@ -53,9 +60,11 @@ def test_it_publishes_cells_at_or_above_k_and_withholds_the_small_one_as_empty(e
     publication = export(eu_west, site=days)
     (table,) = publication.tables
     assert (publication.k, publication.epsilon, publication.noise) == (5, None, None)
-    assert table.categories == [Category("N>E", None, "bicycle"),
-                                Category("north-stopline", "in", "bus"),
-                                Category("north-stopline", "in", "car")]
+    assert table.categories == [
+        Category("N>E", None, "bicycle"),
+        Category("north-stopline", "in", "bus"),
+        Category("north-stopline", "in", "car"),
+    ]
     day1, day2, day3 = cells(table)
     assert day1[BUS] is None and table.windows[0].withheld[1]  # withheld: empty, never 0
     # Day 1 gives up its bicycles (next-smallest of the row); bus and bicycle columns then
@@ -66,7 +75,8 @@ def test_it_publishes_cells_at_or_above_k_and_withholds_the_small_one_as_empty(e
 
 
 def test_it_withholds_a_second_cell_so_the_day_total_does_not_give_the_small_one_away(
-        eu_west, days):
+    eu_west, days
+):
     (table,) = export(eu_west, site=days).tables
     day1 = table.windows[0]
     true = dict(zip(table.categories, [12, 3, 40], strict=True))
@@ -79,8 +89,7 @@ def test_it_withholds_a_second_cell_so_the_day_total_does_not_give_the_small_one
     assert sum(w.withheld[1] for w in table.windows) >= 2
 
 
-def test_it_totals_only_published_cells_so_no_total_minus_cells_reveals_anything(
-        eu_west, days):
+def test_it_totals_only_published_cells_so_no_total_minus_cells_reveals_anything(eu_west, days):
     (table,) = export(eu_west, site=days).tables
     for window in table.windows:
         assert window.total == sum(c for c in window.cells if c is not None)
@@ -133,7 +142,8 @@ def test_it_refuses_a_region_policy_with_an_epsilon_that_is_not_positive(eu_west
 
 
 def test_it_flags_partial_and_unmeasured_days_and_keeps_them_out_of_category_totals(
-        eu_west, eu_site):
+    eu_west, eu_site
+):
     store_days(eu_site, DAY1, {CAR: [40, 20, 0]}, coverage=[1.0, 0.5, 0.0])
     (table,) = export(eu_west, site=eu_site).tables
     assert [(w.status, w.coverage, w.cells, w.total) for w in table.windows] == [
@@ -147,8 +157,12 @@ def test_it_flags_partial_and_unmeasured_days_and_keeps_them_out_of_category_tot
 
 
 def test_it_exports_every_site_of_the_region_when_none_is_named(eu_west, days):
-    second = site_services.site_add(slug="elm-and-2nd", region=EU, name="Elm & 2nd",
-                                    counters={"north-stopline": {"line": [0, 0, 10, 0]}})
+    second = site_services.site_add(
+        slug="elm-and-2nd",
+        region=EU,
+        name="Elm & 2nd",
+        counters={"north-stopline": {"line": [0, 0, 10, 0]}},
+    )
     store_days(second, DAY1, {CAR: [7, 8, 9]})
     publication = export(eu_west)
     assert [t.site for t in publication.tables] == ["elm-and-2nd", "main-and-5th"]
@@ -156,16 +170,23 @@ def test_it_exports_every_site_of_the_region_when_none_is_named(eu_west, days):
 
 def test_it_cuts_hours_from_real_rollups(eu_west, eu_site):
     start = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
-    store_buckets(region=EU, site_id=eu_site.pk, start=start, minutes=120,
-                  counts=lambda m: {("north-stopline", "in", "car"): 1,
-                                    ("N>E", None, "bus"): 1 if m.minute == 0 else 0})
-    rollups.rollups_recompute(region=EU, site_id=eu_site.pk, start=start,
-                              end=start + timedelta(hours=2))
+    store_buckets(
+        region=EU,
+        site_id=eu_site.pk,
+        start=start,
+        minutes=120,
+        counts=lambda m: {
+            ("north-stopline", "in", "car"): 1,
+            ("N>E", None, "bus"): 1 if m.minute == 0 else 0,
+        },
+    )
+    rollups.rollups_recompute(
+        region=EU, site_id=eu_site.pk, start=start, end=start + timedelta(hours=2)
+    )
     (table,) = export(eu_west, site=eu_site, period="hour", end=DAY1 + timedelta(days=1)).tables
     assert len(table.windows) == 24
     measured = [w for w in table.windows if w.status != "no_data"]
-    assert [(w.start.hour, w.cells) for w in measured] == [(6, [None, None]),
-                                                          (7, [None, None])]
+    assert [(w.start.hour, w.cells) for w in measured] == [(6, [None, None]), (7, [None, None])]
     # One bus an hour is withheld, and the hour's cars with it (a line needs two). The two
     # buses still sum to 2 < k with nothing left in their column to add, so the whole column
     # stays withheld; unmeasured hours are not cells and never serve as cover.
@@ -208,19 +229,31 @@ def test_it_writes_every_export_to_the_regions_audit_log(eu_west, days):
     export(eu_west, site=days, rng=np.random.default_rng(0))
     (event,) = AuditEvent.objects.in_region(EU).filter(action="export")
     assert event.actor == "officer"
-    assert event.detail == {"kind": "opendata", "site": "main-and-5th",
-                            "sites": ["main-and-5th"], "period": "day", "start": "2026-11-23",
-                            "end": "2026-11-26", "k": 5, "dp_epsilon": 1.0, "cells": 9,
-                            "withheld": event.detail["withheld"]}
+    assert event.detail == {
+        "kind": "opendata",
+        "site": "main-and-5th",
+        "sites": ["main-and-5th"],
+        "period": "day",
+        "start": "2026-11-23",
+        "end": "2026-11-26",
+        "k": 5,
+        "dp_epsilon": 1.0,
+        "cells": 9,
+        "withheld": event.detail["withheld"],
+    }
     assert event.detail["withheld"] >= 2
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"start": DAY1, "end": DAY1}, "must be before end"),
-    ({"end": DAY1 + timedelta(days=400)}, "at most 366 days"),
-    ({"period": "hour", "end": DAY1 + timedelta(days=100)}, "at most 93 days"),
-    ({"period": "week"}, "one of day, hour"),
-], ids=["empty", "too long", "too long for hours", "unknown period"])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"start": DAY1, "end": DAY1}, "must be before end"),
+        ({"end": DAY1 + timedelta(days=400)}, "at most 366 days"),
+        ({"period": "hour", "end": DAY1 + timedelta(days=100)}, "at most 93 days"),
+        ({"period": "week"}, "one of day, hour"),
+    ],
+    ids=["empty", "too long", "too long for hours", "unknown period"],
+)
 def test_it_refuses_a_bad_request_and_audits_nothing(eu_west, days, kwargs, message):
     with pytest.raises(ValidationError, match=message):
         export(eu_west, site=days, **kwargs)

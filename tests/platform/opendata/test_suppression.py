@@ -23,8 +23,11 @@ def determined_cells(table: np.ndarray, hidden: np.ndarray) -> list[tuple[int, i
     for j, (row, col) in enumerate(cells):
         equations[row, j] = equations[n_rows + col, j] = 1
     rank = np.linalg.matrix_rank(equations)
-    return [cell for j, cell in enumerate(cells)
-            if np.linalg.matrix_rank(np.vstack([equations, np.eye(len(cells))[j]])) == rank]
+    return [
+        cell
+        for j, cell in enumerate(cells)
+        if np.linalg.matrix_rank(np.vstack([equations, np.eye(len(cells))[j]])) == rank
+    ]
 
 
 def test_it_withholds_small_cells_but_publishes_zeros_and_counts_at_k():
@@ -35,8 +38,7 @@ def test_it_withholds_small_cells_but_publishes_zeros_and_counts_at_k():
 
 def test_it_hides_a_second_cell_of_the_row_so_the_small_one_cannot_be_subtracted():
     # Day total 63 is known (daily totals cross regions): 63 - 20 - 40 would give the 3.
-    table = np.array([[3, 20, 40],
-                      [30, 25, 50]])
+    table = np.array([[3, 20, 40], [30, 25, 50]])
     hidden = suppress(table, K)
     assert hidden[0, 0] and hidden[0, 1] and not hidden[0, 2]  # the next-smallest, 20
     # ... and its columns in turn: each now has one withheld cell, so a second row joins.
@@ -46,9 +48,7 @@ def test_it_hides_a_second_cell_of_the_row_so_the_small_one_cannot_be_subtracted
 
 def test_it_hides_more_until_the_hidden_sum_reaches_k():
     # 1 + 2 = 3 < k: the two hidden cells together would still name a small count.
-    table = np.array([[1, 2, 9, 40],
-                      [1, 2, 9, 40],
-                      [30, 30, 30, 30]])
+    table = np.array([[1, 2, 9, 40], [1, 2, 9, 40], [30, 30, 30, 30]])
     hidden = suppress(table, K)
     for row in range(2):
         assert line_is_safe(table[row], hidden[row], K)
@@ -57,9 +57,7 @@ def test_it_hides_more_until_the_hidden_sum_reaches_k():
 
 
 def test_it_protects_columns_as_well_as_rows():
-    table = np.array([[2, 50, 60],
-                      [40, 50, 60],
-                      [41, 52, 60]])
+    table = np.array([[2, 50, 60], [40, 50, 60], [41, 52, 60]])
     hidden = suppress(table, K)
     assert hidden[:, 0].sum() >= 2 and table[:, 0][hidden[:, 0]].sum() >= K
     assert determined_cells(table, hidden) == []
@@ -68,10 +66,7 @@ def test_it_protects_columns_as_well_as_rows():
 def test_it_closes_a_chain_two_safe_blocks_joined_by_one_hidden_cell():
     # Two 2x2 blocks of small cells, each safe line by line, joined by the 3 at (1, 2): on its
     # own it lies on no cycle of hidden cells, so the true totals would fix it.
-    table = np.array([[2, 3, 50, 50],
-                      [3, 2, 3, 50],
-                      [50, 50, 2, 3],
-                      [50, 50, 3, 2]])
+    table = np.array([[2, 3, 50, 50], [3, 2, 3, 50], [50, 50, 2, 3], [50, 50, 3, 2]])
     hidden = suppress(table, K)
     assert hidden[1, 2]
     assert determined_cells(table, hidden) == []

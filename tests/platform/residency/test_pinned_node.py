@@ -20,8 +20,15 @@ pinned_to_eu_west = override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGI
 
 
 def us_bucket() -> CountBucket:
-    return CountBucket(region="us-east", site_id=1, device_id="dev", batch_id=uuid.uuid4(),
-                       start=START, seconds=60, uptime=1.0)
+    return CountBucket(
+        region="us-east",
+        site_id=1,
+        device_id="dev",
+        batch_id=uuid.uuid4(),
+        start=START,
+        seconds=60,
+        uptime=1.0,
+    )
 
 
 MISDIRECTED = {
@@ -45,8 +52,15 @@ def test_it_sends_every_us_east_access_to_the_us_east_endpoint(us_east, eu_west,
 
 def test_it_still_serves_its_own_region(eu_west):
     with pinned_to_eu_west:
-        bucket = CountBucket(region="eu-west", site_id=1, device_id="dev",
-                             batch_id=uuid.uuid4(), start=START, seconds=60, uptime=1.0)
+        bucket = CountBucket(
+            region="eu-west",
+            site_id=1,
+            device_id="dev",
+            batch_id=uuid.uuid4(),
+            start=START,
+            seconds=60,
+            uptime=1.0,
+        )
         bucket.save()
         assert CountBucket.objects.in_region("eu-west").count() == 1
 

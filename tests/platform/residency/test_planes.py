@@ -23,7 +23,10 @@ def junction_models():
 def test_it_keeps_the_standard_library_platform_module_importable():
     result = subprocess.run(
         [sys.executable, "-c", "import platform; print(platform.system())"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip()
     assert not (REPO / "platform" / "__init__.py").exists()

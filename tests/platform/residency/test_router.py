@@ -15,8 +15,15 @@ START = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
 
 def bucket(region: str, **overrides) -> CountBucket:
-    values = dict(region=region, site_id=1, device_id="dev", batch_id=uuid.uuid4(), start=START,
-                  seconds=60, uptime=1.0)
+    values = dict(
+        region=region,
+        site_id=1,
+        device_id="dev",
+        batch_id=uuid.uuid4(),
+        start=START,
+        seconds=60,
+        uptime=1.0,
+    )
     values.update(overrides)
     return CountBucket(**values)
 
@@ -33,23 +40,33 @@ WRONG_PATHS = {
     "save to control": lambda: bucket("eu-west").save(using="default"),
     "save to other region": lambda: bucket("eu-west").save(using="region_us-east"),
     "create via using": lambda: CountBucket.objects.using("region_us-east").create(
-        region="eu-west", site_id=1, device_id="d", batch_id=uuid.uuid4(), start=START,
-        seconds=60, uptime=1),
+        region="eu-west",
+        site_id=1,
+        device_id="d",
+        batch_id=uuid.uuid4(),
+        start=START,
+        seconds=60,
+        uptime=1,
+    ),
     "bulk_create": lambda: CountBucket.objects.using("region_us-east").bulk_create(
-        [bucket("eu-west")]),
+        [bucket("eu-west")]
+    ),
     "bulk_create to control": lambda: CountBucket.objects.using("default").bulk_create(
-        [bucket("eu-west")]),
+        [bucket("eu-west")]
+    ),
     "update in control": lambda: CountBucket.objects.using("default").update(uptime=0),
     "delete in control": lambda: CountBucket.objects.using("default").delete(),
     "read in control": lambda: list(CountBucket.objects.using("default").all()),
     "read without region": lambda: list(CountBucket.objects.all()),
     "count without region": lambda: CountRow.objects.count(),
     "move to another region": lambda: CountBucket.objects.in_region("eu-west").update(
-        region="us-east"),
+        region="us-east"
+    ),
     "row without region": lambda: bucket("").save(using="region_eu-west"),
     # What loaddata does: a raw save that skips save() and any save_base override.
     "fixture to other region": lambda: DeserializedObject(bucket("eu-west")).save(
-        using="region_us-east"),
+        using="region_us-east"
+    ),
 }
 
 

@@ -52,13 +52,15 @@ def api():
     return APIClient()
 
 
-def test_it_answers_api_reads_of_the_unreachable_region_with_503(api, eu_analyst, us_analyst,
-                                                                 eu_site, findings,
-                                                                 us_east_down):
+def test_it_answers_api_reads_of_the_unreachable_region_with_503(
+    api, eu_analyst, us_analyst, eu_site, findings, us_east_down
+):
     api.force_authenticate(us_analyst)
-    for url in (reverse("api:site-counts", kwargs={"slug": "broadway-and-king"}),
-                reverse("api:site-rollups", kwargs={"slug": "broadway-and-king"}),
-                reverse("api:region-anomalies", kwargs={"code": "us-east"})):
+    for url in (
+        reverse("api:site-counts", kwargs={"slug": "broadway-and-king"}),
+        reverse("api:site-rollups", kwargs={"slug": "broadway-and-king"}),
+        reverse("api:region-anomalies", kwargs={"code": "us-east"}),
+    ):
         answer = api.get(url)
         assert answer.status_code == 503, (url, answer.content)
         assert answer["Retry-After"] == "30"
@@ -67,17 +69,18 @@ def test_it_answers_api_reads_of_the_unreachable_region_with_503(api, eu_analyst
         assert "us-east" in body["detail"]
 
     api.force_authenticate(eu_analyst)
-    assert api.get(reverse("api:site-counts", kwargs={"slug": "main-and-5th"})
-                   ).status_code == 200
-    assert api.get(reverse("api:region-anomalies", kwargs={"code": "eu-west"})
-                   ).json()["count"] == 1
+    assert api.get(reverse("api:site-counts", kwargs={"slug": "main-and-5th"})).status_code == 200
+    assert api.get(reverse("api:region-anomalies", kwargs={"code": "eu-west"})).json()["count"] == 1
 
 
 def test_it_answers_dashboard_pages_of_the_unreachable_region_with_a_503_page(
-        client, eu_analyst, us_analyst, eu_site, findings, us_east_down):
+    client, eu_analyst, us_analyst, eu_site, findings, us_east_down
+):
     client.force_login(us_analyst)
-    for url in (reverse("dashboard:site", args=["broadway-and-king"]),
-                reverse("dashboard:region-anomalies", args=["us-east"])):
+    for url in (
+        reverse("dashboard:site", args=["broadway-and-king"]),
+        reverse("dashboard:region-anomalies", args=["us-east"]),
+    ):
         answer = client.get(url)
         assert answer.status_code == 503, url
         assert answer["Retry-After"] == "30"
@@ -89,5 +92,4 @@ def test_it_answers_dashboard_pages_of_the_unreachable_region_with_a_503_page(
 
     client.force_login(eu_analyst)
     assert client.get(reverse("dashboard:site", args=["main-and-5th"])).status_code == 200
-    assert client.get(reverse("dashboard:region-anomalies", args=["eu-west"])
-                      ).status_code == 200
+    assert client.get(reverse("dashboard:region-anomalies", args=["eu-west"])).status_code == 200

@@ -21,26 +21,36 @@ def secret_on_page(page: str) -> str:
     return page.split('<code class="device-secret">')[1].split("</code>")[0]
 
 
-@pytest.mark.parametrize("name", ["residency_region", "residency_transferrule", "sites_site",
-                                  "sites_device", "accounts_regionmembership"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "residency_region",
+        "residency_transferrule",
+        "sites_site",
+        "sites_device",
+        "accounts_regionmembership",
+    ],
+)
 def test_it_lists_each_registry_model(admin_client, eu_device, name):
     assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200
 
 
 def test_it_never_shows_a_device_secret(admin_client, eu_device):
     row = Device.objects.filter(pk=eu_device.device.pk).values().get()
-    for url in (reverse("admin:sites_device_changelist"),
-                reverse("admin:sites_device_change", args=[eu_device.device.pk])):
+    for url in (
+        reverse("admin:sites_device_changelist"),
+        reverse("admin:sites_device_change", args=[eu_device.device.pk]),
+    ):
         page = admin_client.get(url).content.decode()
         assert eu_device.device_id in page
         for secret in (eu_device.secret, row["secret_sealed"]):
             assert secret not in page
 
 
-def test_it_registers_a_device_through_the_service_and_shows_its_secret_once(admin_client,
-                                                                           eu_site):
-    answer = admin_client.post(reverse("admin:sites_device_add"),
-                               {"device_id": "dev-new", "site": eu_site.pk})
+def test_it_registers_a_device_through_the_service_and_shows_its_secret_once(admin_client, eu_site):
+    answer = admin_client.post(
+        reverse("admin:sites_device_add"), {"device_id": "dev-new", "site": eu_site.pk}
+    )
     assert answer.status_code == 200
     assert "no-store" in answer["Cache-Control"]
     page = answer.content.decode()
@@ -68,36 +78,63 @@ def test_it_rotates_finishes_and_revokes_with_admin_actions(admin_client, eu_dev
 
 
 def test_it_refuses_a_region_without_a_database(admin_client):
-    answer = admin_client.post(reverse("admin:residency_region_add"), {
-        "code": "ap-south", "name": "Asia Pacific South", "endpoint": "",
-        "min_bucket_seconds": 60, "raw_retention_days": 90, "rollup_retention_days": 730,
-        "k_threshold": 5, "classes": '["car"]'})
+    answer = admin_client.post(
+        reverse("admin:residency_region_add"),
+        {
+            "code": "ap-south",
+            "name": "Asia Pacific South",
+            "endpoint": "",
+            "min_bucket_seconds": 60,
+            "raw_retention_days": 90,
+            "rollup_retention_days": 730,
+            "k_threshold": 5,
+            "classes": '["car"]',
+        },
+    )
     assert answer.status_code == 200
     assert "has no database in JUNCTION_REGIONS" in answer.content.decode()
     assert not Region.objects.exists()
 
 
 def region_form(**overrides) -> dict:
-    return {"code": "us-east", "name": "US East", "endpoint": "", "min_bucket_seconds": 60,
-            "raw_retention_days": 90, "rollup_retention_days": 730, "k_threshold": 5,
-            "classes": '["car"]', "timezone": "America/New_York", "country": "US",
-            "subdivision": "NY", **overrides}
+    return {
+        "code": "us-east",
+        "name": "US East",
+        "endpoint": "",
+        "min_bucket_seconds": 60,
+        "raw_retention_days": 90,
+        "rollup_retention_days": 730,
+        "k_threshold": 5,
+        "classes": '["car"]',
+        "timezone": "America/New_York",
+        "country": "US",
+        "subdivision": "NY",
+        **overrides,
+    }
 
 
 def test_it_registers_a_regions_local_time_and_holiday_calendar(admin_client):
     answer = admin_client.post(reverse("admin:residency_region_add"), region_form())
     assert answer.status_code == 302
     assert Region.objects.values_list("timezone", "country", "subdivision").get() == (
-        "America/New_York", "US", "NY")
+        "America/New_York",
+        "US",
+        "NY",
+    )
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"timezone": "America/Gotham"}, "is not an IANA time zone name"),
-    ({"country": "QQ"}, "is not an ISO 3166-1 alpha-2 country code"),
-    ({"subdivision": "ZZ"}, "valid subdivisions: AK, AL, AR"),
-], ids=["time zone", "country", "subdivision"])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"timezone": "America/Gotham"}, "is not an IANA time zone name"),
+        ({"country": "QQ"}, "is not an ISO 3166-1 alpha-2 country code"),
+        ({"subdivision": "ZZ"}, "valid subdivisions: AK, AL, AR"),
+    ],
+    ids=["time zone", "country", "subdivision"],
+)
 def test_it_refuses_a_bad_local_time_or_holiday_calendar_as_the_command_does(
-        admin_client, overrides, message):
+    admin_client, overrides, message
+):
     answer = admin_client.post(reverse("admin:residency_region_add"), region_form(**overrides))
     assert answer.status_code == 200
     assert message in answer.content.decode()
@@ -105,9 +142,16 @@ def test_it_refuses_a_bad_local_time_or_holiday_calendar_as_the_command_does(
 
 
 def test_it_refuses_a_site_in_an_unknown_time_zone(admin_client, eu_site):
-    page = admin_client.post(reverse("admin:sites_site_change", args=[eu_site.pk]), {
-        "slug": eu_site.slug, "name": eu_site.name, "timezone": "Europe/Atlantis",
-        "counters-TOTAL_FORMS": 0, "counters-INITIAL_FORMS": 0})
+    page = admin_client.post(
+        reverse("admin:sites_site_change", args=[eu_site.pk]),
+        {
+            "slug": eu_site.slug,
+            "name": eu_site.name,
+            "timezone": "Europe/Atlantis",
+            "counters-TOTAL_FORMS": 0,
+            "counters-INITIAL_FORMS": 0,
+        },
+    )
     assert page.status_code == 200
     assert "is not an IANA time zone name" in page.content.decode()
     assert Site.objects.get().timezone == "UTC"
@@ -115,18 +159,20 @@ def test_it_refuses_a_site_in_an_unknown_time_zone(admin_client, eu_site):
 
 def test_it_keeps_a_regions_code_and_a_sites_region_read_only(admin_client, eu_site):
     region_page = admin_client.get(
-        reverse("admin:residency_region_change", args=[eu_site.region.pk])).content.decode()
+        reverse("admin:residency_region_change", args=[eu_site.region.pk])
+    ).content.decode()
     site_page = admin_client.get(
-        reverse("admin:sites_site_change", args=[eu_site.pk])).content.decode()
+        reverse("admin:sites_site_change", args=[eu_site.pk])
+    ).content.decode()
     assert 'name="code"' not in region_page
     assert 'name="region"' not in site_page
     assert 'name="counters-0-name"' in site_page
 
 
-def test_it_shows_an_operator_only_the_devices_of_their_regions(client, eu_operator, eu_device,
-                                                                us_device):
-    eu_operator.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="sites"))
+def test_it_shows_an_operator_only_the_devices_of_their_regions(
+    client, eu_operator, eu_device, us_device
+):
+    eu_operator.user_permissions.add(*Permission.objects.filter(content_type__app_label="sites"))
     client.force_login(eu_operator)
     page = client.get(reverse("admin:sites_device_changelist")).content.decode()
     assert eu_device.device_id in page and us_device.device_id not in page

@@ -30,48 +30,103 @@ def run_json(*args: str) -> dict:
 
 # --- region_add ------------------------------------------------------------------------------
 
+
 def test_it_registers_a_region_with_its_policy():
-    out, _ = run("region_add", "eu-west", "--name", "Europe West",
-                 "--endpoint", "https://eu.example", "--min-bucket-seconds", "300",
-                 "--retention-days", "30", "--rollup-retention-days", "365", "--k", "7")
+    out, _ = run(
+        "region_add",
+        "eu-west",
+        "--name",
+        "Europe West",
+        "--endpoint",
+        "https://eu.example",
+        "--min-bucket-seconds",
+        "300",
+        "--retention-days",
+        "30",
+        "--rollup-retention-days",
+        "365",
+        "--k",
+        "7",
+    )
     assert out.strip() == "region eu-west (Europe West) registered"
     region = Region.objects.get(code="eu-west")
-    assert (region.endpoint, region.min_bucket_seconds, region.raw_retention_days,
-            region.rollup_retention_days, region.k_threshold) == (
-        "https://eu.example", 300, 30, 365, 7)
+    assert (
+        region.endpoint,
+        region.min_bucket_seconds,
+        region.raw_retention_days,
+        region.rollup_retention_days,
+        region.k_threshold,
+    ) == ("https://eu.example", 300, 30, 365, 7)
 
 
 def test_it_prints_the_region_as_json():
     payload = run_json("region_add", "us-east", "--name", "US East")
-    assert payload == {"code": "us-east", "name": "US East", "endpoint": "",
-                       "min_bucket_seconds": 60, "raw_retention_days": 90,
-                       "rollup_retention_days": 730, "k_threshold": 5, "timezone": "UTC",
-                       "country": "", "subdivision": ""}
+    assert payload == {
+        "code": "us-east",
+        "name": "US East",
+        "endpoint": "",
+        "min_bucket_seconds": 60,
+        "raw_retention_days": 90,
+        "rollup_retention_days": 730,
+        "k_threshold": 5,
+        "timezone": "UTC",
+        "country": "",
+        "subdivision": "",
+    }
 
 
 def test_it_registers_a_regions_local_time_and_holiday_calendar():
-    payload = run_json("region_add", "us-east", "--name", "US East",
-                       "--timezone", "America/New_York", "--country", "US",
-                       "--subdivision", "NY")
+    payload = run_json(
+        "region_add",
+        "us-east",
+        "--name",
+        "US East",
+        "--timezone",
+        "America/New_York",
+        "--country",
+        "US",
+        "--subdivision",
+        "NY",
+    )
     assert (payload["timezone"], payload["country"], payload["subdivision"]) == (
-        "America/New_York", "US", "NY")
+        "America/New_York",
+        "US",
+        "NY",
+    )
     region = Region.objects.get(code="us-east")
-    assert (region.timezone, region.country, region.subdivision) == (
-        "America/New_York", "US", "NY")
+    assert (region.timezone, region.country, region.subdivision) == ("America/New_York", "US", "NY")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--timezone", "Mars/Olympus_Mons"],
-     "--timezone: 'Mars/Olympus_Mons' is not an IANA time zone name"),
-    (["--timezone", ""], "--timezone: "),
-    (["--country", "XX"], "--country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
-    (["--country", "USA"], "--country: "),
-    (["--country", "US", "--subdivision", "ZZ"],
-     "--subdivision: 'ZZ' is not a subdivision of US; valid subdivisions: AK, AL, AR, "),
-    (["--country", "IE", "--subdivision", "D"], "--subdivision: 'D' is not a subdivision of IE"),
-    (["--subdivision", "NY"], "--subdivision: subdivision 'NY' needs a country"),
-], ids=["unknown zone", "empty zone", "unknown country", "alpha-3 country",
-        "unknown subdivision", "country without subdivisions", "subdivision alone"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--timezone", "Mars/Olympus_Mons"],
+            "--timezone: 'Mars/Olympus_Mons' is not an IANA time zone name",
+        ),
+        (["--timezone", ""], "--timezone: "),
+        (["--country", "XX"], "--country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+        (["--country", "USA"], "--country: "),
+        (
+            ["--country", "US", "--subdivision", "ZZ"],
+            "--subdivision: 'ZZ' is not a subdivision of US; valid subdivisions: AK, AL, AR, ",
+        ),
+        (
+            ["--country", "IE", "--subdivision", "D"],
+            "--subdivision: 'D' is not a subdivision of IE",
+        ),
+        (["--subdivision", "NY"], "--subdivision: subdivision 'NY' needs a country"),
+    ],
+    ids=[
+        "unknown zone",
+        "empty zone",
+        "unknown country",
+        "alpha-3 country",
+        "unknown subdivision",
+        "country without subdivisions",
+        "subdivision alone",
+    ],
+)
 def test_it_refuses_a_bad_local_time_or_holiday_calendar_naming_the_option(args, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         run("region_add", "us-east", "--name", "US East", *args)
@@ -98,29 +153,66 @@ def test_it_refuses_an_invalid_endpoint():
 
 # --- site_add --------------------------------------------------------------------------------
 
+
 def test_it_registers_a_site_with_its_counting_lines(eu_west):
-    out, _ = run("site_add", "elm-and-oak", "--region", "eu-west", "--name", "Elm & Oak",
-                 "--counter", "north=100,200,500,200", "--counter", "south=0,0.5,10,20")
-    assert out.strip() == ("site elm-and-oak (Elm & Oak) registered in region eu-west (UTC) "
-                           "with 2 counter(s)")
+    out, _ = run(
+        "site_add",
+        "elm-and-oak",
+        "--region",
+        "eu-west",
+        "--name",
+        "Elm & Oak",
+        "--counter",
+        "north=100,200,500,200",
+        "--counter",
+        "south=0,0.5,10,20",
+    )
+    assert out.strip() == (
+        "site elm-and-oak (Elm & Oak) registered in region eu-west (UTC) with 2 counter(s)"
+    )
     site = Site.objects.get(slug="elm-and-oak")
     assert site.region == eu_west
     assert {c.name: c.geometry for c in site.counters.all()} == {
-        "north": {"line": [100, 200, 500, 200]}, "south": {"line": [0, 0.5, 10, 20]}}
+        "north": {"line": [100, 200, 500, 200]},
+        "south": {"line": [0, 0.5, 10, 20]},
+    }
 
 
 def test_it_prints_the_site_as_json(eu_west):
-    payload = run_json("site_add", "elm-and-oak", "--region", "eu-west", "--name", "Elm & Oak",
-                       "--counter", "north=1,2,3,4")
-    assert payload == {"slug": "elm-and-oak", "name": "Elm & Oak", "region": "eu-west",
-                       "timezone": "UTC", "latitude": None, "longitude": None,
-                       "counters": [{"name": "north", "kind": "line",
-                                     "geometry": {"line": [1, 2, 3, 4]}}]}
+    payload = run_json(
+        "site_add",
+        "elm-and-oak",
+        "--region",
+        "eu-west",
+        "--name",
+        "Elm & Oak",
+        "--counter",
+        "north=1,2,3,4",
+    )
+    assert payload == {
+        "slug": "elm-and-oak",
+        "name": "Elm & Oak",
+        "region": "eu-west",
+        "timezone": "UTC",
+        "latitude": None,
+        "longitude": None,
+        "counters": [{"name": "north", "kind": "line", "geometry": {"line": [1, 2, 3, 4]}}],
+    }
 
 
 def test_a_site_is_placed_by_its_coordinates(eu_west):
-    payload = run_json("site_add", "quay", "--region", "eu-west", "--name", "Quay",
-                       "--lat", "53.346", "--lon", "-6.27")
+    payload = run_json(
+        "site_add",
+        "quay",
+        "--region",
+        "eu-west",
+        "--name",
+        "Quay",
+        "--lat",
+        "53.346",
+        "--lon",
+        "-6.27",
+    )
     assert (payload["latitude"], payload["longitude"]) == (53.346, -6.27)
     assert Site.objects.values_list("latitude", "longitude").get() == (53.346, -6.27)
 
@@ -128,26 +220,59 @@ def test_a_site_is_placed_by_its_coordinates(eu_west):
 def test_a_site_takes_its_regions_time_zone_unless_given_one():
     run("region_add", "us-east", "--name", "US East", "--timezone", "America/New_York")
     run("site_add", "broadway-and-king", "--region", "us-east", "--name", "Broadway & King")
-    run("site_add", "main-and-1st", "--region", "us-east", "--name", "Main & 1st",
-        "--timezone", "America/Chicago")
+    run(
+        "site_add",
+        "main-and-1st",
+        "--region",
+        "us-east",
+        "--name",
+        "Main & 1st",
+        "--timezone",
+        "America/Chicago",
+    )
     assert dict(Site.objects.values_list("slug", "timezone")) == {
-        "broadway-and-king": "America/New_York", "main-and-1st": "America/Chicago"}
+        "broadway-and-king": "America/New_York",
+        "main-and-1st": "America/Chicago",
+    }
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--region", "ap-south"], "region: unknown region 'ap-south'"),
-    (["--region", "eu-west", "--counter", "north=1,2,3"], "is not of the form NAME=X1,Y1,X2,Y2"),
-    (["--region", "eu-west", "--counter", "north"], "is not of the form"),
-    (["--region", "eu-west", "--counter", "north=a,b,c,d"], "coordinates must be numbers"),
-    (["--region", "eu-west", "--counter", "north=1,1,1,1"], "two ends are the same point"),
-    (["--region", "eu-west", "--counter", "n=1,2,3,4", "--counter", "n=5,6,7,8"], "given twice"),
-    (["--region", "eu-west", "--timezone", "Europe/Atlantis"],
-     "--timezone: 'Europe/Atlantis' is not an IANA time zone name"),
-    (["--region", "eu-west", "--lat", "53.34"], "longitude: give both latitude and longitude"),
-    (["--region", "eu-west", "--lat", "91", "--lon", "0"],
-     "latitude: Ensure this value is less than or equal to 90"),
-], ids=["unknown region", "three numbers", "no geometry", "not numbers", "a point",
-        "duplicate counter", "unknown time zone", "half a position", "latitude beyond a pole"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--region", "ap-south"], "region: unknown region 'ap-south'"),
+        (
+            ["--region", "eu-west", "--counter", "north=1,2,3"],
+            "is not of the form NAME=X1,Y1,X2,Y2",
+        ),
+        (["--region", "eu-west", "--counter", "north"], "is not of the form"),
+        (["--region", "eu-west", "--counter", "north=a,b,c,d"], "coordinates must be numbers"),
+        (["--region", "eu-west", "--counter", "north=1,1,1,1"], "two ends are the same point"),
+        (
+            ["--region", "eu-west", "--counter", "n=1,2,3,4", "--counter", "n=5,6,7,8"],
+            "given twice",
+        ),
+        (
+            ["--region", "eu-west", "--timezone", "Europe/Atlantis"],
+            "--timezone: 'Europe/Atlantis' is not an IANA time zone name",
+        ),
+        (["--region", "eu-west", "--lat", "53.34"], "longitude: give both latitude and longitude"),
+        (
+            ["--region", "eu-west", "--lat", "91", "--lon", "0"],
+            "latitude: Ensure this value is less than or equal to 90",
+        ),
+    ],
+    ids=[
+        "unknown region",
+        "three numbers",
+        "no geometry",
+        "not numbers",
+        "a point",
+        "duplicate counter",
+        "unknown time zone",
+        "half a position",
+        "latitude beyond a pole",
+    ],
+)
 def test_it_refuses_a_bad_site_and_writes_nothing(eu_west, args, message):
     with pytest.raises(CommandError, match=message):
         run("site_add", "elm-and-oak", "--name", "Elm & Oak", *args)
@@ -162,6 +287,7 @@ def test_it_refuses_a_duplicate_site_slug(eu_site):
 
 
 # --- device_add ------------------------------------------------------------------------------
+
 
 def test_it_registers_a_device_and_shows_its_secret_once(eu_site):
     out, err = run("device_add", "dev-1", "--site", eu_site.slug)
@@ -186,9 +312,14 @@ def test_it_keeps_no_plaintext_secret_in_the_device_row(eu_site):
 def test_it_prints_the_device_as_json(eu_site):
     payload = run_json("device_add", "dev-1", "--site", eu_site.slug)
     assert {k: v for k, v in payload.items() if k not in ("secret", "warning")} == {
-        "device_id": "dev-1", "site": "main-and-5th", "region": "eu-west",
+        "device_id": "dev-1",
+        "site": "main-and-5th",
+        "region": "eu-west",
         "secret_fingerprint": hashlib.sha256(payload["secret"].encode()).hexdigest(),
-        "rotation_in_progress": False, "revoked": False, "revoked_at": None}
+        "rotation_in_progress": False,
+        "revoked": False,
+        "revoked_at": None,
+    }
 
 
 def test_it_refuses_a_device_for_an_unknown_site(eu_site):
@@ -205,6 +336,7 @@ def test_it_refuses_a_duplicate_device(eu_device):
 
 
 # --- device_rotate / device_revoke -----------------------------------------------------------
+
 
 def test_it_keeps_both_secrets_valid_until_the_rotation_is_finished(eu_device):
     payload = run_json("device_rotate", eu_device.device_id)

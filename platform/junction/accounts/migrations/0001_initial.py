@@ -6,27 +6,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('residency', '0001_initial'),
+        ("residency", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RegionMembership',
+            name="RegionMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('analyst', 'Analyst'), ('operator', 'Operator')], default='analyst', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='residency.region')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='region_memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("analyst", "Analyst"), ("operator", "Operator")],
+                        default="analyst",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="residency.region",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="region_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['region__code', 'user__username'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'region'), name='one_role_per_region')],
+                "ordering": ["region__code", "user__username"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "region"), name="one_role_per_region")
+                ],
             },
         ),
     ]

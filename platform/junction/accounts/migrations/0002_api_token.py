@@ -6,32 +6,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('residency', '0003_region_locality'),
+        ("accounts", "0001_initial"),
+        ("residency", "0003_region_locality"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="what the token is for, e.g. the integrator's system", max_length=100)),
-                ('key', models.CharField(editable=False, max_length=16, unique=True)),
-                ('digest', models.CharField(editable=False, max_length=64)),
-                ('read_only', models.BooleanField(default=False, help_text="reads only, whatever the user's role")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('region', models.ForeignKey(blank=True, help_text="only this region of the user's (blank: all of them)", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='residency.region')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="what the token is for, e.g. the integrator's system",
+                        max_length=100,
+                    ),
+                ),
+                ("key", models.CharField(editable=False, max_length=16, unique=True)),
+                ("digest", models.CharField(editable=False, max_length=64)),
+                (
+                    "read_only",
+                    models.BooleanField(
+                        default=False, help_text="reads only, whatever the user's role"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="only this region of the user's (blank: all of them)",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to="residency.region",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API token',
-                'ordering': ['user__username', '-created_at'],
+                "verbose_name": "API token",
+                "ordering": ["user__username", "-created_at"],
             },
         ),
     ]

@@ -5,136 +5,271 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('residency', '0001_initial'),
+        ("residency", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlertSubscription',
+            name="AlertSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('min_severity', models.FloatField(default=5.0)),
-                ('kinds', models.JSONField(blank=True, default=list, help_text='Empty: every kind.')),
-                ('webhook_url', models.URLField(blank=True)),
-                ('webhook_secret', models.CharField(blank=True, max_length=200)),
-                ('emails', models.JSONField(blank=True, default=list)),
-                ('active', models.BooleanField(default=True)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alert_subscriptions', to='residency.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("min_severity", models.FloatField(default=5.0)),
+                (
+                    "kinds",
+                    models.JSONField(blank=True, default=list, help_text="Empty: every kind."),
+                ),
+                ("webhook_url", models.URLField(blank=True)),
+                ("webhook_secret", models.CharField(blank=True, max_length=200)),
+                ("emails", models.JSONField(blank=True, default=list)),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alert_subscriptions",
+                        to="residency.region",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['region', 'name'],
+                "ordering": ["region", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Anomaly',
+            name="Anomaly",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('counter', models.CharField(blank=True, default='', max_length=100)),
-                ('kind', models.CharField(choices=[('drop', 'Sudden drop (incident or closure)'), ('spike', 'Spike (event)'), ('flatline', 'Flatline or stuck count'), ('erratic', 'Erratic counts'), ('outage', 'Device outage (no data)')], max_length=10)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('severity', models.FloatField(help_text='Largest robust score magnitude over the anomaly.')),
-                ('expected', models.FloatField(help_text='Baseline volume over the anomaly.')),
-                ('observed', models.FloatField(help_text='Counted volume over the anomaly (coverage-scaled).')),
-                ('state', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved')], default='open', max_length=12)),
-                ('detected_at', models.DateTimeField(auto_now_add=True)),
-                ('acknowledged_by', models.CharField(blank=True, max_length=150)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_by', models.CharField(blank=True, max_length=150)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("counter", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("drop", "Sudden drop (incident or closure)"),
+                            ("spike", "Spike (event)"),
+                            ("flatline", "Flatline or stuck count"),
+                            ("erratic", "Erratic counts"),
+                            ("outage", "Device outage (no data)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                (
+                    "severity",
+                    models.FloatField(help_text="Largest robust score magnitude over the anomaly."),
+                ),
+                ("expected", models.FloatField(help_text="Baseline volume over the anomaly.")),
+                (
+                    "observed",
+                    models.FloatField(
+                        help_text="Counted volume over the anomaly (coverage-scaled)."
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="open",
+                        max_length=12,
+                    ),
+                ),
+                ("detected_at", models.DateTimeField(auto_now_add=True)),
+                ("acknowledged_by", models.CharField(blank=True, max_length=150)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_by", models.CharField(blank=True, max_length=150)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-start'],
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['site_id', 'counter', 'kind', 'end'], name='analytics_a_site_id_695085_idx')],
+                "ordering": ["-start"],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(
+                        fields=["site_id", "counter", "kind", "end"],
+                        name="analytics_a_site_id_695085_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DirtyWindow',
+            name="DirtyWindow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('start', models.DateTimeField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('claimed', 'Claimed')], default='pending', max_length=8)),
-                ('marked_at', models.DateTimeField()),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('claim_token', models.UUIDField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("start", models.DateTimeField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("claimed", "Claimed")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("marked_at", models.DateTimeField()),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("claim_token", models.UUIDField(blank=True, null=True)),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['state', 'start'], name='analytics_d_state_2a4a5a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('site_id', 'start'), name='one_dirty_mark_per_hour')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(fields=["state", "start"], name="analytics_d_state_2a4a5a_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site_id", "start"), name="one_dirty_mark_per_hour"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Rollup',
+            name="Rollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('period', models.CharField(choices=[('15m', '15 minutes'), ('1h', 'Hour'), ('1d', 'Day')], max_length=3)),
-                ('start', models.DateTimeField()),
-                ('counter', models.CharField(max_length=100)),
-                ('direction', models.CharField(blank=True, default='', max_length=8)),
-                ('road_user', models.CharField(max_length=16)),
-                ('count', models.PositiveBigIntegerField()),
-                ('coverage', models.FloatField()),
-                ('computed_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[("15m", "15 minutes"), ("1h", "Hour"), ("1d", "Day")], max_length=3
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("counter", models.CharField(max_length=100)),
+                ("direction", models.CharField(blank=True, default="", max_length=8)),
+                ("road_user", models.CharField(max_length=16)),
+                ("count", models.PositiveBigIntegerField()),
+                ("coverage", models.FloatField()),
+                ("computed_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['site_id', 'period', 'start'], name='analytics_r_site_id_013655_idx')],
-                'constraints': [models.UniqueConstraint(fields=('site_id', 'period', 'start', 'counter', 'direction', 'road_user'), name='one_rollup_per_window_and_key')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(
+                        fields=["site_id", "period", "start"], name="analytics_r_site_id_013655_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site_id", "period", "start", "counter", "direction", "road_user"),
+                        name="one_rollup_per_window_and_key",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WindowCoverage',
+            name="WindowCoverage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('period', models.CharField(choices=[('15m', '15 minutes'), ('1h', 'Hour'), ('1d', 'Day')], max_length=3)),
-                ('start', models.DateTimeField()),
-                ('analysed_seconds', models.FloatField()),
-                ('devices', models.PositiveIntegerField()),
-                ('coverage', models.FloatField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[("15m", "15 minutes"), ("1h", "Hour"), ("1d", "Day")], max_length=3
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("analysed_seconds", models.FloatField()),
+                ("devices", models.PositiveIntegerField()),
+                ("coverage", models.FloatField()),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'constraints': [models.UniqueConstraint(fields=('site_id', 'period', 'start'), name='one_coverage_per_window')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site_id", "period", "start"), name="one_coverage_per_window"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AlertDelivery',
+            name="AlertDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('subscription_id', models.BigIntegerField()),
-                ('channel', models.CharField(choices=[('webhook', 'Webhook'), ('email', 'Email')], max_length=8)),
-                ('target', models.CharField(max_length=500)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('anomaly', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='analytics.anomaly')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("subscription_id", models.BigIntegerField()),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("webhook", "Webhook"), ("email", "Email")], max_length=8
+                    ),
+                ),
+                ("target", models.CharField(max_length=500)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "anomaly",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="analytics.anomaly",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'constraints': [models.UniqueConstraint(fields=('anomaly', 'subscription_id', 'channel'), name='one_delivery_per_anomaly_and_channel')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("anomaly", "subscription_id", "channel"),
+                        name="one_delivery_per_anomaly_and_channel",
+                    )
+                ],
             },
         ),
     ]

@@ -4,51 +4,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0001_initial'),
+        ("analytics", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='anomaly',
-            name='device_id',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="anomaly",
+            name="device_id",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.CreateModel(
-            name='CounterFeed',
+            name="CounterFeed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('counter', models.CharField(max_length=100)),
-                ('device_id', models.CharField(max_length=100)),
-                ('last_seen', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("counter", models.CharField(max_length=100)),
+                ("device_id", models.CharField(max_length=100)),
+                ("last_seen", models.DateTimeField()),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'constraints': [models.UniqueConstraint(fields=('site_id', 'counter', 'device_id'), name='one_feed_per_counter_and_device')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site_id", "counter", "device_id"),
+                        name="one_feed_per_counter_and_device",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeviceCoverage',
+            name="DeviceCoverage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('device_id', models.CharField(max_length=100)),
-                ('period', models.CharField(choices=[('15m', '15 minutes'), ('1h', 'Hour'), ('1d', 'Day')], max_length=3)),
-                ('start', models.DateTimeField()),
-                ('analysed_seconds', models.FloatField()),
-                ('coverage', models.FloatField()),
-                ('computed_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("device_id", models.CharField(max_length=100)),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[("15m", "15 minutes"), ("1h", "Hour"), ("1d", "Day")], max_length=3
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("analysed_seconds", models.FloatField()),
+                ("coverage", models.FloatField()),
+                ("computed_at", models.DateTimeField()),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['site_id', 'period', 'start'], name='analytics_d_site_id_515da4_idx'), models.Index(fields=['site_id', 'computed_at'], name='analytics_d_site_id_98b20f_idx')],
-                'constraints': [models.UniqueConstraint(fields=('site_id', 'device_id', 'period', 'start'), name='one_coverage_per_device_and_window')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(
+                        fields=["site_id", "period", "start"], name="analytics_d_site_id_515da4_idx"
+                    ),
+                    models.Index(
+                        fields=["site_id", "computed_at"], name="analytics_d_site_id_98b20f_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site_id", "device_id", "period", "start"),
+                        name="one_coverage_per_device_and_window",
+                    )
+                ],
             },
         ),
     ]

@@ -4,105 +4,172 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='DeviceUpdate',
+            name="DeviceUpdate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('device_id', models.CharField(max_length=100, unique=True)),
-                ('installed_release', models.CharField(blank=True, max_length=100)),
-                ('desired_release', models.CharField(blank=True, max_length=100)),
-                ('previous_release', models.CharField(blank=True, max_length=100)),
-                ('rollout_id', models.BigIntegerField(blank=True, null=True)),
-                ('state', models.CharField(choices=[('current', 'Current'), ('pending', 'Pending'), ('downloading', 'Downloading'), ('verifying', 'Verifying'), ('activating', 'Activating'), ('active', 'Active'), ('rolled_back', 'Rolled back'), ('refused', 'Refused')], default='current', max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('last_checkin_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("device_id", models.CharField(max_length=100, unique=True)),
+                ("installed_release", models.CharField(blank=True, max_length=100)),
+                ("desired_release", models.CharField(blank=True, max_length=100)),
+                ("previous_release", models.CharField(blank=True, max_length=100)),
+                ("rollout_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("pending", "Pending"),
+                            ("downloading", "Downloading"),
+                            ("verifying", "Verifying"),
+                            ("activating", "Activating"),
+                            ("active", "Active"),
+                            ("rolled_back", "Rolled back"),
+                            ("refused", "Refused"),
+                        ],
+                        default="current",
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("last_checkin_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['device_id'],
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "ordering": ["device_id"],
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('model_target', models.CharField(blank=True, max_length=255)),
-                ('config_target', models.CharField(blank=True, max_length=255)),
-                ('custom', models.JSONField(default=dict)),
-                ('published_by', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("model_target", models.CharField(blank=True, max_length=255)),
+                ("config_target", models.CharField(blank=True, max_length=255)),
+                ("custom", models.JSONField(default=dict)),
+                ("published_by", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "ordering": ["-created_at"],
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='Rollout',
+            name="Rollout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('release', models.CharField(max_length=100)),
-                ('state', models.CharField(choices=[('running', 'Running'), ('paused', 'Paused'), ('halted', 'Halted (too many rollbacks)'), ('aborted', 'Aborted'), ('completed', 'Completed')], default='running', max_length=16)),
-                ('devices', models.JSONField(default=list)),
-                ('canaries', models.JSONField(default=list)),
-                ('canary_passed', models.BooleanField(default=False)),
-                ('halt_share', models.FloatField()),
-                ('reason', models.TextField(blank=True)),
-                ('started_by', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("release", models.CharField(max_length=100)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("halted", "Halted (too many rollbacks)"),
+                            ("aborted", "Aborted"),
+                            ("completed", "Completed"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("devices", models.JSONField(default=list)),
+                ("canaries", models.JSONField(default=list)),
+                ("canary_passed", models.BooleanField(default=False)),
+                ("halt_share", models.FloatField()),
+                ("reason", models.TextField(blank=True)),
+                ("started_by", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "ordering": ["-created_at"],
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='TargetBlob',
+            name="TargetBlob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('path', models.CharField(max_length=255, unique=True)),
-                ('sha256', models.CharField(max_length=64)),
-                ('length', models.PositiveBigIntegerField()),
-                ('content', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("path", models.CharField(max_length=255, unique=True)),
+                ("sha256", models.CharField(max_length=64)),
+                ("length", models.PositiveBigIntegerField()),
+                ("content", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='RepoMetadata',
+            name="RepoMetadata",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('role', models.CharField(choices=[('root', 'Root'), ('targets', 'Targets'), ('snapshot', 'Snapshot'), ('timestamp', 'Timestamp')], max_length=16)),
-                ('version', models.PositiveIntegerField()),
-                ('expires', models.DateTimeField()),
-                ('data', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("root", "Root"),
+                            ("targets", "Targets"),
+                            ("snapshot", "Snapshot"),
+                            ("timestamp", "Timestamp"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("expires", models.DateTimeField()),
+                ("data", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['role', '-version'],
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'constraints': [models.UniqueConstraint(fields=('role', 'version'), name='one_metadata_per_version')],
+                "ordering": ["role", "-version"],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("role", "version"), name="one_metadata_per_version"
+                    )
+                ],
             },
         ),
     ]

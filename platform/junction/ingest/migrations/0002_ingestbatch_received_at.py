@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ingest', '0001_initial'),
+        ("ingest", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ingestbatch',
-            index=models.Index(fields=['received_at'], name='ingest_inge_receive_f2f3b3_idx'),
+            model_name="ingestbatch",
+            index=models.Index(fields=["received_at"], name="ingest_inge_receive_f2f3b3_idx"),
         ),
     ]

@@ -6,61 +6,128 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.CharField(max_length=200)),
-                ('action', models.CharField(max_length=32)),
-                ('destination_region', models.CharField(blank=True, max_length=32)),
-                ('detail', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("actor", models.CharField(max_length=200)),
+                ("action", models.CharField(max_length=32)),
+                ("destination_region", models.CharField(blank=True, max_length=32)),
+                ("detail", models.JSONField(default=dict)),
             ],
             options={
-                'ordering': ['-at'],
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "ordering": ["-at"],
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('endpoint', models.URLField(blank=True, help_text="Public base URL of this region's node (sent with 421 answers).")),
-                ('min_bucket_seconds', models.PositiveIntegerField(default=60)),
-                ('raw_retention_days', models.PositiveIntegerField(default=90)),
-                ('rollup_retention_days', models.PositiveIntegerField(default=730)),
-                ('k_threshold', models.PositiveIntegerField(default=5, help_text='Counts below k are suppressed when published.')),
-                ('dp_epsilon', models.FloatField(blank=True, help_text='Differential-privacy budget for open-data exports.', null=True)),
-                ('classes', models.JSONField(default=junction.residency.models._default_classes)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "endpoint",
+                    models.URLField(
+                        blank=True,
+                        help_text="Public base URL of this region's node (sent with 421 answers).",
+                    ),
+                ),
+                ("min_bucket_seconds", models.PositiveIntegerField(default=60)),
+                ("raw_retention_days", models.PositiveIntegerField(default=90)),
+                ("rollup_retention_days", models.PositiveIntegerField(default=730)),
+                (
+                    "k_threshold",
+                    models.PositiveIntegerField(
+                        default=5, help_text="Counts below k are suppressed when published."
+                    ),
+                ),
+                (
+                    "dp_epsilon",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Differential-privacy budget for open-data exports.",
+                        null=True,
+                    ),
+                ),
+                ("classes", models.JSONField(default=junction.residency.models._default_classes)),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='TransferRule',
+            name="TransferRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('daily_site_totals', 'Daily site totals'), ('hourly_site_totals', 'Hourly site totals')], max_length=32)),
-                ('min_count', models.PositiveIntegerField(default=10, help_text='k: smaller cells are withheld')),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transfers_in', to='residency.region')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transfers_out', to='residency.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("daily_site_totals", "Daily site totals"),
+                            ("hourly_site_totals", "Hourly site totals"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "min_count",
+                    models.PositiveIntegerField(
+                        default=10, help_text="k: smaller cells are withheld"
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transfers_in",
+                        to="residency.region",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transfers_out",
+                        to="residency.region",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('source', 'destination', 'level'), name='one_rule_per_transfer'), models.CheckConstraint(condition=models.Q(('source', models.F('destination')), _negated=True), name='transfer_crosses_regions')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source", "destination", "level"), name="one_rule_per_transfer"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source", models.F("destination")), _negated=True),
+                        name="transfer_crosses_regions",
+                    ),
+                ],
             },
         ),
     ]

@@ -4,29 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('residency', '0001_initial'),
+        ("residency", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='auditevent',
-            name='last_at',
+            model_name="auditevent",
+            name="last_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='repeat_key',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="auditevent",
+            name="repeat_key",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='repeats',
+            model_name="auditevent",
+            name="repeats",
             field=models.PositiveIntegerField(default=1),
         ),
         migrations.AddConstraint(
-            model_name='auditevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('repeat_key', ''), _negated=True), fields=('repeat_key',), name='one_audit_row_per_repeat_window'),
+            model_name="auditevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("repeat_key", ""), _negated=True),
+                fields=("repeat_key",),
+                name="one_audit_row_per_repeat_window",
+            ),
         ),
     ]

@@ -5,25 +5,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('residency', '0002_audit_repeats'),
+        ("residency", "0002_audit_repeats"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='region',
-            name='country',
-            field=models.CharField(blank=True, help_text='ISO 3166-1 alpha-2 code of the public-holiday calendar (blank: none).', max_length=2),
+            model_name="region",
+            name="country",
+            field=models.CharField(
+                blank=True,
+                help_text="ISO 3166-1 alpha-2 code of the public-holiday calendar (blank: none).",
+                max_length=2,
+            ),
         ),
         migrations.AddField(
-            model_name='region',
-            name='subdivision',
-            field=models.CharField(blank=True, help_text='Subdivision of the country whose holidays also apply (e.g. NY for the US).', max_length=32),
+            model_name="region",
+            name="subdivision",
+            field=models.CharField(
+                blank=True,
+                help_text="Subdivision of the country whose holidays also apply (e.g. NY for the US).",
+                max_length=32,
+            ),
         ),
         migrations.AddField(
-            model_name='region',
-            name='timezone',
-            field=models.CharField(default='UTC', help_text="IANA time zone (e.g. Europe/Paris); the default of the region's sites.", max_length=64, validators=[junction.residency.locality.time_zone_check]),
+            model_name="region",
+            name="timezone",
+            field=models.CharField(
+                default="UTC",
+                help_text="IANA time zone (e.g. Europe/Paris); the default of the region's sites.",
+                max_length=64,
+                validators=[junction.residency.locality.time_zone_check],
+            ),
         ),
     ]

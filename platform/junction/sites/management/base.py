@@ -37,8 +37,7 @@ def site_payload(site: Site) -> dict[str, Any]:
         "latitude": site.latitude,
         "longitude": site.longitude,
         "counters": [
-            {"name": c.name, "kind": c.kind, "geometry": c.geometry}
-            for c in site.counters.all()
+            {"name": c.name, "kind": c.kind, "geometry": c.geometry} for c in site.counters.all()
         ],
     }
 

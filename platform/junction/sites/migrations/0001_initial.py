@@ -5,61 +5,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('residency', '0001_initial'),
+        ("residency", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sites', to='residency.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sites",
+                        to="residency.region",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('device_id', models.SlugField(max_length=100, unique=True)),
-                ('secret_sealed', models.TextField()),
-                ('secret_fingerprint', models.CharField(max_length=64)),
-                ('previous_secret_sealed', models.TextField(blank=True)),
-                ('rotation_started_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_batch_at', models.DateTimeField(blank=True, null=True)),
-                ('batches_received', models.PositiveBigIntegerField(default=0)),
-                ('last_model_name', models.CharField(blank=True, max_length=100)),
-                ('last_model_sha256', models.CharField(blank=True, max_length=64)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='devices', to='sites.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("device_id", models.SlugField(max_length=100, unique=True)),
+                ("secret_sealed", models.TextField()),
+                ("secret_fingerprint", models.CharField(max_length=64)),
+                ("previous_secret_sealed", models.TextField(blank=True)),
+                ("rotation_started_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_batch_at", models.DateTimeField(blank=True, null=True)),
+                ("batches_received", models.PositiveBigIntegerField(default=0)),
+                ("last_model_name", models.CharField(blank=True, max_length=100)),
+                ("last_model_sha256", models.CharField(blank=True, max_length=64)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="devices",
+                        to="sites.site",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['device_id'],
+                "ordering": ["device_id"],
             },
         ),
         migrations.CreateModel(
-            name='Counter',
+            name="Counter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('line', 'Line'), ('movement', 'Turning movement'), ('zone', 'Zone')], default='line', max_length=16)),
-                ('geometry', models.JSONField(blank=True, default=dict)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='counters', to='sites.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("line", "Line"),
+                            ("movement", "Turning movement"),
+                            ("zone", "Zone"),
+                        ],
+                        default="line",
+                        max_length=16,
+                    ),
+                ),
+                ("geometry", models.JSONField(blank=True, default=dict)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="counters",
+                        to="sites.site",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['site', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('site', 'name'), name='counter_name_per_site')],
+                "ordering": ["site", "name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("site", "name"), name="counter_name_per_site")
+                ],
             },
         ),
     ]

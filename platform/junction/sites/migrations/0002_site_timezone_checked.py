@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sites', '0001_initial'),
+        ("sites", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='site',
-            name='timezone',
-            field=models.CharField(default='UTC', help_text="IANA time zone; site_add defaults it to the region's.", max_length=64, validators=[junction.residency.locality.time_zone_check]),
+            model_name="site",
+            name="timezone",
+            field=models.CharField(
+                default="UTC",
+                help_text="IANA time zone; site_add defaults it to the region's.",
+                max_length=64,
+                validators=[junction.residency.locality.time_zone_check],
+            ),
         ),
     ]

@@ -5,20 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sites', '0002_site_timezone_checked'),
+        ("sites", "0002_site_timezone_checked"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='site',
-            name='latitude',
-            field=models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)]),
+            model_name="site",
+            name="latitude",
+            field=models.FloatField(
+                blank=True,
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(-90),
+                    django.core.validators.MaxValueValidator(90),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='site',
-            name='longitude',
-            field=models.FloatField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)]),
+            model_name="site",
+            name="longitude",
+            field=models.FloatField(
+                blank=True,
+                null=True,
+                validators=[
+                    django.core.validators.MinValueValidator(-180),
+                    django.core.validators.MaxValueValidator(180),
+                ],
+            ),
         ),
     ]

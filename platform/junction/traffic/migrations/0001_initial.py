@@ -5,104 +5,164 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CountBucket',
+            name="CountBucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('device_id', models.CharField(max_length=100)),
-                ('batch_id', models.UUIDField()),
-                ('start', models.DateTimeField()),
-                ('seconds', models.PositiveIntegerField()),
-                ('uptime', models.FloatField()),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("device_id", models.CharField(max_length=100)),
+                ("batch_id", models.UUIDField()),
+                ("start", models.DateTimeField()),
+                ("seconds", models.PositiveIntegerField()),
+                ("uptime", models.FloatField()),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['site_id', 'start'], name='traffic_cou_site_id_2c9839_idx')],
-                'constraints': [models.UniqueConstraint(fields=('site_id', 'device_id', 'start', 'seconds'), name='one_bucket_per_device_and_time')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(fields=["site_id", "start"], name="traffic_cou_site_id_2c9839_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("site_id", "device_id", "start", "seconds"),
+                        name="one_bucket_per_device_and_time",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DwellHistogram',
+            name="DwellHistogram",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('start', models.DateTimeField()),
-                ('zone', models.CharField(max_length=100)),
-                ('road_user', models.CharField(max_length=16)),
-                ('edges_s', models.JSONField()),
-                ('counts', models.JSONField()),
-                ('bucket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dwell', to='traffic.countbucket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("start", models.DateTimeField()),
+                ("zone", models.CharField(max_length=100)),
+                ("road_user", models.CharField(max_length=16)),
+                ("edges_s", models.JSONField()),
+                ("counts", models.JSONField()),
+                (
+                    "bucket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dwell",
+                        to="traffic.countbucket",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='OccupancySummary',
+            name="OccupancySummary",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('start', models.DateTimeField()),
-                ('zone', models.CharField(max_length=100)),
-                ('road_user', models.CharField(max_length=16)),
-                ('mean', models.FloatField()),
-                ('max', models.PositiveIntegerField()),
-                ('bucket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='occupancy', to='traffic.countbucket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("start", models.DateTimeField()),
+                ("zone", models.CharField(max_length=100)),
+                ("road_user", models.CharField(max_length=16)),
+                ("mean", models.FloatField()),
+                ("max", models.PositiveIntegerField()),
+                (
+                    "bucket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="occupancy",
+                        to="traffic.countbucket",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='SpeedHistogram',
+            name="SpeedHistogram",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('start', models.DateTimeField()),
-                ('counter', models.CharField(max_length=100)),
-                ('road_user', models.CharField(max_length=16)),
-                ('edges_kmh', models.JSONField()),
-                ('counts', models.JSONField()),
-                ('bucket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='speeds', to='traffic.countbucket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("start", models.DateTimeField()),
+                ("counter", models.CharField(max_length=100)),
+                ("road_user", models.CharField(max_length=16)),
+                ("edges_kmh", models.JSONField()),
+                ("counts", models.JSONField()),
+                (
+                    "bucket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="speeds",
+                        to="traffic.countbucket",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
+                "abstract": False,
+                "base_manager_name": "objects",
             },
         ),
         migrations.CreateModel(
-            name='CountRow',
+            name="CountRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region', models.CharField(editable=False, max_length=32)),
-                ('site_id', models.BigIntegerField()),
-                ('start', models.DateTimeField()),
-                ('counter', models.CharField(max_length=100)),
-                ('direction', models.CharField(blank=True, max_length=8, null=True)),
-                ('road_user', models.CharField(max_length=16)),
-                ('count', models.PositiveIntegerField()),
-                ('bucket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='counts', to='traffic.countbucket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region", models.CharField(editable=False, max_length=32)),
+                ("site_id", models.BigIntegerField()),
+                ("start", models.DateTimeField()),
+                ("counter", models.CharField(max_length=100)),
+                ("direction", models.CharField(blank=True, max_length=8, null=True)),
+                ("road_user", models.CharField(max_length=16)),
+                ("count", models.PositiveIntegerField()),
+                (
+                    "bucket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="counts",
+                        to="traffic.countbucket",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
-                'base_manager_name': 'objects',
-                'indexes': [models.Index(fields=['site_id', 'start'], name='traffic_cou_site_id_6d2e64_idx')],
+                "abstract": False,
+                "base_manager_name": "objects",
+                "indexes": [
+                    models.Index(fields=["site_id", "start"], name="traffic_cou_site_id_6d2e64_idx")
+                ],
             },
         ),
     ]

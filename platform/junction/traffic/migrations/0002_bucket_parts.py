@@ -5,30 +5,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('traffic', '0001_initial'),
+        ("traffic", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='countrow',
-            name='bucket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='%(class)s_parts', to='traffic.countbucket'),
+            model_name="countrow",
+            name="bucket",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="%(class)s_parts",
+                to="traffic.countbucket",
+            ),
         ),
         migrations.AlterField(
-            model_name='dwellhistogram',
-            name='bucket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='%(class)s_parts', to='traffic.countbucket'),
+            model_name="dwellhistogram",
+            name="bucket",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="%(class)s_parts",
+                to="traffic.countbucket",
+            ),
         ),
         migrations.AlterField(
-            model_name='occupancysummary',
-            name='bucket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='%(class)s_parts', to='traffic.countbucket'),
+            model_name="occupancysummary",
+            name="bucket",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="%(class)s_parts",
+                to="traffic.countbucket",
+            ),
         ),
         migrations.AlterField(
-            model_name='speedhistogram',
-            name='bucket',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='%(class)s_parts', to='traffic.countbucket'),
+            model_name="speedhistogram",
+            name="bucket",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="%(class)s_parts",
+                to="traffic.countbucket",
+            ),
         ),
     ]

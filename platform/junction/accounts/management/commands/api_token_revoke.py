@@ -15,5 +15,8 @@ class Command(JunctionCommand):
     def handle(self, *args, **options) -> None:
         row = self.run(services.api_token_revoke, api_token_id=options["id"])
         revoked = row.revoked_at.isoformat() if row.revoked_at else None
-        self.emit(options, {"id": row.pk, "name": row.name, "revoked": revoked},
-                  f"token {row.pk} ({row.name}) revoked {revoked}")
+        self.emit(
+            options,
+            {"id": row.pk, "name": row.name, "revoked": revoked},
+            f"token {row.pk} ({row.name}) revoked {revoked}",
+        )

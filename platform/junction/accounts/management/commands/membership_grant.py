@@ -17,8 +17,9 @@ class Command(JunctionCommand):
         parser.add_argument("username")
         parser.add_argument("--region", required=True, help="region code")
         parser.add_argument("--role", choices=Role.values, default=Role.ANALYST)
-        parser.add_argument("--withdraw", action="store_true",
-                            help="remove the user's role in this region")
+        parser.add_argument(
+            "--withdraw", action="store_true", help="remove the user's role in this region"
+        )
 
     def handle(self, *args, **options) -> None:
         username, region = options["username"], options["region"]
@@ -27,12 +28,19 @@ class Command(JunctionCommand):
             raise CommandError(f"username: unknown user {username!r}")
         if options["withdraw"]:
             removed = self.run(services.membership_withdraw, user=user, region=region)
-            self.emit(options, {"username": username, "region": region, "role": None,
-                                "withdrawn": bool(removed)},
-                      f"{username} has no role in {region} now" if removed
-                      else f"{username} had no role in {region}")
+            self.emit(
+                options,
+                {"username": username, "region": region, "role": None, "withdrawn": bool(removed)},
+                f"{username} has no role in {region} now"
+                if removed
+                else f"{username} had no role in {region}",
+            )
             return
-        membership = self.run(services.membership_grant, user=user, region=region,
-                              role=options["role"])
-        self.emit(options, {"username": username, "region": region, "role": membership.role},
-                  f"{username} is {membership.role} in {region}")
+        membership = self.run(
+            services.membership_grant, user=user, region=region, role=options["role"]
+        )
+        self.emit(
+            options,
+            {"username": username, "region": region, "role": membership.role},
+            f"{username} is {membership.role} in {region}",
+        )

@@ -31,16 +31,17 @@ SKIP_REASONS = {
 
 
 class Command(JunctionCommand):
-    help = ("Recompute rollups for [--since, --until) (default: the last day) plus any pending "
-            "dirty windows, then detect anomalies over the same span.")
+    help = (
+        "Recompute rollups for [--since, --until) (default: the last day) plus any pending "
+        "dirty windows, then detect anomalies over the same span."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--region", required=True)
         parser.add_argument("--since", type=parse_moment)
         parser.add_argument("--until", type=parse_moment)
 
-    def handle(self, *args, region: str, since: datetime | None, until: datetime | None,
-               **options):
+    def handle(self, *args, region: str, since: datetime | None, until: datetime | None, **options):
         try:
             served_alias(region)
         except MisdirectedRegion as exc:
@@ -66,12 +67,17 @@ class Command(JunctionCommand):
             "anomalies_recorded": len(report.recorded),
             "anomalies_by_kind": {kind: by_kind[kind] for kind in AnomalyKind.values},
         }
-        skipped = ", ".join(f"{n} {SKIP_REASONS[reason]}" for reason, n in
-                            skipped_windows.items() if n) or "none"
+        skipped = (
+            ", ".join(f"{n} {SKIP_REASONS[reason]}" for reason, n in skipped_windows.items() if n)
+            or "none"
+        )
         kinds = ", ".join(f"{n} {kind}" for kind, n in by_kind.items()) or "none"
-        self.emit(options, payload,
-                  f"{region}: {payload['rollups']} rollups over {payload['sites']} site(s) for "
-                  f"{payload['since']}..{payload['until']}, {len(pending)} dirty range(s) "
-                  f"recomputed\n"
-                  f"counter windows judged: {report.judged}; not judged: {skipped}\n"
-                  f"anomalies recorded: {len(report.recorded)} ({kinds})")
+        self.emit(
+            options,
+            payload,
+            f"{region}: {payload['rollups']} rollups over {payload['sites']} site(s) for "
+            f"{payload['since']}..{payload['until']}, {len(pending)} dirty range(s) "
+            f"recomputed\n"
+            f"counter windows judged: {report.judged}; not judged: {skipped}\n"
+            f"anomalies recorded: {len(report.recorded)} ({kinds})",
+        )

@@ -15,8 +15,14 @@ class Command(FleetCommand):
 
     def handle(self, *args, **options) -> None:
         devices = [d.as_json() for d in self.run(fleet_list, region=options["region"])]
-        lines = [f"{d['device_id']:<30} {d['installed_release'] or '-':<20} "
-                 f"{d['desired_release'] or '-':<20} {d['state']:<12} "
-                 f"{d['last_checkin_at'] or 'never':<32} {d['reason'] or ''}" for d in devices]
-        self.emit(options, {"region": options["region"], "devices": devices},
-                  "\n".join(lines) or "no devices")
+        lines = [
+            f"{d['device_id']:<30} {d['installed_release'] or '-':<20} "
+            f"{d['desired_release'] or '-':<20} {d['state']:<12} "
+            f"{d['last_checkin_at'] or 'never':<32} {d['reason'] or ''}"
+            for d in devices
+        ]
+        self.emit(
+            options,
+            {"region": options["region"], "devices": devices},
+            "\n".join(lines) or "no devices",
+        )

@@ -17,5 +17,9 @@ class Command(FleetCommand):
 
     def handle(self, *args, **options) -> None:
         result = self.run(key_rotate, region=options["region"], role=options["role"])
-        self.emit(options, result, f"{result['region']}: new {result['role']} key, trusted by "
-                                   f"root v{result['root_version']}")
+        self.emit(
+            options,
+            result,
+            f"{result['region']}: new {result['role']} key, trusted by "
+            f"root v{result['root_version']}",
+        )

@@ -30,10 +30,12 @@ def parse_day(value: str) -> date:
 
 
 class Command(JunctionCommand):
-    help = ("Export a region's counts as open data over local days [--start, --end): cells "
-            "below the region's k withheld with complementary suppression, Laplace noise when "
-            "the region sets an epsilon. Without --out the data goes to stdout and the summary "
-            "to stderr.")
+    help = (
+        "Export a region's counts as open data over local days [--start, --end): cells "
+        "below the region's k withheld with complementary suppression, Laplace noise when "
+        "the region sets an epsilon. Without --out the data goes to stdout and the summary "
+        "to stderr."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--region", required=True)
@@ -62,23 +64,42 @@ class Command(JunctionCommand):
             site = Site.objects.filter(slug=options["site"]).select_related("region").first()
             if site is None:
                 raise CommandError(f"no site {options['site']!r}")
-        publication = self.run(opendata_export, region=region, actor=_actor(), start=start,
-                               end=end, period=options["period"], site=site)
+        publication = self.run(
+            opendata_export,
+            region=region,
+            actor=_actor(),
+            start=start,
+            end=end,
+            period=options["period"],
+            site=site,
+        )
         if options["format"] == "json":
             text = json.dumps(as_document(publication), indent=2, default=str) + "\n"
         else:
             text = as_csv(publication)
         summary: dict[str, Any] = {
-            "region": region.code, "sites": [t.site for t in publication.tables],
-            "period": publication.period, "start": start, "end": end, "k": publication.k,
-            "noise": publication.noise, "cells": sum(t.cells for t in publication.tables),
+            "region": region.code,
+            "sites": [t.site for t in publication.tables],
+            "period": publication.period,
+            "start": start,
+            "end": end,
+            "k": publication.k,
+            "noise": publication.noise,
+            "cells": sum(t.cells for t in publication.tables),
             "withheld": sum(t.withheld for t in publication.tables),
-            "format": options["format"], "out": str(options["out"] or "-"),
+            "format": options["format"],
+            "out": str(options["out"] or "-"),
         }
-        line = (f"{region.code}: {summary['cells']} cells over {len(summary['sites'])} site(s), "
-                f"{summary['withheld']} withheld (k={publication.k}"
-                + (f", Laplace noise epsilon={publication.epsilon}" if publication.epsilon
-                   else ", no noise") + ")")
+        line = (
+            f"{region.code}: {summary['cells']} cells over {len(summary['sites'])} site(s), "
+            f"{summary['withheld']} withheld (k={publication.k}"
+            + (
+                f", Laplace noise epsilon={publication.epsilon}"
+                if publication.epsilon
+                else ", no noise"
+            )
+            + ")"
+        )
         if options["out"]:
             try:
                 options["out"].write_text(text)

@@ -15,12 +15,14 @@ class Command(JunctionCommand):
         parser.add_argument("--site", required=True, help="site slug")
 
     def handle(self, *args, **options) -> None:
-        issued = self.run(services.device_add, device_id=options["device_id"],
-                          site=options["site"])
+        issued = self.run(services.device_add, device_id=options["device_id"], site=options["site"])
         device = issued.device
         payload = {**device_payload(device), "secret": issued.secret, "warning": SECRET_WARNING}
-        self.emit(options, payload,
-                  f"device {device.device_id} registered for site {device.site.slug} "
-                  f"(region {device.site.region.code})\nsecret: {issued.secret}")
+        self.emit(
+            options,
+            payload,
+            f"device {device.device_id} registered for site {device.site.slug} "
+            f"(region {device.site.region.code})\nsecret: {issued.secret}",
+        )
         if not options["json"]:
             self.stderr.write(SECRET_WARNING)

@@ -16,5 +16,8 @@ class Command(JunctionCommand):
     def handle(self, *args, **options) -> None:
         device = self.run(services.device_revoke, device_id=options["device_id"])
         assert device.revoked_at is not None  # device_revoke sets it
-        self.emit(options, device_payload(device),
-                  f"device {device.device_id} revoked at {device.revoked_at.isoformat()}")
+        self.emit(
+            options,
+            device_payload(device),
+            f"device {device.device_id} revoked at {device.revoked_at.isoformat()}",
+        )

@@ -11,29 +11,45 @@ from junction.sites.management.base import region_payload
 class Command(JunctionCommand):
     help = "Register a region (it must have a database in JUNCTION_REGIONS) and its policy."
     field_options = {
-        "endpoint": "--endpoint", "min_bucket_seconds": "--min-bucket-seconds",
+        "endpoint": "--endpoint",
+        "min_bucket_seconds": "--min-bucket-seconds",
         "raw_retention_days": "--retention-days",
-        "rollup_retention_days": "--rollup-retention-days", "k_threshold": "--k",
-        "timezone": "--timezone", "country": "--country", "subdivision": "--subdivision",
+        "rollup_retention_days": "--rollup-retention-days",
+        "k_threshold": "--k",
+        "timezone": "--timezone",
+        "country": "--country",
+        "subdivision": "--subdivision",
     }
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("code", help="region code, e.g. eu-west")
         parser.add_argument("--name", required=True)
-        parser.add_argument("--endpoint", default="",
-                            help="public base URL of the region's node (sent with 421 answers)")
+        parser.add_argument(
+            "--endpoint",
+            default="",
+            help="public base URL of the region's node (sent with 421 answers)",
+        )
         parser.add_argument("--min-bucket-seconds", type=int, default=60)
-        parser.add_argument("--retention-days", type=int, default=90,
-                            help="how long raw count buckets are kept")
+        parser.add_argument(
+            "--retention-days", type=int, default=90, help="how long raw count buckets are kept"
+        )
         parser.add_argument("--rollup-retention-days", type=int, default=730)
         parser.add_argument("--k", type=int, default=5, help="publication threshold for counts")
-        parser.add_argument("--timezone", default="UTC",
-                            help="IANA time zone, e.g. Europe/Paris (the default of its sites)")
-        parser.add_argument("--country", default="",
-                            help="ISO 3166-1 alpha-2 code of the public-holiday calendar, e.g. FR")
-        parser.add_argument("--subdivision", default="",
-                            help="subdivision whose holidays also apply, e.g. NY (with "
-                                 "--country US)")
+        parser.add_argument(
+            "--timezone",
+            default="UTC",
+            help="IANA time zone, e.g. Europe/Paris (the default of its sites)",
+        )
+        parser.add_argument(
+            "--country",
+            default="",
+            help="ISO 3166-1 alpha-2 code of the public-holiday calendar, e.g. FR",
+        )
+        parser.add_argument(
+            "--subdivision",
+            default="",
+            help="subdivision whose holidays also apply, e.g. NY (with --country US)",
+        )
 
     def handle(self, *args, **options) -> None:
         region = self.run(
@@ -49,5 +65,6 @@ class Command(JunctionCommand):
             country=options["country"],
             subdivision=options["subdivision"],
         )
-        self.emit(options, region_payload(region),
-                  f"region {region.code} ({region.name}) registered")
+        self.emit(
+            options, region_payload(region), f"region {region.code} ({region.name}) registered"
+        )

@@ -33,10 +33,16 @@ class Command(JunctionCommand):
         parser.add_argument("slug")
         parser.add_argument("--region", required=True, help="region code")
         parser.add_argument("--name", required=True)
-        parser.add_argument("--counter", action="append", default=[], metavar="NAME=X1,Y1,X2,Y2",
-                            help="a counting line from P1 to P2 (repeatable)")
-        parser.add_argument("--timezone", help="IANA time zone, e.g. America/New_York "
-                                               "(default: the region's)")
+        parser.add_argument(
+            "--counter",
+            action="append",
+            default=[],
+            metavar="NAME=X1,Y1,X2,Y2",
+            help="a counting line from P1 to P2 (repeatable)",
+        )
+        parser.add_argument(
+            "--timezone", help="IANA time zone, e.g. America/New_York (default: the region's)"
+        )
         parser.add_argument("--lat", type=float, help="latitude, WGS 84 degrees (with --lon)")
         parser.add_argument("--lon", type=float, help="longitude, WGS 84 degrees (with --lat)")
 
@@ -47,10 +53,19 @@ class Command(JunctionCommand):
             if name in counters:
                 raise CommandError(f"--counter {name!r} is given twice")
             counters[name] = geometry
-        site = self.run(services.site_add, slug=options["slug"], region=options["region"],
-                        name=options["name"], counters=counters,
-                        timezone=options["timezone"], latitude=options["lat"],
-                        longitude=options["lon"])
-        self.emit(options, site_payload(site),
-                  f"site {site.slug} ({site.name}) registered in region {site.region.code} "
-                  f"({site.timezone}) with {len(counters)} counter(s)")
+        site = self.run(
+            services.site_add,
+            slug=options["slug"],
+            region=options["region"],
+            name=options["name"],
+            counters=counters,
+            timezone=options["timezone"],
+            latitude=options["lat"],
+            longitude=options["lon"],
+        )
+        self.emit(
+            options,
+            site_payload(site),
+            f"site {site.slug} ({site.name}) registered in region {site.region.code} "
+            f"({site.timezone}) with {len(counters)} counter(s)",
+        )

@@ -113,6 +113,69 @@ def counting_check_run(model: Path, check: CountingCheck) -> dict[str, Any]:
     }
 
 
+# A new model may count the check clip differently from the region's current one by at most
+# this many road users on any counter and direction (issue "Fleet", item 6); the class may
+# differ (a pickup is a car to one model and a truck to another).
+MAX_COUNT_CHANGE = 1
+
+
+def counts_compare(
+    current: dict[str, Any], new: dict[str, Any] | None, *, current_name: str
+) -> None:
+    """Refuse a model whose counts on the check clip stray from the current model's, with the
+    counter, direction and both counts; a model checked on another clip or lines is refused
+    too, since its counts say nothing about this site's."""
+    if new is None:
+        raise ValidationError(
+            {
+                "check_clip": (
+                    f"the current release {current_name} was checked on "
+                    f"{_check_words(current)}; give the same --check-clip, --check-line and "
+                    "--check-stride, so the counts can be compared"
+                )
+            }
+        )
+    same = ("clip_sha256", "lines", "stride")
+    if any(current[key] != new[key] for key in same):
+        raise ValidationError(
+            {
+                "check_clip": (
+                    f"the counts cannot be compared: the current release {current_name} was "
+                    f"checked on {_check_words(current)}, this one on {_check_words(new)}"
+                )
+            }
+        )
+    before, after = _by_line(current["totals"]), _by_line(new["totals"])
+    strays = [
+        f"{counter} {direction or '(movement)'}: {before.get((counter, direction), 0)} with "
+        f"{current_name}, {after.get((counter, direction), 0)} with this model"
+        for counter, direction in sorted(set(before) | set(after), key=lambda k: (k[0], k[1] or ""))
+        if abs(before.get((counter, direction), 0) - after.get((counter, direction), 0))
+        > MAX_COUNT_CHANGE
+    ]
+    if strays:
+        raise ValidationError(
+            {
+                "model": (
+                    f"its counts on {new['clip']} differ from the current release's by more than "
+                    f"{MAX_COUNT_CHANGE}: {'; '.join(strays)}"
+                )
+            }
+        )
+
+
+def _check_words(check: dict[str, Any]) -> str:
+    return f"{check['clip']} with {', '.join(check['lines'])} at stride {check['stride']}"
+
+
+def _by_line(totals: list[dict[str, Any]]) -> dict[tuple[str, str | None], int]:
+    counts: dict[tuple[str, str | None], int] = {}
+    for row in totals:
+        key = (row["counter"], row["direction"])
+        counts[key] = counts.get(key, 0) + row["count"]
+    return counts
+
+
 def config_check(path: Path) -> bytes:
     try:
         patch = patch_load(path)
@@ -174,6 +237,22 @@ def _publish_in(
     with transaction.atomic(using=alias):
         if Release.objects.in_region(region).filter(name=name).exists():
             raise ValidationError({"name": f"release {name!r} already exists in {region}"})
+        if "model" in custom:
+            # The region's current model: the newest release that carries one and was checked.
+            current = next(
+                (
+                    r
+                    for r in Release.objects.in_region(region).exclude(model_target="")
+                    if r.custom.get("model", {}).get("counting_check")
+                ),
+                None,
+            )
+            if current is not None:
+                counts_compare(
+                    current.custom["model"]["counting_check"],
+                    custom["model"]["counting_check"],
+                    current_name=current.name,
+                )
         version = targets_add(region=region, targets=targets)
         release = Release(
             region=region,

@@ -100,3 +100,37 @@ def test_it_records_the_models_counts_on_the_sites_check_clip(eu_repo, model_pat
     )
     # ground_truth.json: 8 cars cross toward the camera (downward, `in` for this line).
     assert abs(cars_in - 8) <= 1
+
+
+@pytest.mark.slow
+def test_it_refuses_a_model_that_counts_the_check_clip_otherwise_than_the_current_one(
+    eu_repo, model_path, videos_dir, config_patch
+):
+    clip = videos_dir / "suburban_street_ahmetozlu.mp4"
+    check = ["--check-clip", str(clip), "--check-line", "stop=150,200,600,200"]
+    check += ["--check-stride", "4"]
+    publish("v2", model=model_path, extra=check)
+    # As if the current release's model had counted 11 cars where this one counts 8.
+    current = Release.objects.in_region("eu-west").get(name="v2")
+    recorded = current.custom["model"]["counting_check"]["totals"]
+    assert [(r["counter"], r["direction"], r["count"]) for r in recorded] == [("stop", "in", 8)]
+    recorded[0]["count"] = 11
+    current.save()
+
+    with pytest.raises(CommandError, match=r"stop in: 11 with v2, 8 with this model"):
+        publish("v3", model=model_path, extra=check)
+    with pytest.raises(CommandError, match="give the same --check-clip"):
+        publish("v3", model=model_path)
+    with pytest.raises(CommandError, match="cannot be compared"):
+        publish("v3", model=model_path, extra=[*check[:-1], "2"])
+    assert not Release.objects.in_region("eu-west").filter(name="v3").exists()
+
+    recorded[0]["count"] = 9  # within one of 8: the same model is welcome again
+    current.save()
+    publish("v3", model=model_path, extra=check)
+    publish("v4", config=config_patch)  # a config-only release changes no model: no check
+    assert set(Release.objects.in_region("eu-west").values_list("name", flat=True)) >= {
+        "v2",
+        "v3",
+        "v4",
+    }

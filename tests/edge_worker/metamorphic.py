@@ -25,8 +25,9 @@ from edge_worker.detections import Detections
 from edge_worker.track import ByteTracker
 from edge_worker.video import VideoFile
 
-# Every clip of the footage folder (JUNCTION_TEST_VIDEOS) with a line across its traffic: the labelled clips' lines
-# from ground_truth.json, and for the unlabelled ones a line across the flow, chosen on a frame.
+# Every clip of the footage folder (JUNCTION_TEST_VIDEOS) with a line across its traffic: the
+# labelled clips' lines from ground_truth.json, and for the unlabelled ones a line across the
+# flow, chosen on a frame.
 CLIP_LINES: dict[str, LineSpec] = {
     "suburban_street_ahmetozlu.mp4": LineSpec(name="stop", x1=150, y1=200, x2=600, y2=200),
     "urban_overhead_opencv4nodejs.mp4": LineSpec(name="mid", x1=280, y1=0, x2=280, y2=359),

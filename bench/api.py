@@ -13,21 +13,17 @@ token's audit, validation and serialisation add.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
-REGION = "eu-west"
+import _platform
+from _platform import REGION
+
 END = datetime(2026, 11, 30, tzinfo=UTC)
 KEYS = [
     ("north-stopline", "in", "car"),
@@ -43,25 +39,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=28, help="days of five-minute buckets")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        os.environ.update(
-            {
-                "JUNCTION_VAR_DIR": folder,
-                "JUNCTION_DEBUG": "0",
-                "JUNCTION_LOG_LEVEL": "WARNING",
-                "JUNCTION_API_RATE_TOKEN": "1000000/minute",
-                "JUNCTION_API_RATE_USER": "1000000/minute",
-                "PYTHONPATH": str(REPO / "platform"),
-                "DJANGO_SETTINGS_MODULE": "junction.settings",
-            }
-        )
-        subprocess.run([PYTHON, "manage.py", "migrate_all", "-v0"], cwd=REPO, check=True)
-        sys.path.insert(0, str(REPO / "platform"))
-        import django
-
-        django.setup()
+        _platform.embedded(folder)
         began = time.perf_counter()
         site, rows = _site_with_counts(args.days)
-        client = _token_client()
+        client = _platform.token_client(_platform.analyst())
         print(
             f"{rows} count rows ({args.days} days, {len(KEYS)} streams of 5-minute buckets) "
             f"made and rolled up in {time.perf_counter() - began:.1f} s; embedded SQLite, "
@@ -170,20 +151,14 @@ def _cases(site, days: int) -> list[tuple[str, str, Callable[[], object]]]:
 
 def _site_with_counts(days: int):
     from junction.analytics.rollups import rollups_recompute
-    from junction.sites import services
     from junction.traffic.models import CountBucket, CountRow
 
-    services.region_add(code=REGION, name="Bench region")
-    site = services.site_add(
-        slug="bench-site",
-        region=REGION,
-        name="Bench",
-        counters={
-            "north-stopline": {"line": [0, 0, 10, 10]},
-            "south-stopline": {"line": [0, 10, 10, 20]},
-            "N>E": {"entry": "north", "exit": "east"},
-        },
-    )
+    counters = {
+        "north-stopline": {"line": [0, 0, 10, 10]},
+        "south-stopline": {"line": [0, 10, 10, 20]},
+        "N>E": {"entry": "north", "exit": "east"},
+    }
+    (site,) = _platform.sites(1, counters)
     start = END - timedelta(days=days)
     buckets = CountBucket.objects.in_region(REGION).bulk_create(
         [
@@ -218,18 +193,6 @@ def _site_with_counts(days: int):
     )
     rollups_recompute(region=REGION, site_id=site.pk, start=start, end=END)
     return site, len(rows)
-
-
-def _token_client():
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    from junction.accounts.services import api_token_create, membership_grant
-
-    user = get_user_model().objects.create_user(username="bench", password=None)
-    membership_grant(user=user, region=REGION, role="analyst")
-    token = api_token_create(user=user, name="bench").token
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 def _get(client, path: str) -> None:

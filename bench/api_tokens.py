@@ -10,18 +10,14 @@ Embedded default (SQLite files in a temporary folder); the rate limits are lifte
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
-COUNTS = "/api/v1/sites/bench-site/counts?start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
+import _platform
+
+COUNTS = "/api/v1/sites/bench-site-00/counts?start=2026-11-24T00:00:00Z&end=2026-11-25T00:00:00Z"
 
 
 def main() -> None:
@@ -29,22 +25,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=400, help="calls per case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        os.environ.update(
-            {
-                "JUNCTION_VAR_DIR": folder,
-                "JUNCTION_DEBUG": "0",
-                "JUNCTION_LOG_LEVEL": "WARNING",
-                "JUNCTION_API_RATE_TOKEN": "1000000/minute",
-                "JUNCTION_API_RATE_USER": "1000000/minute",
-                "PYTHONPATH": str(REPO / "platform"),
-                "DJANGO_SETTINGS_MODULE": "junction.settings",
-            }
-        )
-        subprocess.run([PYTHON, "manage.py", "migrate_all", "-v0"], cwd=REPO, check=True)
-        sys.path.insert(0, str(REPO / "platform"))
-        import django
-
-        django.setup()
+        _platform.embedded(folder)
         session, bearer = _clients()
         print(f"{args.calls} calls per case, embedded SQLite, in-process")
         for label, path in (("regions", "/api/v1/regions"), ("counts (one day)", COUNTS)):
@@ -64,20 +45,11 @@ def main() -> None:
 
 
 def _clients():
-    from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from junction.accounts.services import api_token_create, membership_grant
-    from junction.sites import services
     from junction.traffic.models import CountBucket, CountRow
 
-    services.region_add(code="eu-west", name="Bench region")
-    site = services.site_add(
-        slug="bench-site",
-        region="eu-west",
-        name="Bench",
-        counters={"stop": {"line": [0, 0, 10, 10]}},
-    )
+    (site,) = _platform.sites(1, {"stop": {"line": [0, 0, 10, 10]}})
     start = datetime(2026, 11, 24, tzinfo=UTC)
     for minute in range(0, 24 * 60, 5):
         at = start + timedelta(minutes=minute)
@@ -101,12 +73,10 @@ def _clients():
             road_user="car",
             count=7,
         ).save()
-    user = get_user_model().objects.create_user(username="bench", password=None)
-    membership_grant(user=user, region="eu-west", role="analyst")
+    user = _platform.analyst()
     session = Client()
     session.force_login(user)
-    token = api_token_create(user=user, name="bench").token
-    return session, Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return session, _platform.token_client(user)
 
 
 def _per_call(client, path: str, calls: int) -> float:

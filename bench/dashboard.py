@@ -15,74 +15,15 @@ and page time growing with the period shown, not with the data stored (compare -
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "platform"))
+import _platform
+from _platform import REGION, region_cursor
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-DATABASES = {"control": "junction_bench_dash_control", "eu-west": "junction_bench_dash_eu_west"}
-REGION = "eu-west"
 KEYS = [("north-stopline", "in", "car"), ("north-stopline", "out", "bicycle")]
 PERIODS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
-
-
-def configure() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-        for name in DATABASES.values():
-            if name not in existing:
-                conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.update(
-        DATABASE_URL=f"{PG_URL}/{DATABASES['control']}",
-        JUNCTION_REGIONS=f"{REGION}={PG_URL}/{DATABASES[REGION]}",
-        JUNCTION_TASKS_EAGER="1",
-        JUNCTION_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="junction.settings",
-    )
-    os.environ.pop("REDIS_URL", None)
-    os.environ.pop("JUNCTION_REGION", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate_all", verbosity=0)
-
-
-def sites(n: int) -> list[int]:
-    from junction.residency.models import Region
-    from junction.sites import services
-    from junction.sites.models import Site
-
-    if not Region.objects.filter(code=REGION).exists():
-        services.region_add(code=REGION, name="Europe West")
-    ids = []
-    for i in range(n):
-        slug = f"bench-site-{i:02d}"
-        site = Site.objects.filter(slug=slug).first() or services.site_add(
-            slug=slug,
-            region=REGION,
-            name=f"Bench site {i}",
-            counters={"north-stopline": {"line": [0, 0, 10, 10]}},
-        )
-        ids.append(site.pk)
-    return ids
-
-
-def region_cursor():
-    from django.db import connections
-
-    from junction.residency.planes import region_alias
-
-    return connections[region_alias(REGION)].cursor()
 
 
 def generate(site_ids: list[int], start: datetime, end: datetime, reuse: bool) -> int:
@@ -170,7 +111,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
-    configure()
+    _platform.postgres("junction_bench_dash_control", "junction_bench_dash_eu_west")
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.test.utils import setup_test_environment
@@ -178,7 +119,8 @@ def main() -> None:
     setup_test_environment()  # the test client's hosts and template signals
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     start = end - timedelta(days=args.days)
-    ids = sites(args.sites)
+    counters = {"north-stopline": {"line": [0, 0, 10, 10]}}
+    ids = [site.pk for site in _platform.sites(args.sites, counters)]
     generate(ids, start, end, args.reuse)
     User = get_user_model()
     admin = User.objects.filter(username="bench-admin").first() or User.objects.create_superuser(

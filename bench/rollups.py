@@ -13,21 +13,12 @@ same scale.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "platform"))
+import _platform
+from _platform import REGION, region_cursor
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
-DATABASES = {
-    "control": "junction_bench_rollups_control",
-    "eu-west": "junction_bench_rollups_eu_west",
-}
-REGION = "eu-west"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 KEYS = [
     ("north-stopline", "in", "car"),
@@ -35,56 +26,6 @@ KEYS = [
     ("N>E", None, "bicycle"),
     ("south-stopline", "in", "truck"),
 ]
-
-
-def configure() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
-        existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-        for name in DATABASES.values():
-            if name not in existing:
-                conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.update(
-        DATABASE_URL=f"{PG_URL}/{DATABASES['control']}",
-        JUNCTION_REGIONS=f"{REGION}={PG_URL}/{DATABASES[REGION]}",
-        JUNCTION_TASKS_EAGER="1",
-        JUNCTION_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="junction.settings",
-    )
-    os.environ.pop("REDIS_URL", None)
-    os.environ.pop("JUNCTION_REGION", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate_all", verbosity=0)
-
-
-def sites(n: int) -> list[int]:
-    from junction.residency.models import Region
-    from junction.sites import services
-    from junction.sites.models import Site
-
-    if not Region.objects.filter(code=REGION).exists():
-        services.region_add(code=REGION, name="Europe West")
-    ids = []
-    for i in range(n):
-        slug = f"bench-site-{i:02d}"
-        site = Site.objects.filter(slug=slug).first() or services.site_add(
-            slug=slug, region=REGION, name=f"Bench site {i}"
-        )
-        ids.append(site.pk)
-    return ids
-
-
-def region_cursor():
-    from django.db import connections
-
-    from junction.residency.planes import region_alias
-
-    return connections[region_alias(REGION)].cursor()
 
 
 def generate(site_ids: list[int], days: int, keys: int, reuse: bool) -> int:
@@ -200,8 +141,8 @@ def main() -> None:
     )
     parser.add_argument("--reuse", action="store_true")
     args = parser.parse_args()
-    configure()
-    site_ids = sites(args.sites)
+    _platform.postgres("junction_bench_rollups_control", "junction_bench_rollups_eu_west")
+    site_ids = [site.pk for site in _platform.sites(args.sites)]
     rows = generate(site_ids, args.days, args.keys, args.reuse)
     with region_cursor() as cur:  # read the table once so neither contender pays a cold cache
         cur.execute("SELECT sum(count) FROM traffic_countrow")

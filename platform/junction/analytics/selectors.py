@@ -57,11 +57,10 @@ def coverage_by_window(
     each camera's, from which a counter's share is taken as the rollups take it."""
     feeds = counter_feeds(region=region, site_id=site_id) if counter else {}
     if not feeds.get(counter or ""):
-        return dict(
-            WindowCoverage.objects.in_region(region)
-            .filter(site_id=site_id, period=period, start__gte=start, start__lt=end)
-            .values_list("start", "coverage")
+        sites = coverage_by_site(
+            region=region, site_ids=[site_id], period=period, start=start, end=end
         )
+        return sites.get(site_id, {})
     cameras: dict[datetime, dict[str, float]] = defaultdict(dict)
     for window, device_id, share in (
         DeviceCoverage.objects.in_region(region)

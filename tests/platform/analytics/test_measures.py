@@ -10,9 +10,8 @@ from junction.analytics import measures, rollups, selectors
 from tests.platform.analytics.factories import (
     MORNING,
     SPEED_EDGES,
-    morning_counts,
     store_buckets,
-    store_speeds,
+    store_measured_morning,
 )
 
 EU = "eu-west"
@@ -20,32 +19,7 @@ EU = "eu-west"
 
 @pytest.fixture
 def morning(eu_site):
-    buckets = store_buckets(
-        region=EU, site_id=eu_site.pk, start=MORNING, minutes=120, counts=morning_counts
-    )
-    # 07:xx: two histograms [0,1,4,6,1,...] -> 24 cars, v85 at 20.4 -> 38.67 km/h.
-    # 08:xx: one histogram [0,0,0,2,2,...] -> 4 cars, v85 at 3.4 -> 47.0 km/h.
-    for bucket in (buckets[0], buckets[30]):
-        store_speeds(
-            region=EU,
-            bucket=bucket,
-            counter="north-stopline",
-            road_user="car",
-            edges_kmh=SPEED_EDGES,
-            counts=[0, 1, 4, 6, 1, 0, 0, 0],
-        )
-    store_speeds(
-        region=EU,
-        bucket=buckets[60],
-        counter="north-stopline",
-        road_user="car",
-        edges_kmh=SPEED_EDGES,
-        counts=[0, 0, 0, 2, 2, 0, 0, 0],
-    )
-    rollups.rollups_recompute(
-        region=EU, site_id=eu_site.pk, start=MORNING, end=MORNING + timedelta(hours=2)
-    )
-    return eu_site
+    return store_measured_morning(region=EU, site=eu_site)
 
 
 def test_it_finds_the_peak_hour_and_its_peak_hour_factor(morning):

@@ -9,44 +9,17 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from junction.analytics import rollups
 from tests.platform.analytics.factories import (
     MORNING,
     MORNING_QUARTERS,
-    SPEED_EDGES,
-    morning_counts,
-    store_buckets,
-    store_speeds,
+    store_measured_morning,
 )
 
 EU = "eu-west"
 
 
 def build(site, uptime=1.0):
-    buckets = store_buckets(
-        region=EU, site_id=site.pk, start=MORNING, minutes=120, counts=morning_counts, uptime=uptime
-    )
-    for bucket in (buckets[0], buckets[30]):
-        store_speeds(
-            region=EU,
-            bucket=bucket,
-            counter="north-stopline",
-            road_user="car",
-            edges_kmh=SPEED_EDGES,
-            counts=[0, 1, 4, 6, 1, 0, 0, 0],
-        )
-    store_speeds(
-        region=EU,
-        bucket=buckets[60],
-        counter="north-stopline",
-        road_user="car",
-        edges_kmh=SPEED_EDGES,
-        counts=[0, 0, 0, 2, 2, 0, 0, 0],
-    )
-    rollups.rollups_recompute(
-        region=EU, site_id=site.pk, start=MORNING, end=MORNING + timedelta(hours=2)
-    )
-    return site
+    return store_measured_morning(region=EU, site=site, uptime=uptime)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,7 +27,7 @@ from junction.dashboard.overview import region_overview
 from junction.dashboard.sitemap import site_map, tile_origin
 from junction.dashboard.study import site_study
 from junction.middleware import bad_request
-from junction.residency.middleware import failed_regions
+from junction.residency.middleware import read_unless_unreachable
 from junction.residency.models import Region
 from junction.residency.planes import served_regions
 from junction.residency.scoping import Action, scoped_get
@@ -69,14 +68,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _overview_or_unavailable(region: Region, sites: list[Site], now: datetime) -> tuple[list, bool]:
-    """A region's cards, or (no cards, unavailable) when its database is out of reach: the
-    home page lists every region and must not fail with one of them (its own pages say 503)."""
-    try:
-        cards = region_overview(region.code, sites, now)
-    except (OperationalError, InterfaceError):
-        if region.code not in failed_regions():
-            raise
-        log.warning("home page: region %s unreachable, its overview left out", region.code)
+    """A region's cards, or (no cards, unavailable) when its database is out of reach."""
+    cards = read_unless_unreachable(region.code, lambda: region_overview(region.code, sites, now))
+    if cards is None:
         return [], True
     return [(card, chart.sparkline(card.days)) for card in cards], False
 

@@ -4,6 +4,8 @@ this node does not serve, 503 for a served region whose database cannot be reach
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 
 # Seconds a client should wait before asking an unreachable region again.
 RETRY_AFTER_SECONDS = 30
+
+T = TypeVar("T")
 
 
 class ResidencyMiddleware:
@@ -69,6 +73,21 @@ def failed_regions() -> list[str]:
     which is how an error is traced to its region rather than to the control plane.
     """
     return [code for code in served_regions() if connections[region_alias(code)].errors_occurred]
+
+
+def read_unless_unreachable(region: str, read: Callable[[], T]) -> T | None:
+    """`read()`, or None when it failed because `region`'s database is out of reach.
+
+    For pages that show several regions at once (the home page): one dark region must not
+    take the others down with it, while its own pages still answer 503. Any other error,
+    including another region's, is raised as usual."""
+    try:
+        return read()
+    except (OperationalError, InterfaceError):
+        if region not in failed_regions():
+            raise
+        log.warning("region %s unreachable: its part of the page is left out", region)
+        return None
 
 
 def _forget_failed_connects() -> None:

@@ -42,7 +42,7 @@ def step(name: str, args: list[str], env: dict[str, str]) -> str:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="junction-bench-demo-") as var_dir:
-        env = os.environ | {"JUNCTION_VAR_DIR": var_dir}
+        env = os.environ | {"JUNCTION_VAR_DIR": var_dir, "JUNCTION_DEBUG": "0"}
         for name in ("DATABASE_URL", "JUNCTION_REGIONS", "REDIS_URL"):
             env.pop(name, None)  # the embedded default, as `make demo` runs it
         step("migrate_all", ["migrate_all", "-v0"], env)

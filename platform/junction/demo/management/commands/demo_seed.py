@@ -22,7 +22,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
 from django.db import transaction
-from django.test.utils import override_settings
 from django.utils import timezone
 
 from edge_worker.contract import ROAD_USER_CLASSES
@@ -159,10 +158,7 @@ class Command(JunctionCommand):
         _write_private(devices_file, {"devices": devices})
         _write_private(users_file, {"users": users, "login": f"{DEMO_ENDPOINT}/"})
         if not options["no_history"]:
-            # The demo runs with DEBUG on, which keeps every query's SQL text: over six weeks
-            # of batches that bookkeeping alone costs a tenth of the seeding.
-            with override_settings(DEBUG=False):
-                report["history"] = self._seed_history(devices)
+            report["history"] = self._seed_history(devices)
         self._print(options, report)
 
     def _seed_history(self, devices: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

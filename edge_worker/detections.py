@@ -1,4 +1,7 @@
-"""Detections: the one currency type that flows through detect -> track -> count.
+"""Detections: the currency type that flows from the detector into the identity stage.
+
+The identity stage (edge_worker/track/identity.py) turns them into Sightings of road users
+(edge_worker/sightings.py), which is what the counters read.
 
 A validated dataclass of parallel numpy arrays (after supervision's `Detections`), so each stage
 works on whole frames at once and never on loose tuples.

@@ -1,7 +1,7 @@
 """What the analyser hands to the bucketing stage for each analysed frame.
 
-These are the only things that leave detect -> track -> count: anonymous events with a class and
-a timestamp. No boxes, track ids or trajectories cross this boundary (DESIGN.md section 2).
+These are the only things that leave detect -> identity -> count: anonymous events with a class
+and a timestamp. No boxes, track ids or trajectories cross this boundary (DESIGN.md section 2).
 """
 
 from __future__ import annotations

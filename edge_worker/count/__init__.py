@@ -1,8 +1,10 @@
-"""Counting: lines with direction, turning movements, zone occupancy and dwell, speeds."""
+"""Counting: lines with direction, turning movements, zone occupancy and dwell, speeds.
+
+The counters read road users, never decide or change them: identity is edge_worker.track's job.
+"""
 
 from edge_worker.count.counting import Counting
 from edge_worker.count.lines import LineSettings
-from edge_worker.count.road_users import RoadUserSettings
 from edge_worker.count.schema import Calibration, CounterSet, LineSpec, MovementSpec, ZoneSpec
 
 __all__ = [
@@ -12,6 +14,5 @@ __all__ = [
     "LineSettings",
     "LineSpec",
     "MovementSpec",
-    "RoadUserSettings",
     "ZoneSpec",
 ]

@@ -13,13 +13,14 @@ crossing one observation short of settling still counts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from edge_worker.count.geometry import LineGeometry
-from edge_worker.count.road_users import RoadUser, Sightings
 from edge_worker.count.schema import LineSpec
+from edge_worker.sightings import RoadUserView, Sightings
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Crossing:
 
     line: str
     direction: str  # "in" | "out"
-    user: RoadUser
+    user: RoadUserView
     t: float
     counted: bool  # False when this road user already counted in this direction here
 
@@ -115,7 +116,7 @@ class LineCounter:
                 crossings.append(self._cross(user, side, sightings.t, state))
         return crossings
 
-    def _inherit_splits(self, users: tuple[RoadUser, ...]) -> None:
+    def _inherit_splits(self, users: Iterable[RoadUserView]) -> None:
         """A road user that came out of a pair's box starts on the side the pair was on.
 
         Without this, a car that parts from its neighbour's box on the line has no known side
@@ -133,11 +134,13 @@ class LineCounter:
                     pair.settled, last_settled_point=pair.last_settled_point
                 )
 
-    def forget(self, users: list[RoadUser]) -> None:
+    def forget(self, users: Iterable[RoadUserView]) -> None:
         for user in users:
             self._sides.pop(user.key, None)
 
-    def settle_at_end(self, users: list[RoadUser], last_frame_t: float | None) -> list[Crossing]:
+    def settle_at_end(
+        self, users: Iterable[RoadUserView], last_frame_t: float | None
+    ) -> list[Crossing]:
         """The timeline ended (a recording ran out): count crossings still being settled.
 
         A confirmed road user seen on the last frame beyond the band on the new side would have
@@ -165,7 +168,7 @@ class LineCounter:
         margin = self.settings.end_margin
         return -margin <= along <= 1 + margin
 
-    def _cross(self, user: RoadUser, side: int, t: float, state: _Side) -> Crossing:
+    def _cross(self, user: RoadUserView, side: int, t: float, state: _Side) -> Crossing:
         # DESIGN.md section 5: `in` goes from the negative side to the positive side.
         direction = "in" if side > 0 else "out"
         counted = direction not in state.counted

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from edge_worker.count.road_users import RoadUser
+from collections.abc import Iterable
+
 from edge_worker.count.schema import MovementSpec
 from edge_worker.events import CountEvent
+from edge_worker.sightings import RoadUserView
 
 
 class MovementCounter:
@@ -15,7 +17,7 @@ class MovementCounter:
         self._passed: dict[int, set[str]] = {}  # road user -> gates passed so far, in any order
         self._counted: dict[int, set[str]] = {}
 
-    def trigger(self, passages: list[tuple[str, RoadUser]], t: float) -> list[CountEvent]:
+    def trigger(self, passages: Iterable[tuple[str, RoadUserView]], t: float) -> list[CountEvent]:
         events = []
         for gate, user in passages:
             passed = self._passed.setdefault(user.key, set())
@@ -28,7 +30,7 @@ class MovementCounter:
             passed.add(gate)
         return events
 
-    def forget(self, users: list[RoadUser]) -> None:
+    def forget(self, users: Iterable[RoadUserView]) -> None:
         for user in users:
             self._passed.pop(user.key, None)
             self._counted.pop(user.key, None)

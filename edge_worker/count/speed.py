@@ -9,8 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge_worker.count.road_users import RoadUser
 from edge_worker.count.schema import Calibration
+from edge_worker.sightings import RoadUserView
 
 # Long enough that box jitter is small against the distance travelled, short enough that a
 # vehicle braking at the stop line is measured near the line.
@@ -32,7 +32,7 @@ class GroundPlane:
             points.reshape(-1, 1, 2).astype(np.float64), self._to_ground
         ).reshape(-1, 2)
 
-    def speed_kmh(self, user: RoadUser) -> float | None:
+    def speed_kmh(self, user: RoadUserView) -> float | None:
         """Mean speed over the last second of the road user's ground contact point."""
         trail = np.asarray(user.trail, dtype=np.float64)
         if len(trail) < 2:

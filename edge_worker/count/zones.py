@@ -8,14 +8,15 @@ splits one visit into two dwell times nor creates an extra movement entry.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge_worker.count.geometry import inside_polygon
-from edge_worker.count.road_users import RoadUser, Sightings
 from edge_worker.count.schema import ZoneSpec
 from edge_worker.events import DwellEvent, ZoneOccupancy
+from edge_worker.sightings import RoadUserView, Sightings
 
 
 @dataclass
@@ -39,7 +40,7 @@ class ZoneCounter:
 
     def trigger(
         self, sightings: Sightings
-    ) -> tuple[list[ZoneOccupancy], list[DwellEvent], list[RoadUser]]:
+    ) -> tuple[list[ZoneOccupancy], list[DwellEvent], list[RoadUserView]]:
         t = sightings.t
         inside = inside_polygon(sightings.feet, self._polygon)
         occupants: Counter[str] = Counter()
@@ -76,7 +77,7 @@ class ZoneCounter:
         occupancy = [ZoneOccupancy(self.name, cls, n, t) for cls, n in sorted(occupants.items())]
         return occupancy, dwells, entered
 
-    def forget(self, users: list[RoadUser], t: float) -> list[DwellEvent]:
+    def forget(self, users: Iterable[RoadUserView], t: float) -> list[DwellEvent]:
         """Close the visits of road users who left the scene; they end where last seen inside."""
         dwells = []
         for user in users:
@@ -85,5 +86,5 @@ class ZoneCounter:
                 dwells.append(self._dwell(user, visit, t))
         return dwells
 
-    def _dwell(self, user: RoadUser, visit: _Visit, t: float) -> DwellEvent:
+    def _dwell(self, user: RoadUserView, visit: _Visit, t: float) -> DwellEvent:
         return DwellEvent(self.name, user.cls, visit.last_inside - visit.entered, t)

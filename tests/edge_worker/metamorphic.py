@@ -22,7 +22,7 @@ import numpy as np
 from edge_worker.analyser import RECOMMENDED_STRIDE, Analyser
 from edge_worker.count import CounterSet, Counting, LineSpec
 from edge_worker.detections import Detections
-from edge_worker.track import ByteTracker
+from edge_worker.track import Identity
 from edge_worker.video import VideoFile
 
 # Every clip of the footage folder (JUNCTION_TEST_VIDEOS) with a line across its traffic: the
@@ -154,7 +154,7 @@ class Replay:
 
 def count(line: LineSpec, answers: list[Detections], order: list[int], seconds: float) -> Counter:
     """Totals by direction of the real tracker and counters on frames `order`, `seconds` apart."""
-    analyser = Analyser(Replay(answers), ByteTracker(), Counting(CounterSet(lines=[line])))
+    analyser = Analyser(Replay(answers), Identity(), Counting(CounterSet(lines=[line])))
     totals: Counter = Counter()
     t = 0.0
     for position, index in enumerate(order):

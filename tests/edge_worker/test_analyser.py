@@ -1,4 +1,4 @@
-"""The analyser: detect -> track -> count for one camera, the interface the worker consumes."""
+"""The analyser: detect -> identity -> count for one camera, the interface the worker consumes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from edge_worker.analyser import Analyser, build_analyser
 from edge_worker.count import CounterSet, Counting, LineSpec, ZoneSpec
 from edge_worker.detections import Detections
 from edge_worker.events import CountEvent, DwellEvent, FrameResult, ZoneOccupancy
-from edge_worker.track import ByteTracker
+from edge_worker.track import Identity
 from edge_worker.video import VideoFile
 
 COUNTERS = CounterSet(
@@ -27,7 +27,7 @@ class OneCarDriving:
 
 
 def test_it_turns_frames_into_count_occupancy_and_dwell_events():
-    analyser = Analyser(OneCarDriving(), ByteTracker(), Counting(COUNTERS))
+    analyser = Analyser(OneCarDriving(), Identity(), Counting(COUNTERS))
     results = [analyser.analyse(np.array(i), 1_700_000_000 + i / 24) for i in range(40)]
     assert all(isinstance(r, FrameResult) for r in results)
     events = [e for r in results for e in r.events]

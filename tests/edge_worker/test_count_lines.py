@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from edge_worker.count import CounterSet, Counting, LineSpec
+from edge_worker.count import CounterSet, LineSpec
 from edge_worker.detections import CLASS_IDS, Detections
+from tests.edge_worker.tracks import TrackCounting
 
 FPS = 24.0
 STOP = LineSpec(name="stop", x1=0, y1=100, x2=400, y2=100)
@@ -47,7 +48,7 @@ def to_detections(frame: Frame, size=(40.0, 30.0)) -> Detections:
 
 
 def count(frames: list[Frame], counters=None, fps: float = FPS) -> Counter:
-    counting = Counting(counters or CounterSet(lines=[STOP]))
+    counting = TrackCounting(counters or CounterSet(lines=[STOP]))
     totals: Counter = Counter()
     for index, frame in enumerate(frames):
         for event in counting.update(to_detections(frame), index / fps).events:
@@ -219,14 +220,14 @@ def test_a_big_vehicle_never_takes_over_a_small_box_that_vanished_nearby():
     small = [Detections([[90, y - 6, 110, y + 6]], [0.5], [2], [1]) for y in range(70, 82, 2)]
     big = [Detections([[40, y - 45, 160, y + 45]], [0.9], [2], [2]) for y in range(114, 170, 4)]
     frames = small + [Detections.empty()] * 12 + big
-    counting = Counting(CounterSet(lines=[STOP]))
+    counting = TrackCounting(CounterSet(lines=[STOP]))
     events = [e for i, d in enumerate(frames) for e in counting.update(d, i / FPS).events]
     assert events == []
 
 
 def count_to_the_end(frames: list[Frame], fps: float = FPS) -> Counter:
     """Like `count`, then the recording ends after the last frame."""
-    counting = Counting(CounterSet(lines=[STOP]))
+    counting = TrackCounting(CounterSet(lines=[STOP]))
     totals: Counter = Counter()
     results = [counting.update(to_detections(f), i / fps) for i, f in enumerate(frames)]
     for result in results + [counting.finish(len(frames) / fps)]:
@@ -279,7 +280,7 @@ def test_a_car_coming_out_of_its_neighbours_box_on_the_line_counts(parent_shrink
     # When the pair's box shrinks as the second box appears inside it, that is a second car:
     # it crossed from the side the pair was on. When the first box stays whole, the new box is
     # only a fragment of it (a long vehicle seen twice) and inherits nothing.
-    counting = Counting(CounterSet(lines=[STOP]))
+    counting = TrackCounting(CounterSet(lines=[STOP]))
     frames = two_cars_parting_on_the_line(parent_shrinks)
     events = [e for i, d in enumerate(frames) for e in counting.update(d, i / FPS).events]
     assert [(e.direction, e.cls) for e in events] == [("in", "car")] * expected

@@ -18,6 +18,7 @@ from edge_worker.count import (
     ZoneSpec,
 )
 from edge_worker.detections import CLASS_IDS, Detections
+from tests.edge_worker.tracks import TrackCounting
 
 FPS = 24.0
 
@@ -42,7 +43,7 @@ def path(*waypoints, steps=25):
 
 
 def run(counters: CounterSet, frames: list[Detections]):
-    counting = Counting(counters)
+    counting = TrackCounting(counters)
     results = [counting.update(d, i / FPS) for i, d in enumerate(frames)]
     results.append(counting.finish(len(frames) / FPS))
     return results

@@ -1,10 +1,18 @@
-"""Road users: the counting stages' view of tracked objects, one record per real object.
+"""Identity: the one stage that decides which road user each detection is.
 
-Tracker ids are not identities. A tracker may hand a new id to the same vehicle (an id switch,
-often right at a line where boxes merge) or give an old id to a new vehicle. This register turns
-tracks into road users that are never mixed: a reused id after a long gap or an impossible jump
-starts a new road user, and a fresh id that appears where a road user just vanished takes over
-that road user, so its line sides, movement history and class votes carry on.
+detect -> identity -> count. The stage has two steps, both owned here:
+
+1. The tracker (ByteTracker, edge_worker/track/bytetrack.py) links boxes from frame to frame
+   under tracker ids.
+2. Tracker ids are not identities. A tracker may hand a new id to the same vehicle (an id switch,
+   often right at a line where boxes merge) or give an old id to a new vehicle. The stage's
+   register turns tracks into road users that are never mixed: a reused id after a long gap or an
+   impossible jump starts a new road user, and a fresh id that appears where a road user just
+   vanished takes over that road user, so its line sides, movement history and class votes carry
+   on. It also marks a young road user whose box came out of a confirmed one's (a split).
+
+Only this module creates or changes a `RoadUser`. The counters receive `Sightings` and read
+road users through `RoadUserView` (edge_worker/sightings.py), which has no setters.
 """
 
 from __future__ import annotations
@@ -12,10 +20,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import count
+from typing import Protocol
 
 import numpy as np
 
 from edge_worker.detections import CLASS_NAMES, Detections
+from edge_worker.sightings import RoadUserView, Sightings
+from edge_worker.track.bytetrack import ByteTracker
 
 # Classes a detector confuses with each other on one vehicle; a hand-over may join a car track
 # to a truck track, never a vehicle to a person or a bicycle.
@@ -26,8 +37,16 @@ def _family(class_id: int) -> object:
     return "vehicle" if class_id in _VEHICLE else class_id
 
 
+class Tracker(Protocol):
+    """The identity stage's first step: links boxes across frames under tracker ids."""
+
+    def update(self, detections: Detections, t: float) -> Detections: ...
+
+
 @dataclass
 class RoadUser:
+    """The identity stage's own record of a road user; everyone else reads a RoadUserView."""
+
     key: int
     first_seen: float
     last_seen: float
@@ -41,7 +60,7 @@ class RoadUser:
     fresh: bool = True
     votes: dict[int, float] = field(default_factory=dict)
     # (t, x, y) of the ground contact point (bottom centre), kept briefly for speed estimates.
-    trail: deque = field(default_factory=lambda: deque(maxlen=64))
+    trail: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=64))
     # The road user whose box this one came out of: two vehicles side by side are often
     # detected as one box, which comes apart later, maybe right at a line. Set while this road
     # user is new, so that the counters can start it where the pair was.
@@ -59,17 +78,6 @@ class RoadUser:
 
     def predicted_centre(self, t: float) -> np.ndarray:
         return self.centre + self.velocity * (t - self.last_seen)
-
-
-@dataclass(frozen=True)
-class Sightings:
-    """The road users seen on one analysed frame, as parallel arrays plus their records."""
-
-    t: float
-    users: tuple[RoadUser, ...]
-    centres: np.ndarray
-    feet: np.ndarray
-    sizes: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,34 @@ class RoadUserSettings:
     split_young_sightings: int = 3  # how new a road user must be to have come out of a pair
 
 
-class RoadUserRegister:
-    """`update(tracks, t)` returns the sightings of this frame and the road users who left."""
+class Identity:
+    """`update(detections, t)` returns this frame's sightings and the road users who left.
 
-    def __init__(self, settings: RoadUserSettings | None = None) -> None:
+    The tracker runs first (a ByteTracker unless another is given, e.g. one that passes on
+    synthetic tracks in tests); the register then decides which road user each track is.
+    """
+
+    def __init__(
+        self, tracker: Tracker | None = None, settings: RoadUserSettings | None = None
+    ) -> None:
+        self._tracker: Tracker = ByteTracker() if tracker is None else tracker
         self.settings = settings or RoadUserSettings()
         self._keys = count(1)
         self._by_track: dict[int, RoadUser] = {}
         self._active: dict[int, RoadUser] = {}
 
-    def update(self, tracks: Detections, t: float) -> tuple[Sightings, list[RoadUser]]:
+    def update(self, detections: Detections, t: float) -> tuple[Sightings, list[RoadUserView]]:
+        """Frames must come in time order; t is in seconds."""
+        return self._register(self._tracker.update(detections, t), t)
+
+    def finish(self) -> list[RoadUserView]:
+        """Every road user still present, at the end of a recording or a shutdown."""
+        present: list[RoadUserView] = list(self._active.values())
+        self._active.clear()
+        self._by_track.clear()
+        return present
+
+    def _register(self, tracks: Detections, t: float) -> tuple[Sightings, list[RoadUserView]]:
         centres = tracks.centres.astype(np.float64)
         sizes = (tracks.xyxy[:, 2:] - tracks.xyxy[:, :2]).astype(np.float64)
         previous_boxes = {key: _box(u.centre, u.size) for key, u in self._active.items()}
@@ -132,19 +158,14 @@ class RoadUserRegister:
             user.confirmed = user.sightings >= self.settings.min_sightings
         seen = [user for user in users if user is not None]
         self._find_splits(seen, previous_boxes)
-        left = [u for u in self._active.values() if t - u.last_seen > self.settings.forget_seconds]
-        for user in left:
-            del self._active[user.key]
-        gone = {user.key for user in left}
-        self._by_track = {k: u for k, u in self._by_track.items() if u.key not in gone}
+        left: list[RoadUserView] = [
+            u for u in self._active.values() if t - u.last_seen > self.settings.forget_seconds
+        ]
+        for gone in left:
+            del self._active[gone.key]
+        gone_keys = {gone.key for gone in left}
+        self._by_track = {k: u for k, u in self._by_track.items() if u.key not in gone_keys}
         return Sightings(t, tuple(seen), centres, feet, sizes), left
-
-    def finish(self) -> list[RoadUser]:
-        """Every road user still present, at the end of a recording or a shutdown."""
-        left = list(self._active.values())
-        self._active.clear()
-        self._by_track.clear()
-        return left
 
     def _find_splits(self, seen: list[RoadUser], previous: dict[int, np.ndarray]) -> None:
         """Mark young road users whose box just came out of a confirmed one's box.

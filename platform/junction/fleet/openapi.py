@@ -220,19 +220,56 @@ def metadata_operation() -> dict:
 
 
 def target_operation() -> dict:
-    return _file_operation(
+    body = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    operation = _file_operation(
         operation_id="fleet_targets_retrieve",
         summary="One target file (a model or a site-config patch) of the region's repository",
         description="By its consistent-snapshot name, `<folder>/<sha256>.<file name>`, the path "
         "the check-in names with the SHA-256 that the targets metadata signs. Verify it through "
-        "TUF before installing; the request line signed is `GET <path>`.",
+        "TUF before installing; the request line signed is `GET <path>`. A download that was "
+        "cut goes on with `Range: bytes=<bytes held>-`; verify the whole file all the same.",
         name=(
             "name",
             "<folder>/<sha256>.<file name>, e.g. v2/<64 hex>.model.onnx",
             {"type": "string", "minLength": 1},
         ),
-        body={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        body=body,
     )
+    operation["parameters"].append(
+        {
+            "name": "Range",
+            "in": "header",
+            "required": False,
+            "description": "One range, `bytes=START-` or `bytes=START-END`: only those bytes "
+            "(206). Any other form is ignored and the whole file is the answer.",
+            "schema": {"type": "string"},
+        }
+    )
+    responses = operation["responses"]
+    responses["200"]["headers"]["Accept-Ranges"] = {"schema": {"type": "string", "enum": ["bytes"]}}
+    responses["206"] = {
+        "description": "The bytes the Range asked for (clipped to the file's end).",
+        "content": body,
+        "headers": {
+            **responses["200"]["headers"],
+            "Content-Range": {
+                "description": "bytes START-END/LENGTH",
+                "schema": {"type": "string", "pattern": r"^bytes [0-9]+-[0-9]+/[0-9]+$"},
+            },
+        },
+    }
+    responses["416"] = {
+        "description": "The Range starts at or past the file's end (the device holds it all).",
+        "content": _json(ERROR),
+        "headers": {
+            "Content-Range": {
+                "description": "bytes */LENGTH",
+                "schema": {"type": "string", "pattern": r"^bytes \*/[0-9]+$"},
+            }
+        },
+    }
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
 
 
 def checkin_operation() -> dict:

@@ -21,10 +21,11 @@ shake and re-encoding run the detector again, a few minutes more).
 
 `--int8` (issue 12 item 6) also runs, per clip, the INT8 copy that `python -m edge_worker
 quantize-model` makes of the model, calibrated on that clip's own footage as a site's copy is on
-the site's, and prints it beside the FP32 passes above: pipeline real time, the detector's ms per
-analysed frame, counts, and INT8/FP32 ratios. Without `--clip` it keeps to the clips with ground
-truth. The copies are kept in the temp dir under a digest of the model, the clip and the
-calibration frames, so a second run skips the calibration (about a minute per clip).
+the site's, and prints it beside the FP32 passes above: pipeline real time, the pipeline's CPU ms
+and the detector's wall ms per analysed frame, counts, and INT8/FP32 ratios. Without `--clip` it
+keeps to the clips with ground truth. The copies are kept in the temp dir under a digest of the
+model, the clip and the calibration frames, so a second run skips the calibration (about a
+minute per clip).
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ class Pass:
         return self.video_s / self.detect_s
 
     @property
+    def cpu_ms(self) -> float:
+        """This process's CPU time per analysed frame (decode, detect, track, count)."""
+        return 1000 * self.cpu_s / self.analysed
+
+    @property
     def detect_ms(self) -> float:
         """The detector's wall time per analysed frame, in milliseconds."""
         return 1000 * self.detect_s / self.analysed
@@ -156,15 +162,24 @@ def int8_copy(model: Path, clip: Path) -> Path:
 
 
 def print_int8(copy: Path, fp32: dict[int, Pass], int8: dict[int, Pass]) -> None:
-    """The INT8 copy's passes beside the FP32 ones of the same clip and strides."""
+    """The INT8 copy's passes beside the FP32 ones of the same clip and strides. CPU ms per
+    analysed frame (the whole pipeline's CPU time) is the fairer speed when the core was shared:
+    the wall-clock figures of the two passes may have had different shares of it."""
     print(f"  INT8 copy (QDQ, calibrated on this clip, {copy.stat().st_size // 1024} KiB) vs FP32")
-    print("          pipeline (x)          detector ms/frame       in/out        core share")
-    print("  stride    FP32    INT8  ratio    FP32    INT8  ratio    FP32    INT8   FP32  INT8")
+    print(
+        "          pipeline (x)         CPU ms/frame          detector ms/frame"
+        "       in/out       core share"
+    )
+    print(
+        "  stride    FP32    INT8  ratio    FP32    INT8  ratio    FP32    INT8  ratio"
+        "    FP32    INT8   FP32  INT8"
+    )
     for k, full in fp32.items():
         small = int8[k]
         print(
             f"  {k:>6}  {full.realtime:6.1f}  {small.realtime:6.1f}"
             f"  {small.realtime / full.realtime:5.2f}"
+            f"  {full.cpu_ms:6.1f}  {small.cpu_ms:6.1f}  {small.cpu_ms / full.cpu_ms:5.2f}"
             f"  {full.detect_ms:6.1f}  {small.detect_ms:6.1f}"
             f"  {small.detect_ms / full.detect_ms:5.2f}"
             f"  {full.totals['in']:>3}/{full.totals['out']:<3}"

@@ -167,3 +167,16 @@ def test_it_renders_in_a_fixed_number_of_queries(
     ):
         answer = client.get(fleet_url())
     assert len(answer.context["devices"]) == n
+
+
+def test_a_pinned_node_sends_a_reader_of_another_region_to_its_node(client, eu_west, us_device):
+    from django.test import override_settings
+
+    from tests.platform.staff import staff
+
+    client.force_login(staff("both", eu_west="analyst", us_east="analyst"))
+    with override_settings(SERVED_REGIONS=("eu-west",), JUNCTION_REGION="eu-west"):
+        assert client.get(fleet_url("eu-west")).status_code == 200
+        answer = client.get(fleet_url("us-east"))
+    assert answer.status_code == 421
+    assert answer.json()["endpoint"] == "https://us-east.junction.example"

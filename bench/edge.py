@@ -1,7 +1,7 @@
 """Edge worker bench: wall-clock real time per core, pinned to one core, and counts, per clip.
 
     .venv/bin/python bench/edge.py [MODEL.onnx] [VIDEOS_DIR] [--core 1] [--strides 1-5]
-        [--metamorphic] [--letterbox tight]
+        [--metamorphic] [--letterbox tight] [--int8]
 
 Paths default to $JUNCTION_TEST_MODEL and $JUNCTION_TEST_VIDEOS. The process first pins itself
 to one CPU (`--core`, default 1: what `taskset -c 1` does), so the decoder, the prefetch thread,
@@ -18,11 +18,20 @@ all measured in this one run, as real-time factors (seconds of video per second 
 Then the counts at each stride, the ground truth where the clip has one, and with
 `--metamorphic` the metamorphic suite's table in full (every variant against the forward counts;
 shake and re-encoding run the detector again, a few minutes more).
+
+`--int8` (issue 12 item 6) also runs, per clip, the INT8 copy that `python -m edge_worker
+quantize-model` makes of the model, calibrated on that clip's own footage as a site's copy is on
+the site's, and prints it beside the FP32 passes above: pipeline real time, the pipeline's CPU ms
+and the detector's wall ms per analysed frame, counts, and INT8/FP32 ratios. Without `--clip` it
+keeps to the clips with ground truth. The copies are kept in the temp dir under a digest of the
+model, the clip and the calibration frames, so a second run skips the calibration (about a
+minute per clip).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -37,6 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_worker.analyser import RECOMMENDED_STRIDE, build_analyser  # noqa: E402
+from edge_worker.commands.quantize_model import DEFAULT_FRAMES, quantize  # noqa: E402
 from edge_worker.count import CounterSet, LineSpec  # noqa: E402
 from edge_worker.detect import DetectorSettings, OnnxDetector  # noqa: E402
 from edge_worker.detections import Detections  # noqa: E402
@@ -91,6 +101,16 @@ class Pass:
     def detector_realtime(self) -> float:
         return self.video_s / self.detect_s
 
+    @property
+    def cpu_ms(self) -> float:
+        """This process's CPU time per analysed frame (decode, detect, track, count)."""
+        return 1000 * self.cpu_s / self.analysed
+
+    @property
+    def detect_ms(self) -> float:
+        """The detector's wall time per analysed frame, in milliseconds."""
+        return 1000 * self.detect_s / self.analysed
+
 
 def decode_only(path: Path) -> float:
     """Real-time factor of decoding every frame, by the wall clock."""
@@ -128,6 +148,46 @@ def pipeline(
     return Pass(analysed, wall, cpu, timed.seconds, video_s, totals, timed)
 
 
+def int8_copy(model: Path, clip: Path) -> Path:
+    """The INT8 copy of `model` calibrated on `clip`, made by quantize-model's own code; kept
+    under a digest of what it is made from, so a changed model or clip is calibrated afresh."""
+    digest = hashlib.sha256()
+    for part in (model, clip):
+        digest.update(part.read_bytes())
+    digest.update(str(DEFAULT_FRAMES).encode())
+    out = Path(tempfile.gettempdir()) / "junction-bench-int8" / f"{digest.hexdigest()[:16]}.onnx"
+    if not out.exists():
+        quantize(model, [clip], out)
+    return out
+
+
+def print_int8(copy: Path, fp32: dict[int, Pass], int8: dict[int, Pass]) -> None:
+    """The INT8 copy's passes beside the FP32 ones of the same clip and strides. CPU ms per
+    analysed frame (the whole pipeline's CPU time) is the fairer speed when the core was shared:
+    the wall-clock figures of the two passes may have had different shares of it."""
+    print(f"  INT8 copy (QDQ, calibrated on this clip, {copy.stat().st_size // 1024} KiB) vs FP32")
+    print(
+        "          pipeline (x)         CPU ms/frame          detector ms/frame"
+        "       in/out       core share"
+    )
+    print(
+        "  stride    FP32    INT8  ratio    FP32    INT8  ratio    FP32    INT8  ratio"
+        "    FP32    INT8   FP32  INT8"
+    )
+    for k, full in fp32.items():
+        small = int8[k]
+        print(
+            f"  {k:>6}  {full.realtime:6.1f}  {small.realtime:6.1f}"
+            f"  {small.realtime / full.realtime:5.2f}"
+            f"  {full.cpu_ms:6.1f}  {small.cpu_ms:6.1f}  {small.cpu_ms / full.cpu_ms:5.2f}"
+            f"  {full.detect_ms:6.1f}  {small.detect_ms:6.1f}"
+            f"  {small.detect_ms / full.detect_ms:5.2f}"
+            f"  {full.totals['in']:>3}/{full.totals['out']:<3}"
+            f" {small.totals['in']:>3}/{small.totals['out']:<3}"
+            f"  {full.core_share:5.2f} {small.core_share:5.2f}"
+        )
+
+
 def strides(text: str) -> list[int]:
     first, _, last = text.partition("-")
     return list(range(int(first), int(last or first) + 1))
@@ -144,6 +204,11 @@ def main() -> int:
     parser.add_argument(
         "--metamorphic", action="store_true", help="also print the metamorphic table in full"
     )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="also run the INT8 copy quantize-model makes, calibrated on each clip",
+    )
     args = parser.parse_args()
     if not args.model or not args.videos:
         parser.error("give MODEL and VIDEOS_DIR, or set JUNCTION_TEST_MODEL/JUNCTION_TEST_VIDEOS")
@@ -159,7 +224,8 @@ def main() -> int:
     print("real time per core by the wall clock, decode included (x = video s per wall s)\n")
     workdir = Path(tempfile.mkdtemp(prefix="junction-bench-"))
     footage = Footage(OnnxDetector(model, settings), videos, workdir)
-    clips = args.clip or list(CLIP_LINES)
+    labelled = [name for name in CLIP_LINES if "contract" in truth.get(name, {})]
+    clips = args.clip or (labelled if args.int8 else list(CLIP_LINES))
     for name in clips:
         line = CLIP_LINES[name]
         decode = decode_only(videos / name)
@@ -182,6 +248,10 @@ def main() -> int:
         if 1 in passes:
             stride1 = passes[1]
             footage.remember(name, stride1.analysed / stride1.video_s, stride1.detector.answers)
+        if args.int8:
+            copy = int8_copy(model, videos / name)
+            int8 = {k: pipeline(videos / name, copy, line, k, settings) for k in args.strides}
+            print_int8(copy, passes, int8)
         print()
     if args.metamorphic:
         print_metamorphic(footage, clips)

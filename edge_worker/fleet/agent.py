@@ -134,7 +134,8 @@ class UpdateAgent:
         """Finish or undo what a restart (or a power cut) interrupted."""
         state, release = self.state.state, self.state.release
         if state == "downloading":
-            # Staging is wiped at the next fetch; the platform offers the release again.
+            # Staging is wiped at the next fetch, which resumes each target from the bytes
+            # already on disk (Slots.partial); the platform offers the release again.
             self._set(state="current", reason="download cut by a restart")
         elif state == "activating":
             if self.slots.live() == release:

@@ -3,6 +3,7 @@
 ```
 <root>/slots/<release>/     model.onnx, site-patch.yaml (verified before they got here)
 <root>/staging/<release>/   a download in progress (never read by the camera processes)
+<root>/partial/<digest>     a target's bytes so far, kept across a cut download to resume it
 <root>/current -> slots/<release>     the live release
 <root>/previous -> slots/<release>    the one before, kept for a rollback
 ```
@@ -45,7 +46,8 @@ class Slots:
         self.root = Path(root)
         self.slots = self.root / "slots"
         self.staging_root = self.root / "staging"
-        for folder in (self.slots, self.staging_root):
+        self.partial = self.root / "partial"
+        for folder in (self.slots, self.staging_root, self.partial):
             folder.mkdir(parents=True, exist_ok=True)
 
     def live(self) -> str | None:
@@ -66,6 +68,11 @@ class Slots:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         return folder
+
+    def partial_clear(self) -> None:
+        """Forget every partly downloaded target (after a release is in, or one did not verify)."""
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self.partial.mkdir(parents=True, exist_ok=True)
 
     def commit(self, release: str) -> Path:
         """Move a complete, verified download from staging into its slot (not yet live)."""

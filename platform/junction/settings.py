@@ -281,10 +281,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # The default enum hook, then the ingest endpoint, which is a plain Django view.
+    # The default enum hook, then the ingest and fleet endpoints, which are plain Django views.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "junction.ingest.openapi.ingest_schema_add",
+        "junction.fleet.openapi.fleet_schema_add",
     ],
 }
 

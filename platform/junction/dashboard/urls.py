@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from junction.dashboard import api_tokens, views
+from junction.dashboard import api_tokens, fleet, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("regions/<slug:code>/", views.region, name="region"),
     path("regions/<slug:code>/anomalies/", views.region_anomalies, name="region-anomalies"),
     path("regions/<slug:code>/anomalies/<int:pk>/", views.anomaly, name="anomaly"),
+    path("regions/<slug:code>/fleet/", fleet.region_fleet, name="region-fleet"),
     path(
         "regions/<slug:code>/anomalies/<int:pk>/acknowledge/",
         views.anomaly_triage,

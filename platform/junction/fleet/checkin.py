@@ -19,6 +19,9 @@ Name = Field(default="", max_length=100)
 
 
 class CheckinIn(BaseModel):
+    """A device's check-in, junction.checkin/v1. Every state but `current` names the release it
+    is about (`release`); `rolled_back` and `refused` also say why (`reason`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_: Literal["junction.checkin/v1"] = Field(alias="schema")

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from junction.commands import JunctionCommand, T, cli_actor
 from junction.fleet.models import Rollout
+from junction.fleet.selectors import rollout_phase
 from junction.residency.errors import MisdirectedRegion
 
 
@@ -19,11 +20,15 @@ def rollout_json(rollout: Rollout) -> dict[str, Any]:
         "release": rollout.release,
         "region": rollout.region,
         "state": rollout.state,
+        "phase": rollout_phase(rollout),
         "devices": rollout.devices,
         "canaries": rollout.canaries,
         "canary_passed": rollout.canary_passed,
         "halt_share": rollout.halt_share,
         "reason": rollout.reason or None,
+        "started_by": rollout.started_by,
+        "created_at": rollout.created_at.isoformat() if rollout.created_at else None,
+        "updated_at": rollout.updated_at.isoformat() if rollout.updated_at else None,
     }
 
 

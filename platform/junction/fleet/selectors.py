@@ -1,4 +1,5 @@
-"""Reads of the fleet: the served repository files, and the devices' update states."""
+"""Reads of the fleet: the served repository files, the devices' update states and the
+region's rollouts. `manage.py fleet` and the dashboard's fleet page both read through here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from junction.fleet.models import DeviceUpdate, RepoMetadata, Role, TargetBlob
+from django.db.models import QuerySet
+
+from junction.fleet.models import (
+    DeviceUpdate,
+    RepoMetadata,
+    Role,
+    Rollout,
+    RolloutState,
+    TargetBlob,
+)
 from junction.sites.models import Device
 
 _VERSIONED = re.compile(r"(\d{1,10})\.(root|snapshot|targets)\.json")
@@ -108,6 +118,19 @@ def fleet_list(region: str) -> list[FleetDevice]:
             )
         )
     return rows
+
+
+def rollout_list(region: str) -> QuerySet[Rollout]:
+    """The region's rollouts, newest first (at most one of them is open at a time)."""
+    return Rollout.objects.in_region(region).order_by("-created_at", "-pk")
+
+
+def rollout_phase(rollout: Rollout) -> str:
+    """The rollout's state, with a running one's first stage told apart: `canary` until its
+    canaries are active, as only they are offered the release until then."""
+    if rollout.state == RolloutState.RUNNING and not rollout.canary_passed:
+        return "canary"
+    return rollout.state
 
 
 def latest_version(region: str, role: Role) -> int:

@@ -12,6 +12,7 @@ POST /api/v1/fleet/<region>/checkin           junction.checkin/v1
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
@@ -128,12 +129,58 @@ class MetadataView(_DeviceView):
         return _file_response(metadata_file_get(region, name), name, "application/json")
 
 
+_RANGE = re.compile(r"bytes=(\d{1,19})-(\d{0,19})")
+
+
+def _byte_range(header: str, length: int) -> tuple[int, int] | None:
+    """The one `bytes=START-[END]` range asked for, clipped to the file; None for no range or
+    one this endpoint does not serve (suffix or several ranges: the whole file is the answer, as
+    RFC 9110 lets a server ignore Range). ValueError when it starts past the end (416)."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    start, end = int(match[1]), int(match[2]) if match[2] else length - 1
+    if match[2] and end < start:
+        return None
+    if start >= length:
+        raise ValueError(start)
+    return start, min(end, length - 1)
+
+
 class TargetView(_DeviceView):
+    """A target file; a device whose download was cut asks for the rest with `Range` (the name
+    carries the file's hash, so the bytes it already holds can only be of this same file)."""
+
     http_method_names = ["get", "head"]
 
     def get(self, request: HttpRequest, region: str, name: str) -> HttpResponse:
         self.device_of(request, region, body=request_signed_bytes(request), replay_guard=False)
-        return _file_response(target_file_get(region, name), name, "application/octet-stream")
+        found = target_file_get(region, name)
+        response = _file_response(found, name, "application/octet-stream")
+        if found is None:
+            return response
+        response["Accept-Ranges"] = "bytes"
+        length = len(found.content)
+        try:
+            wanted = _byte_range(request.headers.get("Range", ""), length)
+        except ValueError:
+            refused = JsonResponse(
+                {
+                    "error": "range_not_satisfiable",
+                    "field": "Range",
+                    "detail": f"the file has {length} bytes",
+                },
+                status=416,
+            )
+            refused["Content-Range"] = f"bytes */{length}"
+            return refused
+        if wanted is None:
+            return response
+        start, end = wanted
+        response.content = found.content[start : end + 1]
+        response.status_code = 206
+        response["Content-Range"] = f"bytes {start}-{end}/{length}"
+        return response
 
 
 class CheckinView(_DeviceView):

@@ -16,6 +16,12 @@ from django.conf import settings
 from django.test import Client
 
 from tests.conftest import require
+from tests.platform.fleet.conftest import (  # noqa: F401  (fixtures: the fleet page's test)
+    config_patch,
+    eu_device_b,
+    eu_repo,
+    fleet_keys,
+)
 from tests.platform.staff import eu_analyst, eu_operator, us_analyst  # noqa: F401  (fixtures)
 
 CHROMIUM = Path(os.environ.get("JUNCTION_CHROMIUM", "/usr/bin/chromium"))

@@ -9,7 +9,7 @@ version of snapshot and targets stays served under `<version>.<role>.json`, and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,25 +80,36 @@ def _store(region: str, role: str, metadata: Metadata, signers: Iterable[Signer]
     return metadata.signed.version
 
 
-def repository_init(*, region: str, root_keys: int = 1, root_threshold: int = 1) -> dict:
-    """Keys for the four roles (unless already on this machine) and version 1 of each role."""
-    if not 1 <= root_threshold <= root_keys:
-        raise ValidationError(
-            f"the root threshold {root_threshold} must be between 1 and "
-            f"the number of root keys {root_keys}"
-        )
+def repository_init(
+    *,
+    region: str,
+    keys: Mapping[Role, int] | None = None,
+    thresholds: Mapping[Role, int] | None = None,
+) -> dict:
+    """Keys for the four roles (unless already on this machine) and version 1 of each role.
+
+    `keys` and `thresholds` per role default to one: a threshold above one means a stolen key
+    alone cannot sign that role, so a release (targets) or a new root needs several operators'
+    key files. Every key of a role on this machine signs, so the repository meets its own
+    thresholds."""
+    counts = {role: (keys or {}).get(role, 1) for role in Role}
+    needed = {role: (thresholds or {}).get(role, 1) for role in Role}
+    for role in Role:
+        if not 1 <= needed[role] <= counts[role]:
+            raise ValidationError(
+                f"the {role.value} threshold {needed[role]} must be between 1 and "
+                f"the number of {role.value} keys {counts[role]}"
+            )
     alias = served_alias(region)
     if RepoMetadata.objects.in_region(region).exists():
         raise ValidationError(f"region {region!r} already has a fleet repository")
-    signers = {Role.ROOT: signers_create(region, Role.ROOT, root_keys)}
-    for role in (Role.TARGETS, Role.SNAPSHOT, Role.TIMESTAMP):
-        signers[role] = signers_create(region, role, 1)
+    signers = {role: signers_create(region, role, counts[role]) for role in Role}
     now = timezone.now()
     root = Root(expires=_expiry(Role.ROOT, now), consistent_snapshot=True)
     for role, role_signers in signers.items():
         for signer in role_signers:
             root.add_key(signer.public_key, role)
-    root.roles[Role.ROOT].threshold = root_threshold
+        root.roles[role].threshold = needed[role]
     with transaction.atomic(using=alias):
         _store(region, Role.ROOT, Metadata(root), signers[Role.ROOT])
         _store(
@@ -112,6 +123,7 @@ def repository_init(*, region: str, root_keys: int = 1, root_threshold: int = 1)
         "region": region,
         "root_version": 1,
         "keys": {role: [s.public_key.keyid for s in found] for role, found in signers.items()},
+        "thresholds": {role.value: needed[role] for role in Role},
     }
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.core.management.base import CommandError
 from django.utils import timezone
 from securesystemslib.signer import CryptoSigner
 from tuf.api import exceptions
@@ -78,6 +79,10 @@ def _timestamp(*, snapshot_version: int, expires_in: timedelta, signer=None) -> 
 
 @pytest.fixture
 def updater(live_server, eu_repo, eu_device, tmp_path, clean_cache):
+    return _updater_factory(live_server, eu_device, tmp_path)
+
+
+def _updater_factory(live_server, eu_device, tmp_path):
     def make() -> Updater:
         base = f"{live_server.url}/api/v1/fleet/{REGION}"
         root = RepoMetadata.objects.in_region(REGION).get(role="root", version=1)
@@ -218,3 +223,66 @@ def test_a_device_follows_a_key_rotation_through_the_new_root(updater, config_pa
         )
         with pytest.raises(exceptions.UnsignedMetadataError):
             updater().refresh()
+
+
+@pytest.fixture
+def strict_repo(eu_west, fleet_keys):
+    """Three root keys of which two must sign, and two targets keys that must both sign."""
+    return command_json(
+        "fleet_init",
+        "--region",
+        REGION,
+        *("--root-keys", "3", "--root-threshold", "2"),
+        *("--targets-keys", "2", "--targets-threshold", "2"),
+    )["repositories"][0]
+
+
+@live
+def test_roles_get_their_own_key_counts_and_thresholds_and_the_repository_meets_them(
+    strict_repo, live_server, eu_device, tmp_path, clean_cache, config_patch
+):
+    assert strict_repo["thresholds"] == {"root": 2, "targets": 2, "snapshot": 1, "timestamp": 1}
+    roles = _latest("root").signed.roles
+    assert (len(roles["root"].keyids), roles["root"].threshold) == (3, 2)
+    assert (len(roles["targets"].keyids), roles["targets"].threshold) == (2, 2)
+    publish("v1", config=config_patch)
+    assert len(_latest("targets").signatures) == 2
+
+    client = _updater_factory(live_server, eu_device, tmp_path)()
+    client.refresh()
+    assert client.get_targetinfo("v1/site-patch.yaml") is not None
+
+
+@live
+def test_targets_signed_by_one_key_of_a_two_key_threshold_are_refused(
+    strict_repo, live_server, eu_device, tmp_path, clean_cache
+):
+    # One stolen targets key: a release signed with it alone must not install.
+    targets = _latest("targets")
+    forged = Targets(
+        version=targets.signed.version + 1,
+        expires=targets.signed.expires,
+        targets=targets.signed.targets,
+    )
+    _store(Metadata(forged), signers_load(REGION, "targets")[0])
+    snapshot = _latest("snapshot")
+    _store(
+        Metadata(
+            Snapshot(
+                version=snapshot.signed.version + 1,
+                expires=snapshot.signed.expires,
+                meta={"targets.json": MetaFile(version=forged.version)},
+            )
+        ),
+        signers_load(REGION, "snapshot")[0],
+    )
+    _timestamp(snapshot_version=snapshot.signed.version + 1, expires_in=timedelta(hours=6))
+
+    with pytest.raises(exceptions.UnsignedMetadataError):
+        _updater_factory(live_server, eu_device, tmp_path)().refresh()
+
+
+def test_a_threshold_above_the_role_s_keys_is_refused_before_any_key_is_made(eu_west, fleet_keys):
+    with pytest.raises(CommandError, match="the targets threshold 3 must be between 1 and"):
+        command_json("fleet_init", "--region", REGION, "--targets-threshold", "3")
+    assert not (fleet_keys / "offline").exists()

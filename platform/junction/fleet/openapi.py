@@ -19,7 +19,7 @@ from junction.fleet.checkin import CheckinIn
 from junction.fleet.models import UpdateState
 from junction.fleet.views import CHECKIN_MAX_BYTES, IMMUTABLE_CACHE, MUTABLE_CACHE
 from junction.ingest import errors
-from junction.ingest.openapi import _ERROR, _oas30  # the ingest contract's own helpers
+from junction.ingest.openapi import REFUSAL, body_schema_components
 
 PREFIX = "Fleet"
 CHECKIN = f"{PREFIX}{CheckinIn.__name__}"
@@ -84,7 +84,7 @@ _ANSWER = {
 
 
 def _error() -> dict[str, Any]:
-    shape: dict[str, Any] = copy.deepcopy(_ERROR)
+    shape: dict[str, Any] = copy.deepcopy(REFUSAL)
     shape["properties"]["endpoint"].update(
         nullable=True,
         description="421: that region's endpoint (null for a region this deployment does not know)",
@@ -93,7 +93,7 @@ def _error() -> dict[str, Any]:
 
 
 def _not_found() -> dict[str, Any]:
-    shape: dict[str, Any] = copy.deepcopy(_ERROR)
+    shape: dict[str, Any] = copy.deepcopy(REFUSAL)
     shape["required"] = ["detail"]
     shape["description"] = (
         "A file this region's repository does not hold (error `not_found`, field `path`); a "
@@ -304,13 +304,7 @@ def checkin_operation() -> dict:
 
 def checkin_schema_components() -> dict[str, dict]:
     """The check-in body as OpenAPI 3.0 components, from the pydantic model that parses it."""
-    schema = CheckinIn.model_json_schema(
-        by_alias=True, ref_template=f"#/components/schemas/{PREFIX}{{model}}"
-    )
-    parts = schema.pop("$defs", {})
-    components = {f"{PREFIX}{name}": _oas30(part) for name, part in parts.items()}
-    components[CHECKIN] = _oas30(schema)
-    return components
+    return body_schema_components(CheckinIn, PREFIX)
 
 
 def _path(url_name: str, *placeholders: str) -> str:

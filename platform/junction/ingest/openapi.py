@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from pydantic import BaseModel
 
 from junction.ingest import errors
 from junction.ingest.schema import BatchIn
@@ -63,7 +64,7 @@ _OUTCOME = {
     },
 }
 
-_ERROR = {
+REFUSAL = {
     "type": "object",
     "description": "Every refusal; nothing was stored.",
     "required": ["error", "field", "detail"],
@@ -88,12 +89,19 @@ _ERROR = {
 
 def batch_schema_components() -> dict[str, dict]:
     """The v1 batch body as OpenAPI 3.0 components, from the pydantic model that parses it."""
-    schema = BatchIn.model_json_schema(
-        by_alias=True, ref_template=f"#/components/schemas/{PREFIX}{{model}}"
+    return body_schema_components(BatchIn, PREFIX)
+
+
+def body_schema_components(model: type[BaseModel], prefix: str) -> dict[str, dict]:
+    """A device-signed request body as OpenAPI 3.0 components, from the pydantic model that
+    parses it (one definition of the contract): `<prefix><Model>` and its parts, prefixed so
+    that they cannot collide with the DRF API's serializers."""
+    schema = model.model_json_schema(
+        by_alias=True, ref_template=f"#/components/schemas/{prefix}{{model}}"
     )
     parts = schema.pop("$defs", {})
-    components = {f"{PREFIX}{name}": _oas30(part) for name, part in parts.items()}
-    components[BODY] = _oas30(schema)
+    components = {f"{prefix}{name}": _oas30(part) for name, part in parts.items()}
+    components[f"{prefix}{model.__name__}"] = _oas30(schema)
     return components
 
 
@@ -179,6 +187,6 @@ def ingest_schema_add(
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(batch_schema_components())
     schemas[OUTCOME] = _OUTCOME
-    schemas[ERROR] = _ERROR
+    schemas[ERROR] = REFUSAL
     result.setdefault("paths", {})[reverse("ingest:batches")] = {"post": batch_operation()}
     return result
